@@ -1,0 +1,1 @@
+"""Continuum's pure domain model: no I/O, no clock, no framework."""

@@ -1,0 +1,464 @@
+"""The service layer: one Application, one method per command and per query.
+
+Commands are handed `now` and `recorded_by` by the caller, so the domain never reads a clock
+or a session. Every command returns a `Recorded` receipt naming the last event it appended.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain.errors import (
+    IdempotencyKeyReused,
+    ParticipantNotFound,
+    VersionConflict,
+)
+from domain.participant import CORRECTABLE_ENTRIES, Participant
+
+# A command that lost a race re-runs against the newer stream; a few rounds always settle it
+# unless the participant is under a write storm, which then surfaces as a conflict.
+MAX_COMMAND_ATTEMPTS = 5
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The receipt of a command: the event it appended and the log position it reached."""
+
+    participant_id: UUID
+    event_id: UUID
+    version: int
+    position: int | None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {k: str(v) if isinstance(v, UUID) else v for k, v in asdict(self).items()}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Recorded:
+        data = json.loads(text)
+        return cls(
+            participant_id=UUID(data["participant_id"]),
+            event_id=UUID(data["event_id"]),
+            version=data["version"],
+            position=data["position"],
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A caller's retry key and a fingerprint of the request it was first sent with."""
+
+    key: str
+    fingerprint: str
+
+
+@runtime_checkable
+class IdempotencyRecorder(Protocol):
+    """What a recorder offers when it stores idempotency keys in the events' transaction."""
+
+    def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
+        """(fingerprint, receipt JSON, log position of the receipt's event) for a used key."""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Participant.Event
+    corrected_by: UUID | None
+
+    @property
+    def corrected(self) -> bool:
+        return self.corrected_by is not None
+
+
+class ContinuumApplication(Application[UUID]):
+    """Records and reads participants' journeys."""
+
+    name = "Continuum"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Participant: 100}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "5000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "COMPRESSOR_TOPIC": "",
+    }
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---- commands -------------------------------------------------------------------------
+
+    def admit(
+        self,
+        *,
+        participant_id: UUID | None,
+        program_id: str,
+        age_group: str,
+        level: str,
+        pathway: str,
+        admitted_at: datetime,
+        referred_from_level: str | None = None,
+        criteria_edition: str = "3",
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Admit a new participant, or readmit a discharged one into a new episode."""
+        target_id = participant_id or uuid4()
+
+        def admit_into(participant: Participant) -> None:
+            participant.admit(
+                program_id=program_id,
+                age_group=age_group,
+                level=level,
+                criteria_edition=criteria_edition,
+                pathway=pathway,
+                referred_from_level=referred_from_level,
+                occurred_at=admitted_at,
+                recorded_by=recorded_by,
+                now=now,
+            )
+
+        def open_stream() -> Participant:
+            participant = Participant.register(
+                target_id, program_id, occurred_at=admitted_at, recorded_by=recorded_by, now=now
+            )
+            admit_into(participant)
+            return participant
+
+        return self._execute(
+            target_id,
+            admit_into,
+            idempotency=idempotency,
+            expected_version=expected_version,
+            create=open_stream,
+        )
+
+    def change_level(
+        self,
+        participant_id: UUID,
+        *,
+        to_level: str,
+        effective_at: datetime,
+        reason: str,
+        criteria_edition: str | None = None,
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Record a step-down or step-up, decided by comparing the levels."""
+        return self._execute(
+            participant_id,
+            lambda p: p.change_level(
+                to_level=to_level,
+                criteria_edition=criteria_edition,
+                reason=reason,
+                occurred_at=effective_at,
+                recorded_by=recorded_by,
+                now=now,
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    def record_session(
+        self,
+        participant_id: UUID,
+        *,
+        service: str,
+        started_at: datetime,
+        duration_minutes: int,
+        attended: bool,
+        modality: str | None = None,
+        track: str | None = None,
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Record a session the participant attended or missed."""
+        return self._execute(
+            participant_id,
+            lambda p: p.record_session(
+                attended=attended,
+                service=service,
+                duration_minutes=duration_minutes,
+                modality=modality,
+                track=track,
+                occurred_at=started_at,
+                recorded_by=recorded_by,
+                now=now,
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    def record_screening(
+        self,
+        participant_id: UUID,
+        *,
+        collected_at: datetime,
+        specimen: str,
+        status: str,
+        results: Mapping[str, str],
+        prescribed: Sequence[str] = (),
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Record a drug screen's specimen status and per-substance results."""
+        return self._execute(
+            participant_id,
+            lambda p: p.record_screening(
+                specimen=specimen,
+                status=status,
+                results=results,
+                prescribed=prescribed,
+                occurred_at=collected_at,
+                recorded_by=recorded_by,
+                now=now,
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    def reassess(
+        self,
+        participant_id: UUID,
+        *,
+        assessed_at: datetime,
+        dimensions: Mapping[str, object],
+        recommended_level: str,
+        decided_level: str,
+        rationale: str,
+        criteria_edition: str | None = None,
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Record a reassessment: the six ratings, the recommended and the decided level."""
+        return self._execute(
+            participant_id,
+            lambda p: p.reassess(
+                dimensions=dimensions,
+                recommended_level=recommended_level,
+                decided_level=decided_level,
+                criteria_edition=criteria_edition,
+                rationale=rationale,
+                occurred_at=assessed_at,
+                recorded_by=recorded_by,
+                now=now,
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    def discharge(
+        self,
+        participant_id: UUID,
+        *,
+        discharged_at: datetime,
+        reason: str,
+        to_level: str | None = None,
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Close the participant's current episode."""
+        return self._execute(
+            participant_id,
+            lambda p: p.discharge(
+                reason=reason,
+                to_level=to_level,
+                occurred_at=discharged_at,
+                recorded_by=recorded_by,
+                now=now,
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    def correct_entry(
+        self,
+        participant_id: UUID,
+        *,
+        event_id: UUID,
+        reason: str,
+        recorded_by: str,
+        now: datetime,
+        expected_version: int | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Recorded:
+        """Mark an earlier entry entered-in-error, with the reason; both stay in the history."""
+        return self._execute(
+            participant_id,
+            lambda p: p.correct_entry(
+                event_id=event_id, reason=reason, recorded_by=recorded_by, now=now
+            ),
+            idempotency=idempotency,
+            expected_version=expected_version,
+        )
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def get_participant(self, participant_id: UUID, version: int | None = None) -> Participant:
+        """The participant's current state (or as of a stream version)."""
+        try:
+            participant = self.repository.get(participant_id, version=version)
+        except AggregateNotFoundError:
+            raise ParticipantNotFound(f"no participant {participant_id}") from None
+        assert isinstance(participant, Participant)
+        return participant
+
+    def stream(self, participant_id: UUID) -> list[Participant.Event]:
+        """Every event of the participant's stream, in recorded order."""
+        events = [
+            event
+            for event in self.events.get(participant_id)
+            if isinstance(event, Participant.Event)
+        ]
+        if not events:
+            raise ParticipantNotFound(f"no participant {participant_id}")
+        return events
+
+    def timeline(self, participant_id: UUID) -> list[TimelineEntry]:
+        """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""
+        events = self.stream(participant_id)
+        corrected_by = {
+            e.corrected_event_id: e.event_id
+            for e in events
+            if isinstance(e, Participant.EntryCorrected)
+        }
+        ordered = sorted(events, key=lambda e: (e.occurred_at, e.originator_version))
+        return [TimelineEntry(e, corrected_by.get(e.event_id)) for e in ordered]
+
+    def idempotent_response(self, key: IdempotencyKey) -> Recorded | None:
+        """The receipt first returned for this key, if the key was used before."""
+        recorder = self.recorder
+        if not isinstance(recorder, IdempotencyRecorder):
+            return None
+        stored = recorder.select_idempotent_response(key.key)
+        if stored is None:
+            return None
+        fingerprint, response, position = stored
+        if fingerprint != key.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request"
+            )
+        return replace(Recorded.from_json(response), position=position)
+
+    # ---- the one write path ---------------------------------------------------------------
+
+    def _execute(
+        self,
+        participant_id: UUID,
+        command: Callable[[Participant], None],
+        *,
+        idempotency: IdempotencyKey | None,
+        expected_version: int | None,
+        create: Callable[[], Participant] | None = None,
+    ) -> Recorded:
+        if idempotency is not None:
+            earlier = self.idempotent_response(idempotency)
+            if earlier is not None:
+                return earlier
+        for _attempt in range(MAX_COMMAND_ATTEMPTS):
+            participant = self._load_for_command(participant_id, expected_version, create, command)
+            receipt = Recorded(
+                participant_id=participant.id,
+                event_id=participant.last_event_id,
+                version=participant.version,
+                position=None,
+            )
+            try:
+                recordings = self.save(
+                    participant, idempotency=self._idempotency_row(idempotency, receipt)
+                )
+            except IntegrityError:
+                # Either the stream moved on under us or the same key won a race.
+                if idempotency is not None:
+                    earlier = self.idempotent_response(idempotency)
+                    if earlier is not None:
+                        return earlier
+                if expected_version is not None:
+                    raise VersionConflict(
+                        "the participant's stream changed since it was read",
+                        current_version=self._current_version(participant_id),
+                    ) from None
+                continue
+            return replace(receipt, position=recordings[-1].notification.id)
+        raise VersionConflict(
+            f"gave up after {MAX_COMMAND_ATTEMPTS} concurrent writes to the same participant",
+            current_version=self._current_version(participant_id),
+        )
+
+    def _load_for_command(
+        self,
+        participant_id: UUID,
+        expected_version: int | None,
+        create: Callable[[], Participant] | None,
+        command: Callable[[Participant], None],
+    ) -> Participant:
+        """The participant with the command applied (pending), checked against If-Match."""
+        try:
+            participant = self.get_participant(participant_id)
+        except ParticipantNotFound:
+            if create is None:
+                raise
+            if expected_version not in (None, 0):
+                raise VersionConflict("no such participant yet", current_version=0) from None
+            return create()
+        if expected_version is not None and participant.version != expected_version:
+            raise VersionConflict(
+                f"expected version {expected_version}, the stream is at {participant.version}",
+                current_version=participant.version,
+            )
+        command(participant)
+        return participant
+
+    def _current_version(self, participant_id: UUID) -> int | None:
+        try:
+            return self.get_participant(participant_id).version
+        except ParticipantNotFound:
+            return None
+
+    @staticmethod
+    def _idempotency_row(
+        idempotency: IdempotencyKey | None, receipt: Recorded
+    ) -> tuple[str, str, str] | None:
+        if idempotency is None:
+            return None
+        return (idempotency.key, idempotency.fingerprint, receipt.to_json())
+
+
+__all__ = [
+    "CORRECTABLE_ENTRIES",
+    "ContinuumApplication",
+    "IdempotencyKey",
+    "Recorded",
+    "TimelineEntry",
+]
