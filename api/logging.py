@@ -1,0 +1,89 @@
+"""Structured logging: JSON lines for machines, coloured console for people.
+
+Call ``configure_logging()`` once at start-up. Bind per-request values with
+``structlog.contextvars.bind_contextvars(request_id=...)``: every log line of that request then
+carries them. Standard-library loggers (uvicorn's included) go through the same renderer; run
+uvicorn with ``log_config=None`` so it keeps these handlers instead of installing its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import structlog
+
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def _json_wanted(json: bool | None) -> bool:
+    if json is not None:
+        return json
+    log_format = os.environ.get("CONTINUUM_LOG_FORMAT", "").strip().lower()
+    if log_format in ("json", "console"):
+        return log_format == "json"
+    return not sys.stdout.isatty()
+
+
+def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
+    """Route structlog and stdlib logging to stdout at ``level``.
+
+    ``json=None`` decides by ``CONTINUUM_LOG_FORMAT`` (``json`` or ``console``), else JSON
+    exactly when stdout is not a terminal. Safe to call again (tests, reloads).
+    """
+    numeric_level = logging.getLevelNamesMapping().get(level.upper())
+    if numeric_level is None:
+        raise ValueError(f"unknown log level {level!r}")
+    as_json = _json_wanted(json)
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Any
+    if as_json:
+        renderer = structlog.processors.JSONRenderer()
+        # Tracebacks as data, without local variables: they may hold participants' records.
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stdout.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached: structlog.testing.capture_logs must see loggers made before it.
+        cache_logger_on_first_use=False,
+    )
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric_level)
+    for name in _UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger named ``name`` (usually ``__name__``)."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
