@@ -1,0 +1,162 @@
+"""Program policy: the compliance thresholds a program runs by, with DOMAIN.md's defaults.
+
+Payers and states differ, so every figure here is a setting, never a constant in a rule.
+A policy change applies from the moment it is recorded: a `PolicyTimeline` holds the policy
+in force from each moment on, so replaying the same events with the same timeline gives the
+same report (a later `PolicyChanged` event on a Program aggregate only has to append to it).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from domain.errors import InvalidValue
+
+
+@dataclass(frozen=True)
+class MinimumHours:
+    """The structured hours a full calendar week at `level` needs for an age group."""
+
+    level: str
+    age_group: str
+    hours: float
+
+
+DEFAULT_MINIMUM_HOURS: tuple[MinimumHours, ...] = (
+    # ASAM; Virginia 12VAC30-130-5090. Codes 2.1 and 2.5 mean the same in both editions.
+    MinimumHours("2.1", "adult", 9),
+    MinimumHours("2.1", "adolescent", 6),
+    MinimumHours("2.5", "adult", 20),
+    MinimumHours("2.5", "adolescent", 20),
+)
+
+DEFAULT_STRUCTURED_SERVICES = frozenset({"group", "psychoeducation", "individual", "family"})
+
+
+@dataclass(frozen=True)
+class ProgramPolicy:
+    """One program's compliance settings; every default is from DOMAIN.md's rule table."""
+
+    minimum_hours: tuple[MinimumHours, ...] = DEFAULT_MINIMUM_HOURS
+    # Case management is left out by default (DOMAIN.md "Services in a program week").
+    structured_services: frozenset[str] = DEFAULT_STRUCTURED_SERVICES
+    # Aetna ASAM policy: below minimum allowed while stepping down, after a SteppedDown.
+    taper_weeks: int = 2
+    # Whether an admission on the step_down pathway also opens a taper (default: only a
+    # step-down recorded within the program is the "documented step-down decision").
+    taper_after_step_down_admission: bool = False
+    individual_therapy_days: int = 14
+    # ASAM Drug Testing Consensus (2017): weekly in the first 90 days, then monthly.
+    screening_days_early: int = 7
+    screening_early_period_days: int = 90
+    screening_days_later: int = 30
+    # Illinois 77 IAC 2060.423: every 30 days at Level 2.x and at every level change.
+    reassessment_days: int = 30
+    reassessment_level_prefix: str = "2."
+    # The source gives no window for "at every level change": a reassessment this many days
+    # either side of the change counts as the change's reassessment.
+    level_change_reassessment_days: int = 7
+    attendance_gap_days: int = 7
+    positive_screen_followup_days: int = 7
+    length_of_stay_weeks: int = 16
+    length_of_stay_reassessment_days: int = 30
+    # Illinois 77 IAC 2060.480; nothing records a discharge summary yet, so not evaluated.
+    discharge_summary_days: int = 15
+    # Medicare IOP only; None = not evaluated (the payer is not recorded yet).
+    recertification_days: int | None = None
+    # Calendar weeks (Monday-Sunday) and due dates are counted in the program's local time.
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                raise InvalidValue(spec.name, "must not be negative")
+        if any(m.hours < 0 for m in self.minimum_hours):
+            raise InvalidValue("minimum_hours", "hours must not be negative")
+
+    def required_hours(self, level: str, age_group: str) -> float | None:
+        """The weekly minimum at `level` for `age_group`, or None when the level has none."""
+        for minimum in self.minimum_hours:
+            if minimum.level == level and minimum.age_group == age_group:
+                return minimum.hours
+        return None
+
+    def counts_as_structured(self, service: str) -> bool:
+        return service in self.structured_services
+
+    def needs_periodic_reassessment(self, level: str) -> bool:
+        return level.startswith(self.reassessment_level_prefix)
+
+    def screening_interval_days(self, days_since_admission: int) -> int:
+        if days_since_admission < self.screening_early_period_days:
+            return self.screening_days_early
+        return self.screening_days_later
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values, fit for an event field."""
+        data: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name == "minimum_hours":
+                value = [
+                    {"level": m.level, "age_group": m.age_group, "hours": m.hours} for m in value
+                ]
+            elif isinstance(value, frozenset):
+                value = sorted(value)
+            data[spec.name] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProgramPolicy:
+        """The policy `data` describes; fields it leaves out keep their defaults."""
+        known = {spec.name for spec in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidValue(unknown[0], "is not a program policy setting")
+        values: dict[str, Any] = dict(data)
+        if "minimum_hours" in values:
+            values["minimum_hours"] = tuple(
+                MinimumHours(str(m["level"]), str(m["age_group"]), float(m["hours"]))
+                for m in values["minimum_hours"]
+            )
+        if "structured_services" in values:
+            values["structured_services"] = frozenset(values["structured_services"])
+        return replace(cls(), **values)
+
+
+DEFAULT_POLICY = ProgramPolicy()
+
+
+@dataclass(frozen=True)
+class PolicyTimeline:
+    """The policy in force at each moment: `initial` until the first change, then each change
+    from its `effective_from` on. Changes are kept in effective order."""
+
+    initial: ProgramPolicy = DEFAULT_POLICY
+    changes: tuple[tuple[datetime, ProgramPolicy], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        moments = [moment for moment, _ in self.changes]
+        if any(m.tzinfo is None for m in moments):
+            raise InvalidValue("effective_from", "must carry a UTC offset")
+        if moments != sorted(moments):
+            raise InvalidValue("effective_from", "policy changes must be in effective order")
+
+    @classmethod
+    def of(cls, policy: ProgramPolicy | PolicyTimeline) -> PolicyTimeline:
+        """A timeline for either a single policy (in force at every moment) or a timeline."""
+        return policy if isinstance(policy, PolicyTimeline) else cls(initial=policy)
+
+    def changed(self, effective_from: datetime, policy: ProgramPolicy) -> PolicyTimeline:
+        """This timeline with `policy` in force from `effective_from` (not before the last)."""
+        return PolicyTimeline(self.initial, (*self.changes, (effective_from, policy)))
+
+    def at(self, moment: datetime) -> ProgramPolicy:
+        """The policy in force at `moment` (a change applies from its own moment on)."""
+        index = bisect_right([m for m, _ in self.changes], moment)
+        return self.initial if index == 0 else self.changes[index - 1][1]

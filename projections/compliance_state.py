@@ -1,0 +1,215 @@
+"""The facts one participant's compliance depends on, folded from their stream.
+
+The fold only collects facts (episodes, stays at a level, sessions, screens, reassessments,
+corrections) in stream order; every rule is judged later, in clinical time, by `evaluate`
+in projections/compliance.py. So an entry recorded late, or a correction recorded after its
+entry, changes the report exactly as if it had been known from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.participant import Participant
+
+
+@dataclass
+class Episode:
+    number: int
+    age_group: str
+    admitted_at: datetime
+    event_id: str
+    discharged_at: datetime | None = None
+    discharge_event_id: str | None = None
+
+
+@dataclass
+class Stay:
+    """Time at one level, opened by an admission or a level change."""
+
+    level: str
+    criteria_edition: str
+    episode: int
+    started_at: datetime
+    event_id: str
+    entered_by: str  # admitted | stepped_down | stepped_up
+    pathway: str | None = None  # the admission's pathway
+    ended_at: datetime | None = None
+
+
+@dataclass
+class Entry:
+    """A correctable entry: a session, a screen or a reassessment."""
+
+    kind: str  # session | screening | reassessment
+    event_id: str
+    version: int
+    occurred_at: datetime
+    service: str | None = None
+    minutes: int = 0
+    attended: bool = False
+    outcome: str | None = None  # a screen's ScreeningOutcome value
+
+
+@dataclass
+class ComplianceState:
+    participant_id: str
+    program_id: str
+    episodes: list[Episode] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    # corrected event id -> the EntryCorrected event's id
+    corrections: dict[str, str] = field(default_factory=dict)
+    version: int = 0
+
+    def live_entries(self, kind: str) -> list[Entry]:
+        """Entries of `kind` not marked entered-in-error, in clinical then stream order."""
+        live = [e for e in self.entries if e.kind == kind and e.event_id not in self.corrections]
+        return sorted(live, key=lambda e: (e.occurred_at, e.version))
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = _jsonable(asdict(self))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComplianceState:
+        return cls(
+            participant_id=data["participant_id"],
+            program_id=data["program_id"],
+            episodes=[Episode(**_timed(e)) for e in data["episodes"]],
+            stays=[Stay(**_timed(s)) for s in data["stays"]],
+            entries=[Entry(**_timed(e)) for e in data["entries"]],
+            corrections=dict(data["corrections"]),
+            version=data["version"],
+        )
+
+
+def apply(state: ComplianceState | None, event: object) -> ComplianceState | None:
+    """`state` advanced by `event` (in place when given; a Registered event starts one).
+
+    Events at or below the state's version were applied already and are skipped."""
+    if not isinstance(event, Participant.Event):
+        return state
+    if state is None:
+        if not isinstance(event, Participant.Registered):
+            return None
+        state = ComplianceState(participant_id=str(event.originator_id), program_id="")
+    if event.originator_version <= state.version:
+        return state
+    state.version = event.originator_version
+    _record(state, event)
+    return state
+
+
+def fold(events: Iterable[object]) -> ComplianceState | None:
+    """One participant's compliance facts from their stream (None before Registered)."""
+    state: ComplianceState | None = None
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def fold_all(events: Iterable[object]) -> dict[str, ComplianceState]:
+    """Every participant's compliance facts from an interleaved log, by participant id."""
+    states: dict[str, ComplianceState] = {}
+    for event in events:
+        if not isinstance(event, Participant.Event):
+            continue
+        key = str(event.originator_id)
+        advanced = apply(states.get(key), event)
+        if advanced is not None:
+            states[key] = advanced
+    return states
+
+
+def _record(state: ComplianceState, event: Participant.Event) -> None:
+    event_id = str(event.event_id)
+    at = event.occurred_at
+    if isinstance(event, Participant.Registered):
+        state.program_id = event.program_id
+    elif isinstance(event, Participant.Admitted):
+        state.program_id = event.program_id
+        state.episodes.append(Episode(event.episode, event.age_group, at, event_id))
+        state.stays.append(
+            Stay(
+                event.level,
+                event.criteria_edition,
+                event.episode,
+                at,
+                event_id,
+                "admitted",
+                pathway=event.pathway,
+            )
+        )
+    elif isinstance(event, Participant.LevelChanged):
+        at = _end_stay(state, at)
+        entered_by = "stepped_down" if isinstance(event, Participant.SteppedDown) else "stepped_up"
+        episode = state.episodes[-1].number if state.episodes else 0
+        state.stays.append(
+            Stay(event.to_level, event.criteria_edition, episode, at, event_id, entered_by)
+        )
+    elif isinstance(event, Participant.Discharged):
+        at = _end_stay(state, at)
+        if state.episodes:
+            state.episodes[-1].discharged_at = at
+            state.episodes[-1].discharge_event_id = event_id
+    elif isinstance(event, Participant.SessionAttended | Participant.SessionMissed):
+        state.entries.append(
+            Entry(
+                "session",
+                event_id,
+                event.originator_version,
+                at,
+                service=event.service,
+                minutes=event.duration_minutes,
+                attended=isinstance(event, Participant.SessionAttended),
+            )
+        )
+    elif isinstance(event, Participant.ScreeningResultRecorded):
+        state.entries.append(
+            Entry(
+                "screening",
+                event_id,
+                event.originator_version,
+                at,
+                outcome=event.screening.outcome.value,
+            )
+        )
+    elif isinstance(event, Participant.Reassessed):
+        state.entries.append(Entry("reassessment", event_id, event.originator_version, at))
+    elif isinstance(event, Participant.EntryCorrected):
+        state.corrections[str(event.corrected_event_id)] = event_id
+
+
+def _end_stay(state: ComplianceState, at: datetime) -> datetime:
+    """End the open stay at `at`, or at its start if `at` is earlier; returns the end."""
+    if not state.stays or state.stays[-1].ended_at is not None:
+        return at
+    # The aggregate accepts a change back-dated before the previous change; keeping stays in
+    # stream order (as the aggregate's current level is) means clamping it to a zero-length stay.
+    end = max(at, state.stays[-1].started_at)
+    state.stays[-1].ended_at = end
+    return end
+
+
+_TIME_FIELDS = ("admitted_at", "discharged_at", "started_at", "ended_at", "occurred_at")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _timed(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: datetime.fromisoformat(v) if k in _TIME_FIELDS and v is not None else v
+        for k, v in data.items()
+    }

@@ -1,0 +1,56 @@
+"""One stored row per participant: the level-of-care and compliance folds, side by side.
+
+The row keeps each fold's state (facts, not verdicts), so a read evaluates compliance as of
+any date without replaying the stream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from domain.participant import Participant
+from projections import compliance_state, level_of_care
+from projections.compliance_state import ComplianceState
+from projections.level_of_care import LevelOfCareState
+from projections.view_store import ViewRow
+
+
+@dataclass
+class ParticipantView:
+    level_of_care: LevelOfCareState | None = None
+    compliance: ComplianceState | None = None
+
+
+class ParticipantViewFold:
+    """The runner's fold: decode a stored row, apply events, encode the row again."""
+
+    def accepts(self, event: object) -> bool:
+        return isinstance(event, Participant.Event)
+
+    def decode(self, row: ViewRow | None) -> ParticipantView:
+        if row is None:
+            return ParticipantView()
+        data = json.loads(row.state)
+        return ParticipantView(
+            level_of_care=LevelOfCareState.from_dict(data["level_of_care"]),
+            compliance=ComplianceState.from_dict(data["compliance"]),
+        )
+
+    def apply(self, view: ParticipantView, event: Any) -> ParticipantView:
+        view.level_of_care = level_of_care.apply(view.level_of_care, event)
+        view.compliance = compliance_state.apply(view.compliance, event)
+        return view
+
+    def encode(self, participant_id: str, view: ParticipantView) -> ViewRow:
+        loc, compliance = view.level_of_care, view.compliance
+        if loc is None or compliance is None:
+            msg = f"participant {participant_id}'s stream does not start with Registered"
+            raise ValueError(msg)
+        state = json.dumps(
+            {"level_of_care": loc.to_dict(), "compliance": compliance.to_dict()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return ViewRow(participant_id, loc.program_id, loc.status, loc.level, state)

@@ -1,0 +1,50 @@
+"""Wakes a view runner on PostgreSQL NOTIFY from the event store's insert.
+
+A wake-up only: the runner also polls, so a dropped connection or a lost NOTIFY delays a
+view by at most one poll interval. The listener reconnects on its own (the library's runner
+does not, upstream issue #305).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+RECONNECT_DELAY_SECONDS = 1.0
+
+
+class NotifyListener:
+    def __init__(self, conninfo: str, channel: str, on_notify: Callable[[], None]) -> None:
+        self.conninfo = conninfo
+        self.channel = channel
+        self.on_notify = on_notify
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="continuum-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.connected.set()
+                    # Catch up once per (re)connection: NOTIFYs sent while away are gone.
+                    self.on_notify()
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.on_notify()
+            except psycopg.Error:
+                self.connected.clear()
+                self._stopping.wait(RECONNECT_DELAY_SECONDS)
