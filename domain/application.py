@@ -7,6 +7,9 @@ or a session. Every command returns a `Recorded` receipt naming the last event i
 from __future__ import annotations
 
 import json
+import random
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
@@ -15,6 +18,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import EnvType
 
 from domain.errors import (
     IdempotencyKeyReused,
@@ -22,10 +26,18 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.participant import CORRECTABLE_ENTRIES, Participant
+from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
+from domain.program import Program, program_stream_id
 
 # A command that lost a race re-runs against the newer stream; a few rounds always settle it
 # unless the participant is under a write storm, which then surfaces as a conflict.
-MAX_COMMAND_ATTEMPTS = 5
+MAX_COMMAND_ATTEMPTS = 10
+# Threads of one process take turns per participant (locks striped by id), so they never race
+# each other into a conflict; the retries above are left for races with other processes.
+WRITE_LOCK_STRIPES = 64
+# Upper bound of the random pause before a retry, growing per attempt, so two processes that
+# collided do not collide again in lockstep.
+RETRY_JITTER_SECONDS = 0.005
 
 
 class DateAsISO(Transcoding):
@@ -65,6 +77,15 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class PolicyRecorded:
+    """The receipt of a policy change."""
+
+    program_id: str
+    version: int
+    position: int
+
+
+@dataclass(frozen=True)
 class IdempotencyKey:
     """A caller's retry key and a fingerprint of the request it was first sent with."""
 
@@ -100,6 +121,10 @@ class ContinuumApplication(Application[UUID]):
         "AGGREGATE_CACHE_FASTFORWARD": "y",
         "COMPRESSOR_TOPIC": "",
     }
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        self._write_locks = tuple(threading.Lock() for _ in range(WRITE_LOCK_STRIPES))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -323,15 +348,40 @@ class ContinuumApplication(Application[UUID]):
             expected_version=expected_version,
         )
 
+    def change_policy(
+        self,
+        program_id: str,
+        *,
+        policy: Mapping[str, Any],
+        recorded_by: str,
+        now: datetime,
+    ) -> PolicyRecorded:
+        """Record a program's compliance policy, in force from `now` on (never retroactive)."""
+        parsed = ProgramPolicy.from_dict(policy)
+        for _attempt in range(MAX_COMMAND_ATTEMPTS):
+            program = self._get_program(program_id) or Program.open(
+                program_id, recorded_by=recorded_by, now=now
+            )
+            program.change_policy(parsed, recorded_by=recorded_by, now=now)
+            try:
+                recordings = self.save(program)
+            except IntegrityError:
+                continue
+            return PolicyRecorded(program_id, program.version, recordings[-1].notification.id)
+        raise VersionConflict(
+            "the program's policy changed concurrently; try again", current_version=None
+        )
+
     # ---- queries --------------------------------------------------------------------------
 
     def get_participant(self, participant_id: UUID, version: int | None = None) -> Participant:
         """The participant's current state (or as of a stream version)."""
         try:
-            participant = self.repository.get(participant_id, version=version)
+            participant: object = self.repository.get(participant_id, version=version)
         except AggregateNotFoundError:
             raise ParticipantNotFound(f"no participant {participant_id}") from None
-        assert isinstance(participant, Participant)
+        if not isinstance(participant, Participant):  # e.g. a program's stream id
+            raise ParticipantNotFound(f"no participant {participant_id}")
         return participant
 
     def stream(self, participant_id: UUID) -> list[Participant.Event]:
@@ -355,6 +405,18 @@ class ContinuumApplication(Application[UUID]):
         }
         ordered = sorted(events, key=lambda e: (e.occurred_at, e.originator_version))
         return [TimelineEntry(e, corrected_by.get(e.event_id)) for e in ordered]
+
+    def policy_timeline(self, program_id: str) -> PolicyTimeline:
+        """The program's policy at every moment (the defaults until a change is recorded)."""
+        program = self._get_program(program_id)
+        return program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+
+    def _get_program(self, program_id: str) -> Program | None:
+        try:
+            program: object = self.repository.get(program_stream_id(program_id))
+        except AggregateNotFoundError:
+            return None
+        return program if isinstance(program, Program) else None
 
     def idempotent_response(self, key: IdempotencyKey) -> Recorded | None:
         """The receipt first returned for this key, if the key was used before."""
@@ -382,35 +444,40 @@ class ContinuumApplication(Application[UUID]):
         expected_version: int | None,
         create: Callable[[], Participant] | None = None,
     ) -> Recorded:
-        if idempotency is not None:
-            earlier = self.idempotent_response(idempotency)
-            if earlier is not None:
-                return earlier
-        for _attempt in range(MAX_COMMAND_ATTEMPTS):
-            participant = self._load_for_command(participant_id, expected_version, create, command)
-            receipt = Recorded(
-                participant_id=participant.id,
-                event_id=participant.last_event_id,
-                version=participant.version,
-                position=None,
-            )
-            try:
-                recordings = self.save(
-                    participant, idempotency=self._idempotency_row(idempotency, receipt)
+        with self._write_locks[participant_id.int % WRITE_LOCK_STRIPES]:
+            # Checked under the lock: a retry racing its original waits and finds its receipt.
+            if idempotency is not None:
+                earlier = self.idempotent_response(idempotency)
+                if earlier is not None:
+                    return earlier
+            for attempt in range(MAX_COMMAND_ATTEMPTS):
+                participant = self._load_for_command(
+                    participant_id, expected_version, create, command
                 )
-            except IntegrityError:
-                # Either the stream moved on under us or the same key won a race.
-                if idempotency is not None:
-                    earlier = self.idempotent_response(idempotency)
-                    if earlier is not None:
-                        return earlier
-                if expected_version is not None:
-                    raise VersionConflict(
-                        "the participant's stream changed since it was read",
-                        current_version=self._current_version(participant_id),
-                    ) from None
-                continue
-            return replace(receipt, position=recordings[-1].notification.id)
+                receipt = Recorded(
+                    participant_id=participant.id,
+                    event_id=participant.last_event_id,
+                    version=participant.version,
+                    position=None,
+                )
+                try:
+                    recordings = self.save(
+                        participant, idempotency=self._idempotency_row(idempotency, receipt)
+                    )
+                except IntegrityError:
+                    # Either the stream moved on under us or the same key won a race.
+                    if idempotency is not None:
+                        earlier = self.idempotent_response(idempotency)
+                        if earlier is not None:
+                            return earlier
+                    if expected_version is not None:
+                        raise VersionConflict(
+                            "the participant's stream changed since it was read",
+                            current_version=self._current_version(participant_id),
+                        ) from None
+                    time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
+                    continue
+                return replace(receipt, position=recordings[-1].notification.id)
         raise VersionConflict(
             f"gave up after {MAX_COMMAND_ATTEMPTS} concurrent writes to the same participant",
             current_version=self._current_version(participant_id),

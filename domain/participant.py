@@ -92,7 +92,8 @@ class Participant(Aggregate):
         # and it runs on replay as well as on trigger.
         def mutate(self, aggregate: Any) -> Any:
             mutated = super().mutate(aggregate)
-            _remember_entry(mutated, self)
+            if isinstance(mutated, Participant):
+                _remember_entry(mutated, self)
             return mutated
 
     class Registered(Aggregate.Created, Event):
