@@ -78,8 +78,10 @@ class ParticipantExists(RuleViolation):
     rule = "participant_exists"
 
 
-class ProgramMismatch(RuleViolation):
-    rule = "program_mismatch"
+class OutOfOrder(RuleViolation):
+    """A journey-shaping entry dated before facts it would contradict."""
+
+    rule = "out_of_order"
 
 
 class ParticipantNotFound(DomainError):

@@ -25,6 +25,7 @@ from domain.errors import (
     InvalidValue,
     NotAdmitted,
     NotCorrectable,
+    OutOfOrder,
     SameLevel,
     UnknownEvent,
 )
@@ -209,6 +210,9 @@ class Participant(Aggregate):
         self.episode = 0
         self.admitted_at: datetime | None = None
         self.discharged_at: datetime | None = None
+        # The latest clinical time recorded in the current episode: a discharge cannot
+        # precede what was already recorded as happening before it.
+        self.latest_occurred_at: datetime | None = None
         self.status = "registered"
         # event id -> event type name, for corrections and event-id lookup
         self.entries: dict[str, str] = {}
@@ -303,6 +307,10 @@ class Participant(Aggregate):
         check_text(reason, "reason")
         if target.same_intensity(current):
             raise SameLevel(f"participant is already at level {current.code}")
+        if self.level_since is not None and occurred_at < self.level_since:
+            raise OutOfOrder(
+                f"effective_at is before the current level's start ({self.level_since.isoformat()})"
+            )
         event_class = self.SteppedDown if target < current else self.SteppedUp
         self._trigger(
             event_class,
@@ -411,6 +419,11 @@ class Participant(Aggregate):
         if self.status == "discharged":
             raise AlreadyDischarged(f"episode {self.episode} is already discharged")
         current = self._check_active(occurred_at, "discharged_at", now)
+        if self.latest_occurred_at is not None and occurred_at < self.latest_occurred_at:
+            raise OutOfOrder(
+                "discharged_at is before entries already recorded in this episode "
+                f"(latest {self.latest_occurred_at.isoformat()})"
+            )
         referred = (
             None
             if to_level is None
@@ -494,3 +507,9 @@ CORRECTABLE_ENTRIES = frozenset(
 
 def _remember_entry(participant: Participant, event: Participant.Event) -> None:
     participant.entries[str(event.event_id)] = type(event).__name__
+    if isinstance(event, Participant.Admitted):
+        participant.latest_occurred_at = event.occurred_at
+    elif not isinstance(event, Participant.EntryCorrected | Participant.Registered):
+        latest = participant.latest_occurred_at
+        if latest is None or event.occurred_at > latest:
+            participant.latest_occurred_at = event.occurred_at

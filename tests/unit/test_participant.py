@@ -22,6 +22,7 @@ from domain.errors import (
     InTheFuture,
     InvalidValue,
     NotCorrectable,
+    OutOfOrder,
     SameLevel,
     UnknownEvent,
 )
@@ -264,6 +265,25 @@ def test_one_discharge_per_episode() -> None:
     discharge(participant, ADMITTED + timedelta(days=30))
     with pytest.raises(AlreadyDischarged):
         discharge(participant, ADMITTED + timedelta(days=31))
+
+
+def test_a_discharge_cannot_precede_entries_already_recorded() -> None:
+    """Given a session on day 10, a discharge dated day 5 is OutOfOrder: it would leave a
+    session recorded after discharge."""
+    participant = admitted()
+    session(participant, ADMITTED + timedelta(days=10))
+    with pytest.raises(OutOfOrder):
+        discharge(participant, ADMITTED + timedelta(days=5))
+    discharge(participant, ADMITTED + timedelta(days=10))
+    assert participant.status == "discharged"
+
+
+def test_a_level_change_cannot_precede_the_current_level_start() -> None:
+    """Given a step-down effective on day 30, a step-up effective on day 20 is OutOfOrder."""
+    participant = admitted("3.5")
+    change_level(participant, "2.1", ADMITTED + timedelta(days=30))
+    with pytest.raises(OutOfOrder):
+        change_level(participant, "2.5", ADMITTED + timedelta(days=20))
 
 
 def test_admitting_an_active_participant_is_refused() -> None:
