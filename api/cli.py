@@ -1,0 +1,142 @@
+"""The `continuum` command: one small function per subcommand.
+
+    continuum serve            serve HTTP on CONTINUUM_HOST:CONTINUUM_PORT (demo cohort on an
+                               empty store unless CONTINUUM_DEMO=0)
+    continuum demo [--force]   load the demo cohort into CONTINUUM_DATABASE_URL
+
+Exit codes: 0 done, 1 refused (e.g. the store already has events), 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from api.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
+from api.logging import configure_logging, get_logger
+from api.settings import Settings, SettingsError
+from api.store import StoreURLError, parse_store_url
+from domain.application import ContinuumApplication
+from domain.errors import ParticipantNotFound
+
+log = get_logger(__name__)
+
+# The participant whose timeline `serve` points to: a residential step-down, the richest story.
+SHOWCASE_PARTICIPANT = "harbor-1"
+
+Subcommand = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `continuum` console script."""
+    args = build_parser().parse_args(argv)
+    run: Subcommand = args.run
+    try:
+        return run(args)
+    except (SettingsError, StoreURLError) as error:
+        print(f"continuum: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="continuum", description="Records participants' journeys through levels of care."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", help="overrides CONTINUUM_HOST (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="overrides CONTINUUM_PORT (default 8000)")
+    serve.set_defaults(run=serve_command)
+
+    demo = commands.add_parser("demo", help="load the demo cohort into the configured store")
+    demo.add_argument(
+        "--force", action="store_true", help="load even though the store already has events"
+    )
+    demo.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="the day the demo ends before (YYYY-MM-DD; default today, UTC)",
+    )
+    demo.set_defaults(run=demo_command)
+    return parser
+
+
+# ---- serve ------------------------------------------------------------------------------------
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Open the store, seed an empty one with the demo, then run uvicorn until stopped."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings.from_env()
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    # The demo is decided here, on an empty store only, so the app itself must not load it.
+    app = create_app(replace(settings, demo=False))
+    application: ContinuumApplication = app.state.application
+    if settings.demo and not has_events(application):
+        ids = load_demo_cohort(application, today=datetime.now(UTC).date())
+        log.info("demo_loaded", participants=len(ids))
+
+    base_url = f"http://{settings.host}:{settings.port}"
+    log.info("serving", url=base_url, store=app.state.store.display)
+    print(f"Continuum serving on {base_url} (store {app.state.store.display})", file=sys.stderr)
+    showcase = demo_participant_id(SHOWCASE_PARTICIPANT)
+    if exists(application, showcase):
+        print(f"Demo timeline: {base_url}/v1/participants/{showcase}/timeline", file=sys.stderr)
+    # log_config=None keeps the handlers configure_logging installed.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Load the demo cohort; refuse a store with events unless --force."""
+    settings = Settings.from_env()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    store = parse_store_url(settings.database_url)
+    application = ContinuumApplication(env=store.settings)
+    try:
+        if has_events(application) and not args.force:
+            print(
+                f"continuum: {store.display} already has events; the demo goes into an empty "
+                "store (--force loads it anyway)",
+                file=sys.stderr,
+            )
+            return 1
+        ids = load_demo_cohort(application, today=args.today or datetime.now(UTC).date())
+    except DemoAlreadyLoaded as error:
+        print(f"continuum: the demo is already loaded ({error})", file=sys.stderr)
+        return 1
+    finally:
+        application.close()
+    print(f"Loaded {len(ids)} demo participants into {store.display}")
+    return 0
+
+
+# ---- shared -----------------------------------------------------------------------------------
+
+
+def has_events(application: ContinuumApplication) -> bool:
+    return bool(application.recorder.max_notification_id())
+
+
+def exists(application: ContinuumApplication, participant_id: UUID) -> bool:
+    try:
+        application.get_participant(participant_id)
+    except ParticipantNotFound:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""What the routes depend on: the application, the clock, and a write's preconditions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+
+from api.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
+from api.identity import CurrentPrincipal
+from api.schemas import CommandRequest
+from domain.application import ContinuumApplication, IdempotencyKey
+from domain.errors import InvalidValue
+
+# `"7"` as ETags are spelled, or a bare `7`; weak tags and `*` have no meaning for a stream.
+_IF_MATCH = re.compile(r'\s*(?:"(\d{1,15})"|(\d{1,15}))\s*')
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def get_application(request: Request) -> ContinuumApplication:
+    """The one application the app factory opened."""
+    application: ContinuumApplication = request.app.state.application
+    return application
+
+
+def clock() -> datetime:
+    """When a command is recorded (tests override this dependency)."""
+    return datetime.now(UTC)
+
+
+def expected_version(
+    if_match: Annotated[str | None, Header(alias=IF_MATCH_HEADER)] = None,
+) -> int | None:
+    """The stream version named by If-Match, if the caller sent one."""
+    if if_match is None:
+        return None
+    match = _IF_MATCH.fullmatch(if_match)
+    if match is None:
+        raise InvalidValue(IF_MATCH_HEADER, 'must be a stream version such as "7"')
+    return int(match.group(1) or match.group(2))
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who writes, when, and the caller's If-Match and Idempotency-Key, for one command."""
+
+    recorded_by: str
+    now: datetime
+    expected_version: int | None
+    idempotency_key: str | None  # already scoped to the principal
+    request_line: str  # method, route and canonical path parameters
+
+    def command_args(self, body: CommandRequest) -> dict[str, Any]:
+        """Keyword arguments every command takes besides the body's own fields."""
+        return {
+            "recorded_by": self.recorded_by,
+            "now": self.now,
+            "expected_version": self.expected_version,
+            "idempotency": self._idempotency(body),
+        }
+
+    def _idempotency(self, body: CommandRequest) -> IdempotencyKey | None:
+        if self.idempotency_key is None:
+            return None
+        # The validated body, canonically spelled: key order and whitespace do not matter.
+        canonical = json.dumps(body.canonical(), sort_keys=True, separators=(",", ":"))
+        request = f"{self.request_line}\n{canonical}"
+        return IdempotencyKey(self.idempotency_key, hashlib.sha256(request.encode()).hexdigest())
+
+
+def write_context(
+    request: Request,
+    principal: CurrentPrincipal,
+    now: Annotated[datetime, Depends(clock)],
+    version: Annotated[int | None, Depends(expected_version)],
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
+) -> WriteContext:
+    """The preconditions and provenance of a write request."""
+    scoped_key = None
+    if idempotency_key is not None:
+        if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+            raise InvalidValue(IDEMPOTENCY_KEY_HEADER, "must be 1 to 255 visible ASCII characters")
+        # Keys are the caller's own: two callers choosing the same key never collide.
+        scoped_key = f"{principal.sub}:{idempotency_key}"
+    return WriteContext(
+        recorded_by=principal.sub,
+        now=now,
+        expected_version=version,
+        idempotency_key=scoped_key,
+        request_line=_request_line(request),
+    )
+
+
+def _request_line(request: Request) -> str:
+    """The method, route template and path parameters, with ids in one canonical spelling."""
+    template = getattr(request.scope.get("route"), "path", request.url.path)
+    params = " ".join(
+        f"{name}={_canonical_id(value)}" for name, value in sorted(request.path_params.items())
+    )
+    return f"{request.method} {template} {params}".rstrip()
+
+
+def _canonical_id(value: object) -> str:
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return str(value)
+
+
+Application = Annotated[ContinuumApplication, Depends(get_application)]
+Write = Annotated[WriteContext, Depends(write_context)]

@@ -1,0 +1,155 @@
+"""The one place where errors become HTTP responses.
+
+Domain families map by meaning: a malformed value 422, a rule the history forbids 409, an
+unknown participant 404, a stale If-Match 412 (409 when the caller sent none), a reused
+Idempotency-Key 422. Every body has `error` (a stable id) and `detail`. Details are for the
+caller only: they may quote its input, so they are never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidValue,
+    ParticipantNotFound,
+    RuleViolation,
+    VersionConflict,
+)
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IF_MATCH_HEADER = "If-Match"
+# Where in the request a validation error sits; the field name alone is what callers need.
+_LOCATION_PARTS = frozenset({"body", "path", "query", "header", "cookie"})
+_HTTP_ERROR_IDS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of a participant's stream version."""
+    return f'"{version}"'
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the mappings on `app`."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+def error_response(
+    status: int,
+    error: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+
+
+def payload_too_large(limit: int) -> JSONResponse:
+    return error_response(
+        413, "payload_too_large", f"the request body must be at most {limit} bytes"
+    )
+
+
+def internal_error(request_id: str) -> JSONResponse:
+    """The last resort for a bug: says nothing of the cause, names the request to look up."""
+    return error_response(
+        500,
+        "internal_error",
+        "an unexpected error occurred; quote the request id when reporting it",
+        request_id=request_id,
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    _note_refusal(request, exc.rule)
+    if isinstance(exc, InvalidValue):
+        return error_response(422, exc.rule, exc.detail, field=exc.field)
+    if isinstance(exc, IdempotencyKeyReused):
+        return error_response(422, exc.rule, exc.detail, field=IDEMPOTENCY_KEY_HEADER)
+    if isinstance(exc, ParticipantNotFound):
+        return error_response(404, exc.rule, exc.detail)
+    if isinstance(exc, VersionConflict):
+        return _version_conflict(request, exc)
+    if isinstance(exc, RuleViolation):
+        return error_response(409, exc.rule, exc.detail)
+    # A DomainError outside the known families is still a refusal of well-formed input.
+    return error_response(409, exc.rule, exc.detail)
+
+
+def _version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
+    conditional = IF_MATCH_HEADER in request.headers
+    headers = (
+        {"ETag": etag(exc.current_version)}
+        if conditional and exc.current_version is not None
+        else None
+    )
+    return error_response(
+        412 if conditional else 409,
+        exc.rule,
+        exc.detail,
+        headers=headers,
+        current_version=exc.current_version,
+    )
+
+
+def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(error.get("loc", ())), "detail": str(error.get("msg", "invalid"))}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "detail": "invalid request"}
+    _note_refusal(request, "invalid_request")
+    # Only field names and messages: pydantic's `input` would echo the caller's values back.
+    return error_response(
+        422,
+        "invalid_request",
+        f"{first['field']}: {first['detail']}",
+        field=first["field"],
+        errors=errors,
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error = _HTTP_ERROR_IDS.get(exc.status_code, "http_error")
+    _note_refusal(request, error)
+    return error_response(
+        exc.status_code, error, str(exc.detail), headers=getattr(exc, "headers", None)
+    )
+
+
+def _field(loc: Sequence[object]) -> str:
+    """`("body", "dimensions", "d1")` -> `dimensions.d1`; a JSON syntax error -> `body`."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in _LOCATION_PARTS:
+        parts = parts[1:]
+        if loc[0] == "body" and len(parts) == 1 and isinstance(parts[0], int):
+            return "body"  # the character offset of a JSON syntax error, not a field
+    return ".".join(str(part) for part in parts) or "body"
+
+
+def _note_refusal(request: Request, error: str) -> None:
+    # The access log carries the error id only: a detail or even a field name (`results.<key>`,
+    # an unknown field's name) may quote the caller's input.
+    request.state.error = error

@@ -1,0 +1,211 @@
+"""Participants: the seven writes of the contract and the reads of one participant's record."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Request, Response
+
+from api.dependencies import Application, Write
+from api.errors import etag
+from api.identity import CurrentPrincipal
+from api.middleware import note_participant
+from api.schemas import (
+    AdmissionRequest,
+    CorrectionRequest,
+    DischargeRequest,
+    ErrorBody,
+    LevelChangeRequest,
+    ParticipantView,
+    ReassessmentRequest,
+    ScreeningRequest,
+    SessionRequest,
+    Timeline,
+    TimelineEvent,
+    WriteReceipt,
+)
+from domain.application import Recorded
+
+router = APIRouter(prefix="/v1/participants", tags=["participants"])
+
+ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
+
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such participant"},
+    422: {"model": ErrorBody, "description": "Malformed participant id"},
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_READ_ERRORS,
+    409: {"model": ErrorBody, "description": "The participant's history forbids this"},
+    412: {"model": ErrorBody, "description": "If-Match names a stale version"},
+    413: {"model": ErrorBody, "description": "Body too large"},
+    422: {"model": ErrorBody, "description": "Malformed input; `field` names it"},
+}
+
+
+def _created(response: Response, recorded: Recorded) -> WriteReceipt:
+    response.headers["ETag"] = etag(recorded.version)
+    response.headers["Location"] = f"{router.prefix}/{recorded.participant_id}"
+    return WriteReceipt.of(recorded)
+
+
+@router.post("", status_code=201, response_model=WriteReceipt, responses=_WRITE_ERRORS)
+def admit(
+    body: AdmissionRequest,
+    write: Write,
+    application: Application,
+    request: Request,
+    response: Response,
+) -> WriteReceipt:
+    """Admit a new participant, or readmit a discharged one into a new episode."""
+    recorded = application.admit(**body.command_args(), **write.command_args(body))
+    note_participant(request.state, recorded.participant_id)
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/level-changes",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def change_level(
+    participant_id: ParticipantId,
+    body: LevelChangeRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Record a step-down or step-up to another level of care."""
+    recorded = application.change_level(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/sessions",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def record_session(
+    participant_id: ParticipantId,
+    body: SessionRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Record a session the participant attended or missed."""
+    recorded = application.record_session(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/screenings",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def record_screening(
+    participant_id: ParticipantId,
+    body: ScreeningRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Record a drug screen's specimen status and per-substance results."""
+    recorded = application.record_screening(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/reassessments",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def reassess(
+    participant_id: ParticipantId,
+    body: ReassessmentRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Record a reassessment: six dimension ratings, recommended and decided level."""
+    recorded = application.reassess(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/discharge",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def discharge(
+    participant_id: ParticipantId,
+    body: DischargeRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Close the participant's current episode."""
+    recorded = application.discharge(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.post(
+    "/{participant_id}/corrections",
+    status_code=201,
+    response_model=WriteReceipt,
+    responses=_WRITE_ERRORS,
+)
+def correct_entry(
+    participant_id: ParticipantId,
+    body: CorrectionRequest,
+    write: Write,
+    application: Application,
+    response: Response,
+) -> WriteReceipt:
+    """Mark an earlier entry entered-in-error; both stay in the history."""
+    recorded = application.correct_entry(
+        participant_id, **body.command_args(), **write.command_args(body)
+    )
+    return _created(response, recorded)
+
+
+@router.get("/{participant_id}", response_model=ParticipantView, responses=_READ_ERRORS)
+def get_participant(
+    participant_id: ParticipantId,
+    principal: CurrentPrincipal,
+    application: Application,
+    response: Response,
+) -> ParticipantView:
+    """The participant's current state; its ETag is the stream version If-Match takes."""
+    participant = application.get_participant(participant_id)
+    response.headers["ETag"] = etag(participant.version)
+    return ParticipantView.of(participant)
+
+
+@router.get("/{participant_id}/timeline", response_model=Timeline, responses=_READ_ERRORS)
+def get_timeline(
+    participant_id: ParticipantId,
+    principal: CurrentPrincipal,
+    application: Application,
+) -> Timeline:
+    """Every entry of the participant's stream in clinical order, corrections flagged."""
+    entries = application.timeline(participant_id)
+    return Timeline(
+        participant_id=participant_id,
+        events=[TimelineEvent.of(entry) for entry in entries],
+    )

@@ -1,0 +1,295 @@
+"""HTTP request and response shapes, kept apart from the domain's events.
+
+Requests forbid unknown fields and take strict JSON types (a bool is `true`, not `"yes"`; a
+duration is a number, not `"60"`). Times must carry a UTC offset. Closed vocabularies reuse the
+domain's enums so the OpenAPI document lists their values; level codes depend on the criteria
+edition, so the domain checks those and names the field itself.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+
+from domain.application import Recorded, TimelineEntry
+from domain.levels import CriteriaEdition
+from domain.participant import MAX_TEXT, Participant
+from domain.values import (
+    AgeGroup,
+    DischargeReason,
+    Modality,
+    Pathway,
+    ServiceType,
+    Specimen,
+    SpecimenStatus,
+    SubstanceResult,
+)
+
+EARLIEST_YEAR = 1900
+MINUTES_PER_DAY = 24 * 60
+
+
+def _iso_text(value: object) -> object:
+    # Lax pydantic would read a bare number as a Unix timestamp; the contract says ISO 8601.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2026-02-02T09:00:00Z")
+    return value
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"must not be earlier than {EARLIEST_YEAR}")
+    return value
+
+
+def _storable(value: str) -> str:
+    # A lone surrogate (legal in JSON escapes) cannot be stored as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _edition_text(value: object) -> object:
+    # Editions are spelled "3"/"4"; a client sending the number means the same edition.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_plausible)]
+Text = Annotated[StrictStr, Field(max_length=MAX_TEXT), AfterValidator(_storable)]
+Identifier = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+LevelCode = Annotated[StrictStr, Field(max_length=16, examples=["2.1"])]
+SubstanceName = Annotated[StrictStr, Field(max_length=64), AfterValidator(_storable)]
+Edition = Annotated[CriteriaEdition, BeforeValidator(_edition_text)]
+Rating = Annotated[StrictInt, Field(ge=0, le=4)]
+
+
+class CommandRequest(BaseModel):
+    """A write's body: its fields are the keyword arguments of the matching command."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, frozen=True)
+
+    def command_args(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as JSON-safe data, for fingerprinting Idempotency-Key requests."""
+        return self.model_dump(mode="json")
+
+
+class AdmissionRequest(CommandRequest):
+    program_id: Identifier
+    age_group: AgeGroup
+    level: LevelCode
+    pathway: Pathway
+    admitted_at: Instant
+    participant_id: UUID | None = None
+    referred_from_level: LevelCode | None = None
+    criteria_edition: Edition = CriteriaEdition.THIRD
+
+
+class LevelChangeRequest(CommandRequest):
+    to_level: LevelCode
+    effective_at: Instant
+    reason: Text
+    criteria_edition: Edition | None = None
+
+
+class SessionRequest(CommandRequest):
+    service: ServiceType
+    started_at: Instant
+    duration_minutes: Annotated[StrictInt, Field(gt=0, lt=MINUTES_PER_DAY)]
+    attended: StrictBool
+    modality: Modality | None = None
+    track: Text | None = None
+
+
+class ScreeningRequest(CommandRequest):
+    collected_at: Instant
+    specimen: Specimen
+    status: SpecimenStatus
+    results: dict[SubstanceName, SubstanceResult]
+    prescribed: Annotated[list[SubstanceName], Field(max_length=100)] = []
+
+
+class DimensionRatingsBody(BaseModel):
+    """The six ASAM dimension ratings, each 0 (none) to 4 (severe)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    d1: Rating
+    d2: Rating
+    d3: Rating
+    d4: Rating
+    d5: Rating
+    d6: Rating
+
+
+class ReassessmentRequest(CommandRequest):
+    assessed_at: Instant
+    dimensions: DimensionRatingsBody
+    recommended_level: LevelCode
+    decided_level: LevelCode
+    rationale: Text
+    criteria_edition: Edition | None = None
+
+
+class DischargeRequest(CommandRequest):
+    discharged_at: Instant
+    reason: DischargeReason
+    to_level: LevelCode | None = None
+
+
+class CorrectionRequest(CommandRequest):
+    event_id: UUID
+    reason: Text
+
+
+# ---- responses ---------------------------------------------------------------------------
+
+
+class WriteReceipt(BaseModel):
+    """What a write returns: the event it appended, the stream version and log position."""
+
+    participant_id: UUID
+    event_id: UUID
+    version: int
+    position: int | None
+
+    @classmethod
+    def of(cls, recorded: Recorded) -> WriteReceipt:
+        return cls(
+            participant_id=recorded.participant_id,
+            event_id=recorded.event_id,
+            version=recorded.version,
+            position=recorded.position,
+        )
+
+
+class ParticipantView(BaseModel):
+    participant_id: UUID
+    program_id: str
+    status: str
+    level: str | None
+    level_since: datetime | None
+    version: int
+    episode: int
+    age_group: str | None
+    criteria_edition: str | None
+    admitted_at: datetime | None
+    discharged_at: datetime | None
+
+    @classmethod
+    def of(cls, participant: Participant) -> ParticipantView:
+        return cls(
+            participant_id=participant.id,
+            program_id=participant.program_id,
+            status=participant.status,
+            level=participant.level_code,
+            level_since=participant.level_since,
+            version=participant.version,
+            episode=participant.episode,
+            age_group=participant.age_group,
+            criteria_edition=participant.level_edition,
+            admitted_at=participant.admitted_at,
+            discharged_at=participant.discharged_at,
+        )
+
+
+# Fields every event carries, shown at the top level of a timeline entry rather than in `data`.
+_ENVELOPE_FIELDS = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "occurred_at",
+        "recorded_by",
+    }
+)
+
+
+class TimelineEvent(BaseModel):
+    event_id: UUID
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    version: int
+    data: dict[str, Any]
+    corrected: bool
+    corrected_by: UUID | None
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineEvent:
+        event = entry.event
+        return cls(
+            event_id=event.event_id,
+            type=type(event).__name__,
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            recorded_by=event.recorded_by,
+            version=event.originator_version,
+            data={
+                name: _json_safe(value)
+                for name, value in vars(event).items()
+                if name not in _ENVELOPE_FIELDS
+            },
+            corrected=entry.corrected,
+            corrected_by=entry.corrected_by,
+        )
+
+
+class Timeline(BaseModel):
+    participant_id: UUID
+    events: list[TimelineEvent]
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a stable `error` id to switch on and a `detail` for people."""
+
+    error: str
+    detail: str
+    field: str | None = None
+    current_version: int | None = None
+    request_id: str | None = None
+
+
+def _json_safe(value: object) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return _json_safe(value.value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,36 @@
+"""HTTP fixtures: the app over each backend, its clock fixed at NOW, and an admitted participant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.support import OpenClient, admission, build_app
+
+
+@pytest.fixture
+def open_client() -> Iterator[OpenClient]:
+    """Starts apps on demand; every one still open is shut down (closing its store) after."""
+    with ExitStack() as running:
+
+        def open_(database_url: str) -> TestClient:
+            return running.enter_context(TestClient(build_app(database_url)))
+
+        yield open_
+
+
+@pytest.fixture
+def client(database_url: str, open_client: OpenClient) -> TestClient:
+    """A client of the app over each backend in turn (memory, SQLite, PostgreSQL)."""
+    return open_client(database_url)
+
+
+@pytest.fixture
+def participant(client: TestClient) -> str:
+    """The id of a participant admitted at ADMITTED_AT to level 2.1 (stream version 2)."""
+    response = client.post("/v1/participants", json=admission())
+    assert response.status_code == 201, response.text
+    return str(response.json()["participant_id"])

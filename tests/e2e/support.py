@@ -1,0 +1,131 @@
+"""Request bodies of the v1 contract (valid by default; tests override one field) and helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.dependencies import clock
+from api.settings import Settings
+
+# The fixed clock of the e2e apps: every write is recorded "now" = NOW.
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+ADMITTED_AT = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
+PROGRAM = "riverside-iop"
+
+# Starts an app on a store URL and returns a client of it (see the `open_client` fixture).
+OpenClient = Callable[[str], TestClient]
+
+
+def build_app(database_url: str) -> FastAPI:
+    """The service over `database_url`, without the demo cohort, recording at NOW."""
+    app = create_app(Settings(database_url=database_url, demo=False, log_format="console"))
+    app.dependency_overrides[clock] = lambda: NOW
+    return app
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def days_after_admission(days: float, hours: float = 0) -> str:
+    return iso(ADMITTED_AT + timedelta(days=days, hours=hours))
+
+
+def admission(**overrides: Any) -> dict[str, Any]:
+    return {
+        "program_id": PROGRAM,
+        "age_group": "adult",
+        "level": "2.1",
+        "pathway": "primary",
+        "admitted_at": iso(ADMITTED_AT),
+        **overrides,
+    }
+
+
+def level_change(**overrides: Any) -> dict[str, Any]:
+    return {
+        "to_level": "1",
+        "effective_at": days_after_admission(14),
+        "reason": "Goals met; step down to outpatient.",
+        **overrides,
+    }
+
+
+def session(**overrides: Any) -> dict[str, Any]:
+    return {
+        "service": "group",
+        "started_at": days_after_admission(1),
+        "duration_minutes": 180,
+        "attended": True,
+        "modality": "CBT",
+        "track": "morning",
+        **overrides,
+    }
+
+
+def screening(**overrides: Any) -> dict[str, Any]:
+    return {
+        "collected_at": days_after_admission(7),
+        "specimen": "urine",
+        "status": "valid",
+        "results": {"cocaine": "negative", "buprenorphine": "positive"},
+        "prescribed": ["buprenorphine"],
+        **overrides,
+    }
+
+
+def reassessment(**overrides: Any) -> dict[str, Any]:
+    return {
+        "assessed_at": days_after_admission(28),
+        "dimensions": {"d1": 0, "d2": 1, "d3": 2, "d4": 2, "d5": 2, "d6": 1},
+        "recommended_level": "2.1",
+        "decided_level": "2.1",
+        "rationale": "Engaged and progressing; continue at this level.",
+        **overrides,
+    }
+
+
+def discharge(**overrides: Any) -> dict[str, Any]:
+    return {
+        "discharged_at": days_after_admission(27),
+        "reason": "completed",
+        "to_level": "1",
+        **overrides,
+    }
+
+
+def correction(event_id: str, **overrides: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "reason": "Entered in error: duplicate entry.", **overrides}
+
+
+def stream_version(client: TestClient, participant_id: str) -> int:
+    """The participant's stream version, as GET reports it."""
+    response = client.get(f"/v1/participants/{participant_id}")
+    assert response.status_code == 200, response.text
+    version: int = response.json()["version"]
+    return version
+
+
+def post(
+    client: TestClient, participant_id: str, resource: str, body: dict[str, Any], **kw: Any
+) -> httpx.Response:
+    """POST `body` to /v1/participants/{participant_id}/{resource}.
+
+    Sent as ASCII JSON, so strings JSON can spell but UTF-8 cannot (a lone surrogate) get through.
+    """
+    headers = {"Content-Type": "application/json", **kw.pop("headers", {})}
+    response: httpx.Response = client.post(
+        f"/v1/participants/{participant_id}/{resource}",
+        content=json.dumps(body),
+        headers=headers,
+        **kw,
+    )
+    return response
