@@ -10,22 +10,32 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
-from eventsourcing.utils import EnvType
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.utils import EnvType, get_topic
 
+from domain.chain import ChainReport, Unreadable, verify_chain
+from domain.chained import ChainedAggregate
+from domain.consent import (
+    Consent,
+    ConsentFollower,
+    ConsentNotFound,
+    ConsentRecorded,
+    ConsentTerms,
+    participant_event_types,
+)
 from domain.errors import (
     IdempotencyKeyReused,
     ParticipantNotFound,
     VersionConflict,
 )
-from domain.participant import CORRECTABLE_ENTRIES, Participant
+from domain.participant import CORRECTABLE_ENTRIES, Participant, event_id_for
 from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
 
@@ -35,6 +45,8 @@ MAX_COMMAND_ATTEMPTS = 10
 # Threads of one process take turns per participant (locks striped by id), so they never race
 # each other into a conflict; the retries above are left for races with other processes.
 WRITE_LOCK_STRIPES = 64
+# Notifications read per query while `verify_all` walks the log for stream ids.
+VERIFY_LOG_BATCH = 1000
 # Upper bound of the random pause before a retry, growing per attempt, so two processes that
 # collided do not collide again in lockstep.
 RETRY_JITTER_SECONDS = 0.005
@@ -101,6 +113,10 @@ class IdempotencyRecorder(Protocol):
         """(fingerprint, receipt JSON, log position of the receipt's event) for a used key."""
 
 
+VerifyProgress = Callable[[int, int], None]
+"""Called by `verify_all` after each batch of the log: (streams verified, log position)."""
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     event: Participant.Event
@@ -125,6 +141,7 @@ class ContinuumApplication(Application[UUID]):
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
         self._write_locks = tuple(threading.Lock() for _ in range(WRITE_LOCK_STRIPES))
+        self._consents = ConsentFollower()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -372,7 +389,86 @@ class ContinuumApplication(Application[UUID]):
             "the program's policy changed concurrently; try again", current_version=None
         )
 
+    def grant_consent(
+        self,
+        participant_id: UUID,
+        *,
+        recipient_id: str,
+        scope: Sequence[str],
+        expires_at: datetime,
+        signed_at: datetime | None = None,
+        consent_id: UUID | None = None,
+        recorded_by: str,
+        now: datetime,
+    ) -> ConsentRecorded:
+        """Record the participant's consent to disclose events of `scope` to one recipient."""
+        self.get_participant(participant_id)
+        consent = Consent.grant(
+            consent_id or uuid4(),
+            participant_id=participant_id,
+            recipient_id=recipient_id,
+            scope=scope,
+            known_types=participant_event_types(),
+            expires_at=expires_at,
+            occurred_at=signed_at or now,
+            recorded_by=recorded_by,
+            now=now,
+        )
+        try:
+            recordings = self.save(consent)
+        except IntegrityError:
+            raise VersionConflict(f"consent {consent.id} exists", current_version=None) from None
+        position = recordings[-1].notification.id
+        return ConsentRecorded(consent.id, participant_id, consent.version, position)
+
+    def revoke_consent(
+        self,
+        participant_id: UUID,
+        consent_id: UUID,
+        *,
+        reason: str,
+        recorded_by: str,
+        now: datetime,
+    ) -> ConsentRecorded:
+        """End a consent from now on; disclosures already made stay in the disclosure log."""
+        for _attempt in range(MAX_COMMAND_ATTEMPTS):
+            consent = self.get_consent(participant_id, consent_id)
+            consent.revoke(reason=reason, recorded_by=recorded_by, now=now)
+            try:
+                recordings = self.save(consent)
+            except IntegrityError:
+                continue
+            position = recordings[-1].notification.id
+            return ConsentRecorded(consent.id, participant_id, consent.version, position)
+        raise VersionConflict("the consent changed concurrently; try again", current_version=None)
+
     # ---- queries --------------------------------------------------------------------------
+
+    def get_consent(self, participant_id: UUID, consent_id: UUID) -> Consent:
+        """One of the participant's consents."""
+        try:
+            consent: object = self.repository.get(consent_id)
+        except AggregateNotFoundError:
+            consent = None
+        if not isinstance(consent, Consent) or consent.participant_id != participant_id:
+            raise ConsentNotFound(f"participant {participant_id} has no consent {consent_id}")
+        return consent
+
+    def consents(self, participant_id: UUID) -> list[Consent]:
+        """The participant's consents, in the order they were granted."""
+        self.get_participant(participant_id)
+        return [
+            self.get_consent(participant_id, terms.consent_id)
+            for terms in self.consent_terms(participant_id)
+        ]
+
+    def consent_follower(self) -> ConsentFollower:
+        """Every consent, level with the log as of this call (what disclosures decide with)."""
+        self._consents.catch_up(self.recorder, self.mapper)
+        return self._consents
+
+    def consent_terms(self, participant_id: UUID) -> list[ConsentTerms]:
+        return self.consent_follower().of(participant_id)
 
     def get_participant(self, participant_id: UUID, version: int | None = None) -> Participant:
         """The participant's current state (or as of a stream version)."""
@@ -416,7 +512,78 @@ class ContinuumApplication(Application[UUID]):
             program: object = self.repository.get(program_stream_id(program_id))
         except AggregateNotFoundError:
             return None
-        return program if isinstance(program, Program) else None
+        if not isinstance(program, Program):
+            return None
+        self._resume_chain_if_unknown(program)
+        return program
+
+    # ---- tamper evidence ------------------------------------------------------------------
+
+    def verify_participant(self, participant_id: UUID) -> ChainReport:
+        """Recompute the participant's hash chain from the stored events; name the first break."""
+        report = self.verify_stream(participant_id)
+        if report.events == 0:
+            raise ParticipantNotFound(f"no participant {participant_id}")
+        return report
+
+    def verify_stream(self, originator_id: UUID) -> ChainReport:
+        """Recompute any stream's chain (a participant's or a program's) from the store.
+
+        Reads the stored rows, not the aggregate cache, and decodes each on its own: a row that
+        fails to decrypt or parse is reported as an unreadable link, not raised.
+        """
+        stored = self.recorder.select_events(originator_id)
+        return verify_chain(
+            (self._decode_for_verify(row) for row in stored),
+            originator_id=originator_id,
+            topic_of=_stored_topic,
+        )
+
+    def verify_all(
+        self, progress: VerifyProgress | None = None, *, batch_size: int = VERIFY_LOG_BATCH
+    ) -> Iterator[ChainReport]:
+        """A report per stream, in the order streams first appear in the notification log.
+
+        The log is read in batches and each stream is read once, when first seen, so memory
+        holds one batch, one stream and the set of stream ids already verified.
+        """
+        verified: set[UUID] = set()
+        position = 0
+        while True:
+            batch = self.recorder.select_notifications(
+                start=position, limit=batch_size, inclusive_of_start=False
+            )
+            if not batch:
+                return
+            for notification in batch:
+                originator_id = UUID(str(notification.originator_id))
+                if originator_id in verified:
+                    continue
+                verified.add(originator_id)
+                yield self.verify_stream(originator_id)
+            position = batch[-1].id
+            if progress is not None:
+                progress(len(verified), position)
+
+    def _decode_for_verify(self, row: StoredEvent) -> object:
+        try:
+            return self.mapper.to_domain_event(row)
+        except Exception as error:  # any row that cannot be decoded is a broken link
+            cause = error.__cause__ or error
+            # The class name only: messages may quote stored (clinical) content.
+            return Unreadable(
+                originator_id=row.originator_id,
+                originator_version=row.originator_version,
+                reason=f"the stored event cannot be decoded ({type(cause).__name__})",
+                event_id=_event_id_of_row(row),
+            )
+
+    def _resume_chain_if_unknown(self, aggregate: ChainedAggregate) -> None:
+        """After a snapshot from before the chain, recompute the head from the stream."""
+        if not aggregate.chain_known:
+            stored = self.recorder.select_events(aggregate.id, lte=aggregate.version)
+            events = (self.mapper.to_domain_event(row) for row in stored)
+            aggregate.resume_chain(verify_chain(events, topic_of=_stored_topic).head_hash)
 
     def idempotent_response(self, key: IdempotencyKey) -> Recorded | None:
         """The receipt first returned for this key, if the key was used before."""
@@ -499,6 +666,7 @@ class ContinuumApplication(Application[UUID]):
             if expected_version not in (None, 0):
                 raise VersionConflict("no such participant yet", current_version=0) from None
             return create()
+        self._resume_chain_if_unknown(participant)
         if expected_version is not None and participant.version != expected_version:
             raise VersionConflict(
                 f"expected version {expected_version}, the stream is at {participant.version}",
@@ -522,8 +690,20 @@ class ContinuumApplication(Application[UUID]):
         return (idempotency.key, idempotency.fingerprint, receipt.to_json())
 
 
+def _stored_topic(event: object) -> str:
+    return get_topic(type(event))
+
+
+def _event_id_of_row(row: StoredEvent) -> UUID | None:
+    """The public event id, when the row is a participant's (only those have one)."""
+    if row.topic.startswith(f"{Participant.TOPIC}.") and isinstance(row.originator_id, UUID):
+        return event_id_for(row.originator_id, row.originator_version)
+    return None
+
+
 __all__ = [
     "CORRECTABLE_ENTRIES",
+    "ChainReport",
     "ContinuumApplication",
     "IdempotencyKey",
     "Recorded",

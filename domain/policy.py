@@ -15,6 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import InvalidValue
+from domain.values import DIMENSIONS
+
+MAX_RATING = 4  # dimensions are rated for risk 0 (none) to 4 (severe)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ DEFAULT_MINIMUM_HOURS: tuple[MinimumHours, ...] = (
 )
 
 DEFAULT_STRUCTURED_SERVICES = frozenset({"group", "psychoeducation", "individual", "family"})
+DEFAULT_IOP_LEVELS = frozenset({"2.1"})
+DEFAULT_IOP_INSUFFICIENT_RATINGS: tuple[tuple[str, int], ...] = (("d1", 3), ("d3", 3), ("d6", 3))
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,17 @@ class ProgramPolicy:
     recertification_days: int | None = None
     # Calendar weeks (Monday-Sunday) and due dates are counted in the program's local time.
     timezone: str = "UTC"
+    # Reassessment review (DOMAIN.md "Public decision boundaries for IOP"): the public mapping
+    # of ratings to "IOP likely insufficient". Not ASAM's placement rules, which are licensed.
+    iop_levels: frozenset[str] = DEFAULT_IOP_LEVELS
+    # A dimension rated at or above its threshold contradicts choosing IOP (d1, d3, d6 >= 3).
+    iop_insufficient_ratings: tuple[tuple[str, int], ...] = DEFAULT_IOP_INSUFFICIENT_RATINGS
+    # Discharges from IOP with these reasons document a failed prior IOP attempt.
+    iop_failed_discharge_reasons: frozenset[str] = frozenset({"dropped_out"})
+    # An unexpected positive screen while at IOP documents a relapse during the program.
+    iop_relapse_on_unexpected_positive: bool = True
+    # "Hours in the last 4 weeks" before a reassessment.
+    review_hours_window_days: int = 28
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -78,6 +94,11 @@ class ProgramPolicy:
                 raise InvalidValue(spec.name, "must not be negative")
         if any(m.hours < 0 for m in self.minimum_hours):
             raise InvalidValue("minimum_hours", "hours must not be negative")
+        for dimension, rating in self.iop_insufficient_ratings:
+            if dimension not in DIMENSIONS or not 0 <= rating <= MAX_RATING:
+                raise InvalidValue(
+                    "iop_insufficient_ratings", "maps dimensions d1..d6 to ratings 0..4"
+                )
 
     def required_hours(self, level: str, age_group: str) -> float | None:
         """The weekly minimum at `level` for `age_group`, or None when the level has none."""
@@ -85,6 +106,10 @@ class ProgramPolicy:
             if minimum.level == level and minimum.age_group == age_group:
                 return minimum.hours
         return None
+
+    def iop_insufficient_threshold(self, dimension: str) -> int | None:
+        """The rating of `dimension` from which IOP is likely insufficient (None: no flag)."""
+        return dict(self.iop_insufficient_ratings).get(dimension)
 
     def counts_as_structured(self, service: str) -> bool:
         return service in self.structured_services
@@ -106,6 +131,8 @@ class ProgramPolicy:
                 value = [
                     {"level": m.level, "age_group": m.age_group, "hours": m.hours} for m in value
                 ]
+            elif spec.name == "iop_insufficient_ratings":
+                value = dict(value)
             elif isinstance(value, frozenset):
                 value = sorted(value)
             data[spec.name] = value
@@ -124,9 +151,23 @@ class ProgramPolicy:
                 MinimumHours(str(m["level"]), str(m["age_group"]), float(m["hours"]))
                 for m in values["minimum_hours"]
             )
-        if "structured_services" in values:
-            values["structured_services"] = frozenset(values["structured_services"])
+        for name in ("structured_services", "iop_levels", "iop_failed_discharge_reasons"):
+            if name in values:
+                values[name] = frozenset(values[name])
+        if "iop_insufficient_ratings" in values:
+            values["iop_insufficient_ratings"] = _ratings(values["iop_insufficient_ratings"])
         return replace(cls(), **values)
+
+
+def _ratings(value: object) -> tuple[tuple[str, int], ...]:
+    """`{"d6": 3}` (or pairs) as sorted (dimension, rating) pairs."""
+    pairs: Any = value.items() if isinstance(value, Mapping) else value
+    try:
+        return tuple(sorted((str(d), int(r)) for d, r in pairs))
+    except (TypeError, ValueError):
+        raise InvalidValue(
+            "iop_insufficient_ratings", "maps dimensions d1..d6 to ratings 0..4"
+        ) from None
 
 
 DEFAULT_POLICY = ProgramPolicy()

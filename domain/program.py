@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from domain.chained import ChainedAggregate
 from domain.participant import check_text
 from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
 
@@ -23,10 +24,10 @@ def program_stream_id(program_id: str) -> UUID:
     return uuid5(PROGRAM_ID_NAMESPACE, program_id)
 
 
-class Program(Aggregate):
+class Program(ChainedAggregate):
     TOPIC = "continuum.Program"
 
-    class Event(Aggregate.Event):
+    class Event(ChainedAggregate.Event):
         occurred_at: datetime
         recorded_by: str
 
