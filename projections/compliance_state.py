@@ -8,8 +8,9 @@ entry, changes the report exactly as if it had been known from the start.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,27 @@ class Episode:
     discharged_at: datetime | None = None
     discharge_event_id: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "age_group": self.age_group,
+            "admitted_at": self.admitted_at.isoformat(),
+            "event_id": self.event_id,
+            "discharged_at": _iso(self.discharged_at),
+            "discharge_event_id": self.discharge_event_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Episode:
+        return cls(
+            data["number"],
+            data["age_group"],
+            datetime.fromisoformat(data["admitted_at"]),
+            data["event_id"],
+            _parse(data["discharged_at"]),
+            data["discharge_event_id"],
+        )
+
 
 @dataclass
 class Stay:
@@ -39,10 +61,36 @@ class Stay:
     pathway: str | None = None  # the admission's pathway
     ended_at: datetime | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "criteria_edition": self.criteria_edition,
+            "episode": self.episode,
+            "started_at": self.started_at.isoformat(),
+            "event_id": self.event_id,
+            "entered_by": self.entered_by,
+            "pathway": self.pathway,
+            "ended_at": _iso(self.ended_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stay:
+        return cls(
+            data["level"],
+            data["criteria_edition"],
+            data["episode"],
+            datetime.fromisoformat(data["started_at"]),
+            data["event_id"],
+            data["entered_by"],
+            data["pathway"],
+            _parse(data["ended_at"]),
+        )
+
 
 @dataclass
 class Entry:
-    """A correctable entry: a session, a screen or a reassessment."""
+    """A correctable entry: a session, a screen or a reassessment. Never changed once
+    recorded (a correction is kept apart), so its stored form is computed once."""
 
     kind: str  # session | screening | reassessment
     event_id: str
@@ -52,6 +100,37 @@ class Entry:
     minutes: int = 0
     attended: bool = False
     outcome: str | None = None  # a screen's ScreeningOutcome value
+    _stored: list[Any] | None = field(default=None, compare=False, repr=False)
+
+    def to_list(self) -> list[Any]:
+        """A compact positional form: entries are most of a view's size."""
+        if self._stored is None:
+            self._stored = [
+                self.kind,
+                self.event_id,
+                self.version,
+                self.occurred_at.isoformat(),
+                self.service,
+                self.minutes,
+                self.attended,
+                self.outcome,
+            ]
+        return self._stored
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Entry:
+        kind, event_id, version, at, service, minutes, attended, outcome = data
+        return cls(
+            kind,
+            event_id,
+            version,
+            datetime.fromisoformat(at),
+            service,
+            minutes,
+            attended,
+            outcome,
+            _stored=data,
+        )
 
 
 @dataclass
@@ -64,6 +143,10 @@ class ComplianceState:
     # corrected event id -> the EntryCorrected event's id
     corrections: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    # The JSON of entries[:_entries_encoded] (entries are only ever appended): a view row is
+    # rewritten after every batch, and re-encoding every entry each time dominated rebuilds.
+    _entries_text: str = field(default="", compare=False, repr=False)
+    _entries_encoded: int = field(default=0, compare=False, repr=False)
 
     def live_entries(self, kind: str) -> list[Entry]:
         """Entries of `kind` not marked entered-in-error, in clinical then stream order."""
@@ -71,26 +154,48 @@ class ComplianceState:
         return sorted(live, key=lambda e: (e.occurred_at, e.version))
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = _jsonable(asdict(self))
-        return data
+        return {**self.to_dict_without_entries(), "entries": [e.to_list() for e in self.entries]}
+
+    def to_dict_without_entries(self) -> dict[str, Any]:
+        return {
+            "participant_id": self.participant_id,
+            "program_id": self.program_id,
+            "episodes": [e.to_dict() for e in self.episodes],
+            "stays": [s.to_dict() for s in self.stays],
+            "corrections": self.corrections,
+            "version": self.version,
+        }
+
+    def to_json(self) -> str:
+        """`to_dict()` as compact JSON, re-encoding only the entries added since last time."""
+        if self._entries_encoded < len(self.entries):
+            new = self.entries[self._entries_encoded :]
+            chunk = json.dumps([e.to_list() for e in new], separators=(",", ":"))[1:-1]
+            self._entries_text = f"{self._entries_text},{chunk}" if self._entries_text else chunk
+            self._entries_encoded = len(self.entries)
+        head = json.dumps(self.to_dict_without_entries(), separators=(",", ":"))
+        return f'{head[:-1]},"entries":[{self._entries_text}]}}'
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ComplianceState:
         return cls(
             participant_id=data["participant_id"],
             program_id=data["program_id"],
-            episodes=[Episode(**_timed(e)) for e in data["episodes"]],
-            stays=[Stay(**_timed(s)) for s in data["stays"]],
-            entries=[Entry(**_timed(e)) for e in data["entries"]],
+            episodes=[Episode.from_dict(e) for e in data["episodes"]],
+            stays=[Stay.from_dict(s) for s in data["stays"]],
+            entries=[Entry.from_list(e) for e in data["entries"]],
             corrections=dict(data["corrections"]),
             version=data["version"],
         )
 
 
-def apply(state: ComplianceState | None, event: object) -> ComplianceState | None:
+def apply(
+    state: ComplianceState | None, event: object, event_id: str | None = None
+) -> ComplianceState | None:
     """`state` advanced by `event` (in place when given; a Registered event starts one).
 
-    Events at or below the state's version were applied already and are skipped."""
+    Events at or below the state's version were applied already and are skipped. `event_id`,
+    when the caller has it already, is the event's id as text."""
     if not isinstance(event, Participant.Event):
         return state
     if state is None:
@@ -100,7 +205,7 @@ def apply(state: ComplianceState | None, event: object) -> ComplianceState | Non
     if event.originator_version <= state.version:
         return state
     state.version = event.originator_version
-    _record(state, event)
+    _record(state, event, str(event.event_id) if event_id is None else event_id)
     return state
 
 
@@ -125,8 +230,7 @@ def fold_all(events: Iterable[object]) -> dict[str, ComplianceState]:
     return states
 
 
-def _record(state: ComplianceState, event: Participant.Event) -> None:
-    event_id = str(event.event_id)
+def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> None:
     at = event.occurred_at
     if isinstance(event, Participant.Registered):
         state.program_id = event.program_id
@@ -195,21 +299,9 @@ def _end_stay(state: ComplianceState, at: datetime) -> datetime:
     return end
 
 
-_TIME_FIELDS = ("admitted_at", "discharged_at", "started_at", "ended_at", "occurred_at")
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _timed(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: datetime.fromisoformat(v) if k in _TIME_FIELDS and v is not None else v
-        for k, v in data.items()
-    }
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

@@ -107,8 +107,12 @@ class LevelOfCareState:
         )
 
 
-def apply(state: LevelOfCareState | None, event: object) -> LevelOfCareState | None:
-    """`state` advanced by `event` (in place when given; a Registered event starts one)."""
+def apply(
+    state: LevelOfCareState | None, event: object, event_id: str | None = None
+) -> LevelOfCareState | None:
+    """`state` advanced by `event` (in place when given; a Registered event starts one).
+
+    `event_id`, when the caller has it already, is the event's id as text."""
     if not isinstance(event, Participant.Event):
         return state
     if state is None:
@@ -118,7 +122,8 @@ def apply(state: LevelOfCareState | None, event: object) -> LevelOfCareState | N
     if event.originator_version <= state.version:
         return state
     state.version = event.originator_version
-    event_id = str(event.event_id)
+    if event_id is None:
+        event_id = str(event.event_id)
     if isinstance(event, Participant.Registered):
         state.program_id = event.program_id
     elif isinstance(event, Participant.Admitted):

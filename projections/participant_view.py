@@ -13,6 +13,7 @@ from typing import Any
 from domain.participant import Participant
 from projections import compliance_state, level_of_care
 from projections.compliance_state import ComplianceState
+from projections.event_ids import event_id_text
 from projections.level_of_care import LevelOfCareState
 from projections.view_store import ViewRow
 
@@ -39,8 +40,9 @@ class ParticipantViewFold:
         )
 
     def apply(self, view: ParticipantView, event: Any) -> ParticipantView:
-        view.level_of_care = level_of_care.apply(view.level_of_care, event)
-        view.compliance = compliance_state.apply(view.compliance, event)
+        event_id = event_id_text(event.originator_id, event.originator_version)
+        view.level_of_care = level_of_care.apply(view.level_of_care, event, event_id)
+        view.compliance = compliance_state.apply(view.compliance, event, event_id)
         return view
 
     def encode(self, participant_id: str, view: ParticipantView) -> ViewRow:
@@ -48,9 +50,9 @@ class ParticipantViewFold:
         if loc is None or compliance is None:
             msg = f"participant {participant_id}'s stream does not start with Registered"
             raise ValueError(msg)
-        state = json.dumps(
-            {"level_of_care": loc.to_dict(), "compliance": compliance.to_dict()},
-            sort_keys=True,
-            separators=(",", ":"),
+        # Spliced by hand so the compliance entries are not re-encoded (see ComplianceState).
+        state = (
+            f'{{"compliance":{compliance.to_json()},'
+            f'"level_of_care":{json.dumps(loc.to_dict(), separators=(",", ":"))}}}'
         )
         return ViewRow(participant_id, loc.program_id, loc.status, loc.level, state)

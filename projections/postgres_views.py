@@ -32,13 +32,18 @@ class PostgresViewStore(ViewStore):
                     "status text NOT NULL, level text, state text NOT NULL)"
                 ).format(*self.table)
             )
+            # Rows are rewritten after every batch: store the state JSON uncompressed, so a
+            # commit does not spend its time in pglz.
+            curs.execute(
+                SQL("ALTER TABLE {}.{} ALTER COLUMN state SET STORAGE EXTERNAL").format(*self.table)
+            )
             curs.execute(
                 SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} (program_id, status)").format(
                     Identifier(f"continuum_{self.view_name}_program"), *self.table
                 )
             )
 
-    def drop_tables(self) -> None:
+    def remove_tables(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DROP TABLE IF EXISTS {}.{}").format(*self.table))
             curs.execute(
@@ -48,7 +53,6 @@ class PostgresViewStore(ViewStore):
                 ),
                 (self.view_name,),
             )
-        self.create_tables()
 
     def position(self) -> int:
         return self.tracking_recorder.max_tracking_id(self.view_name) or 0

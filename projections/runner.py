@@ -18,6 +18,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mappe
 from projections.view_store import ViewRow, ViewStore
 
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_MAX_CACHED_STATES = 5000
 Progress = Callable[[int, int], None]  # (position reached, head of the log)
 
 
@@ -53,22 +54,36 @@ class ViewRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
+        # States this runner committed, valid while the store's position is still the one it
+        # committed (no other runner wrote since): a batch then skips loading and decoding them.
+        self._states: dict[str, Any] = {}
+        self._states_position: int | None = None
+        self.max_cached_states = DEFAULT_MAX_CACHED_STATES
 
     # ---- catch-up and rebuild -------------------------------------------------------------
 
-    def catch_up(self, *, progress: Progress | None = None, max_batches: int | None = None) -> int:
-        """Apply every event after the tracked position; returns the position reached."""
+    def catch_up(
+        self,
+        *,
+        progress: Progress | None = None,
+        max_batches: int | None = None,
+        until: int | None = None,
+    ) -> int:
+        """Apply every event after the tracked position (up to `until`, if given); returns the
+        position reached."""
         head = self.recorder.max_notification_id() or 0
+        if until is not None:
+            head = min(head, until)
         batches = 0
         position = self.store.position()
         while max_batches is None or batches < max_batches:
             notifications = self.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False
+                start=position, limit=self.batch_size, stop=until, inclusive_of_start=False
             )
             if not notifications:
                 break
             try:
-                self._apply_batch(notifications, notifications[-1].id)
+                self._apply_batch(notifications, position, notifications[-1].id)
             except IntegrityError:
                 # Another runner committed this batch first; continue from its position.
                 position = self.store.position()
@@ -81,22 +96,50 @@ class ViewRunner:
                 progress(position, max(head, position))
         return position
 
-    def rebuild(self, *, progress: Progress | None = None) -> int:
-        """Drop the views and replay the whole log from position 0."""
+    def rebuild(self, *, progress: Progress | None = None, until: int | None = None) -> int:
+        """Drop the views and replay the whole log from position 0 (up to `until`)."""
+        self._forget_states()
         self.store.drop_tables()
-        return self.catch_up(progress=progress)
+        return self.catch_up(progress=progress, until=until)
 
-    def _apply_batch(self, notifications: Sequence[Any], position: int) -> None:
+    def _apply_batch(self, notifications: Sequence[Any], start: int, position: int) -> None:
+        """Apply events after `start` up to `position` and commit them in one transaction."""
         decoded = (self.mapper.to_domain_event(n) for n in notifications)
         # Other streams (programs) share the log; their positions still advance the tracking.
         events = [e for e in decoded if self.fold.accepts(e)]
         participant_ids = list(dict.fromkeys(str(e.originator_id) for e in events))
-        rows = self.store.load(participant_ids)
-        states = {pid: self.fold.decode(rows.get(pid)) for pid in participant_ids}
-        for event in events:
-            pid = str(event.originator_id)
-            states[pid] = self.fold.apply(states[pid], event)
-        self.store.commit([self.fold.encode(pid, state) for pid, state in states.items()], position)
+        states = self._states_at(start, participant_ids)
+        try:
+            for event in events:
+                pid = str(event.originator_id)
+                states[pid] = self.fold.apply(states[pid], event)
+            rows = [self.fold.encode(pid, state) for pid, state in states.items()]
+            self.store.commit(rows, position)
+        except BaseException:
+            self._forget_states()  # applied in place: the cached states are no longer stored
+            raise
+        self._remember_states(states, position)
+
+    def _states_at(self, start: int, participant_ids: list[str]) -> dict[str, Any]:
+        """Each participant's state as of log position `start` (cached, else stored)."""
+        if self._states_position != start:
+            self._forget_states()
+        missing = [pid for pid in participant_ids if pid not in self._states]
+        rows = self.store.load(missing) if missing else {}
+        return {
+            pid: self._states[pid] if pid in self._states else self.fold.decode(rows.get(pid))
+            for pid in participant_ids
+        }
+
+    def _remember_states(self, states: dict[str, Any], position: int) -> None:
+        self._states.update(states)
+        while len(self._states) > self.max_cached_states:
+            del self._states[next(iter(self._states))]  # the oldest first
+        self._states_position = position
+
+    def _forget_states(self) -> None:
+        self._states.clear()
+        self._states_position = None
 
     # ---- read-your-writes -----------------------------------------------------------------
 

@@ -32,11 +32,10 @@ class SQLiteViewStore(ViewStore):
                 f"ON {self.table} (program_id, status)"
             )
 
-    def drop_tables(self) -> None:
+    def remove_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DROP TABLE IF EXISTS {self.table}")
             c.execute("DELETE FROM tracking WHERE application_name=?", (self.view_name,))
-        self.create_tables()
 
     def position(self) -> int:
         return self.tracking_recorder.max_tracking_id(self.view_name) or 0

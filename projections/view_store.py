@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 VIEW_NAME = "participant_views"
 
@@ -38,8 +38,13 @@ class ViewStore(ABC):
     def create_tables(self) -> None: ...
 
     @abstractmethod
+    def remove_tables(self) -> None:
+        """Drop the view table and forget its tracking position."""
+
     def drop_tables(self) -> None:
         """Forget every row and the tracking position (the start of a rebuild)."""
+        self.remove_tables()
+        self.create_tables()
 
     @abstractmethod
     def position(self) -> int:
@@ -94,7 +99,7 @@ class MemoryViewStore(ViewStore):
     def create_tables(self) -> None:
         pass
 
-    def drop_tables(self) -> None:
+    def remove_tables(self) -> None:
         with self._lock:
             self._rows.clear()
             self._position = 0
@@ -108,9 +113,11 @@ class MemoryViewStore(ViewStore):
 
     def commit(self, rows: Iterable[ViewRow], position: int) -> None:
         with self._lock:
-            if position < self._position:
-                msg = f"tracking would move back from {self._position} to {position}"
-                raise ValueError(msg)
+            # As the SQL stores' tracking insert: a position at or below the tracked one was
+            # committed already (by this or a racing runner).
+            if position <= self._position:
+                msg = f"tracking is at {self._position}; cannot commit position {position}"
+                raise IntegrityError(msg)
             self._rows.update({row.participant_id: row for row in rows})
             self._position = position
 

@@ -1,0 +1,208 @@
+"""The view runner: batched catch-up, racing runners, program events, live following."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from api.store import Store, parse_store_url
+from api.synthetic_log import write_log
+from api.views import Views, open_view_store, open_views
+from domain.application import ContinuumApplication
+from projections.participant_view import ParticipantViewFold
+from projections.runner import ViewRunner
+from projections.view_store import ViewRow, ViewStore
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    return parse_store_url(database_url)
+
+
+@pytest.fixture
+def app(store: Store) -> Iterator[ContinuumApplication]:
+    application = ContinuumApplication(env=store.settings)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def views(app: ContinuumApplication, store: Store) -> Iterator[Views]:
+    opened = open_views(app, store)
+    yield opened
+    opened.stop()
+
+
+def runner_on(app: ContinuumApplication, view_store: ViewStore, batch_size: int) -> ViewRunner:
+    return ViewRunner(
+        app.recorder, app.mapper, view_store, ParticipantViewFold(), batch_size=batch_size
+    )
+
+
+def expected_rows(app: ContinuumApplication) -> dict[str, ViewRow]:
+    """Each participant's row folded straight from their own stream, one event at a time."""
+    fold = ParticipantViewFold()
+    rows: dict[str, ViewRow] = {}
+    for notification in app.recorder.select_notifications(start=1, limit=10**6):
+        pid = str(notification.originator_id)
+        if pid in rows or not notification.topic.startswith("continuum.Participant"):
+            continue
+        state = fold.decode(None)
+        for event in app.stream(UUID(pid)):
+            state = fold.apply(state, event)
+        rows[pid] = fold.encode(pid, state)
+    return rows
+
+
+def admit(app: ContinuumApplication) -> int:
+    recorded = app.admit(
+        participant_id=None,
+        program_id="p1",
+        age_group="adult",
+        level="2.1",
+        pathway="primary",
+        admitted_at=datetime(2026, 2, 2, 9, tzinfo=UTC),
+        recorded_by="test",
+        now=NOW,
+    )
+    assert recorded.position is not None
+    return recorded.position
+
+
+def test_batched_catch_up_applies_each_event_exactly_once(
+    app: ContinuumApplication, views: Views
+) -> None:
+    """Given an interleaved log of 12 participants, when the views catch up 7 events per
+    transaction, then they reach the head and every row equals its stream folded on its own."""
+    write_log(app, participants=12, events_per_participant=25)
+    views.runner.batch_size = 7
+
+    reached = views.runner.catch_up()
+
+    assert reached == app.recorder.max_notification_id() == views.store.position()
+    assert {r.participant_id: r for r in views.store.all_rows()} == expected_rows(app)
+
+
+def test_catch_up_resumes_from_the_tracked_position(
+    app: ContinuumApplication, views: Views
+) -> None:
+    """Given views stopped after 3 batches, when a new runner catches up, then the views
+    equal a clean rebuild: nothing applied twice, nothing skipped."""
+    write_log(app, participants=6, events_per_participant=20)
+    views.runner.batch_size = 10
+    views.runner.catch_up(max_batches=3)
+    assert views.store.position() == 30
+
+    runner_on(app, views.store, 13).catch_up()
+
+    assert {r.participant_id: r for r in views.store.all_rows()} == expected_rows(app)
+
+
+def test_two_runners_racing_yield_the_views_of_one_clean_rebuild(
+    app: ContinuumApplication, store: Store, views: Views
+) -> None:
+    """Given two runners with different batch sizes on the same view tables, when both catch
+    up at once, then the views are identical (digest) to a single clean rebuild."""
+    write_log(app, participants=10, events_per_participant=30)
+    racers = [runner_on(app, views.store, 5), runner_on(app, views.store, 8)]
+    errors: list[BaseException] = []
+
+    def race(runner: ViewRunner) -> None:
+        try:
+            runner.catch_up()
+        except BaseException as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=race, args=(r,)) for r in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    clean = open_view_store(app, store, "participant_views_clean")
+    runner_on(app, clean, 500).rebuild()
+    assert views.store.digest() == clean.digest()
+
+
+def test_program_events_advance_the_position_without_rows(
+    app: ContinuumApplication, views: Views
+) -> None:
+    """Given only a program's policy change in the log, when the views catch up, then the
+    position moves to it and no participant row exists."""
+    recorded = app.change_policy("p1", policy={"taper_weeks": 3}, recorded_by="test", now=NOW)
+
+    views.runner.catch_up()
+
+    assert views.store.position() == recorded.position
+    assert list(views.store.all_rows()) == []
+
+
+def test_live_mode_follows_new_events(app: ContinuumApplication, views: Views) -> None:
+    """Given running views, when a participant is admitted, then the views reach the write's
+    position within the read-your-writes wait and hold the participant's row."""
+    views.start()
+
+    position = admit(app)
+
+    assert views.runner.wait_for(position, timeout=5)
+    rows = list(views.store.all_rows())
+    assert [r.status for r in rows] == ["active"]
+
+
+def wait_until(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_postgres_notify_wakes_the_views(postgres_url: str) -> None:
+    """Given views polling only once a minute, when another process's app writes, then the
+    LISTEN/NOTIFY wake-up brings the views to the write within seconds."""
+    store = parse_store_url(postgres_url)
+    reader, writer = (ContinuumApplication(env=store.settings) for _ in range(2))
+    views = open_views(reader, store)
+    try:
+        views.runner.catch_up()
+        views.runner.start(poll_interval=60)
+        assert views.listener is not None
+        views.listener.start()
+        assert views.listener.connected.wait(5)
+
+        position = admit(writer)
+
+        assert wait_until(lambda: views.store.position() >= position, timeout=5)
+    finally:
+        views.stop()
+        reader.close()
+        writer.close()
+
+
+def test_postgres_polling_covers_a_lost_notify(postgres_url: str) -> None:
+    """Given the LISTEN connection stopped (every NOTIFY lost), when another process's app
+    writes, then the periodic poll still brings the views to the write."""
+    store = parse_store_url(postgres_url)
+    reader, writer = (ContinuumApplication(env=store.settings) for _ in range(2))
+    views = open_views(reader, store)
+    try:
+        views.runner.catch_up()
+        views.runner.start(poll_interval=0.2)  # the listener is never started: no wake-ups
+
+        position = admit(writer)
+
+        assert wait_until(lambda: views.store.position() >= position, timeout=5)
+        assert len(list(views.store.all_rows())) == 1
+    finally:
+        views.stop()
+        reader.close()
+        writer.close()

@@ -1,0 +1,128 @@
+"""The ViewStore contract, run against every backend by subclassing (memory, SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from api.store import parse_store_url
+from api.views import open_view_store
+from domain.application import ContinuumApplication
+from projections.view_store import ViewRow, ViewStore
+
+
+def row(pid: str, *, program: str = "p1", status: str = "active", level: str = "2.1") -> ViewRow:
+    return ViewRow(pid, program, status, level, f'{{"state":"{pid}-{level}"}}')
+
+
+class ViewStoreContract:
+    """What every ViewStore must do; subclasses provide the `store_url` fixture."""
+
+    @pytest.fixture
+    def store(self, store_url: str) -> Iterator[ViewStore]:
+        app = ContinuumApplication(env=parse_store_url(store_url).settings)
+        try:
+            yield open_view_store(app, parse_store_url(store_url), "contract_views")
+        finally:
+            app.close()
+
+    def test_starts_empty_at_position_zero(self, store: ViewStore) -> None:
+        """Given fresh tables, then the position is 0 and there are no rows."""
+        assert store.position() == 0
+        assert list(store.all_rows()) == []
+
+    def test_commit_writes_rows_and_position_together(self, store: ViewStore) -> None:
+        """When rows are committed at position 5, then both the rows and the position read back."""
+        store.commit([row("a"), row("b")], 5)
+
+        assert store.position() == 5
+        assert store.get("a") == row("a")
+        assert set(store.load(["a", "b", "zz"])) == {"a", "b"}
+
+    def test_commit_upserts_a_row(self, store: ViewStore) -> None:
+        """Given a row, when a later commit carries the same participant, then it replaces it."""
+        store.commit([row("a")], 1)
+        store.commit([row("a", level="1", status="discharged")], 2)
+
+        assert store.get("a") == row("a", level="1", status="discharged")
+        assert len(list(store.all_rows())) == 1
+
+    def test_tracking_never_moves_back_and_a_failed_commit_leaves_nothing(
+        self, store: ViewStore
+    ) -> None:
+        """Given position 10, when a commit at 7 (or again at 10) is attempted, then it fails,
+        and neither its rows nor its position are stored: rows and tracking are atomic."""
+        store.commit([row("a")], 10)
+
+        for stale in (7, 10):
+            with pytest.raises(IntegrityError):
+                store.commit([row("a", level="3.5"), row("new")], stale)
+
+        assert store.position() == 10
+        assert store.get("a") == row("a")
+        assert store.get("new") is None
+
+    def test_select_filters_by_program_level_and_status(self, store: ViewStore) -> None:
+        """Given rows in two programs, levels and statuses, then select filters on each and
+        returns rows in participant-id order."""
+        store.commit(
+            [
+                row("c", program="p1", level="2.1"),
+                row("a", program="p1", level="2.5"),
+                row("b", program="p2", level="2.1"),
+                row("d", program="p1", level="2.1", status="discharged"),
+            ],
+            4,
+        )
+
+        def ids(rows: list[ViewRow]) -> list[str]:
+            return [r.participant_id for r in rows]
+
+        assert ids(store.select()) == ["a", "b", "c", "d"]
+        assert ids(store.select(program_ids=["p1"])) == ["a", "c", "d"]
+        assert ids(store.select(program_ids=["p1", "p2"], level="2.1")) == ["b", "c", "d"]
+        assert ids(store.select(status="discharged")) == ["d"]
+        assert ids(store.select(program_ids=[])) == []
+
+    def test_digest_is_equal_for_equal_content_and_differs_otherwise(
+        self, store: ViewStore
+    ) -> None:
+        """Given the same rows committed in a different order and batches, then the digest is
+        the same; a different row or a different position changes it."""
+        store.commit([row("b"), row("a")], 3)
+        first = store.digest()
+        store.drop_tables()
+        store.commit([row("a")], 1)
+        store.commit([row("b")], 3)
+        assert store.digest() == first
+
+        store.commit([row("b", level="1")], 4)
+        assert store.digest() != first
+
+    def test_drop_tables_forgets_rows_and_position(self, store: ViewStore) -> None:
+        """When the tables are dropped (a rebuild starts), then position and rows are gone."""
+        store.commit([row("a")], 9)
+        store.drop_tables()
+
+        assert store.position() == 0
+        assert store.get("a") is None
+
+
+class TestMemoryViewStore(ViewStoreContract):
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "memory://"
+
+
+class TestSQLiteViewStore(ViewStoreContract):
+    @pytest.fixture
+    def store_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestPostgresViewStore(ViewStoreContract):
+    @pytest.fixture
+    def store_url(self, postgres_url: str) -> str:
+        return postgres_url
