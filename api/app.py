@@ -10,12 +10,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.access_log import open_access_log
+from api.authz import AUTH_RESPONSES
+from api.cipher import check_cipher
+from api.disclosure_log import open_disclosure_log
 from api.errors import install_error_handlers
+from api.feed import Feed
 from api.logging import configure_logging, get_logger
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from api.routes import health, participants
+from api.pages import install_pages
+from api.routes import audit, audit_replay, consents, events, health, participants
+from api.routes import views as view_routes
 from api.settings import Settings
 from api.store import parse_store_url
+from api.timeline_cache import TimelineCache
+from api.tokens import TokenVerifier
+from api.views import WakeViewsOnWrite, open_views
 from domain.application import ContinuumApplication
 
 log = get_logger(__name__)
@@ -25,15 +35,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A FastAPI app serving the v1 contract over the store `settings.database_url` names."""
     settings = settings or Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url)
+    # No key to verify tokens: refuse to start, unless in demo mode (the published dev secret).
+    settings = settings.with_token_keys()
+    verifier = TokenVerifier(secret=settings.jwt_secret, public_key_pem=settings.jwt_public_key)
+    if settings.uses_demo_secret:
+        log.warning("demo_jwt_secret", detail="tokens are checked with the PUBLISHED demo secret")
+    store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
     application = ContinuumApplication(env=store.settings)
+    try:
+        # A wrong CONTINUUM_CIPHER_KEY stops the start here, not at some later read.
+        check_cipher(application, encrypted=store.encrypted)
+        access_log = open_access_log(application)
+        feed = Feed(application, open_disclosure_log(application))
+    except Exception:
+        application.close()
+        raise
+    views = open_views(application, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            log.info("started", store=store.display)
+            # Catch up before serving, then follow (LISTEN wake-ups on PostgreSQL, and polls).
+            views.start()
+            log.info("started", store=store.display, view_position=views.store.position())
             yield
         finally:
+            views.stop()
             application.close()
             log.info("stopped")
 
@@ -46,12 +73,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.application = application
+    app.state.token_verifier = verifier
+    app.state.access_log = access_log
+    app.state.feed = feed
+    app.state.views = views
+    app.state.timeline_cache = TimelineCache()
     install_error_handlers(app)
     # Added last runs first: the request id and access line wrap the body limit's 413 too.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(WakeViewsOnWrite, wake=views.runner.wake)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    app.include_router(participants.router)
+    app.include_router(participants.router, responses=AUTH_RESPONSES)
+    app.include_router(audit.router, responses=AUTH_RESPONSES)
+    app.include_router(audit_replay.router, responses=AUTH_RESPONSES)
+    app.include_router(consents.router, responses=AUTH_RESPONSES)
+    app.include_router(events.router, responses=AUTH_RESPONSES)
+    # GET /v1/participants (caseload) and POST /v1/participants (admit) share a path; Starlette
+    # keeps looking past a method mismatch, so either order works.
+    app.include_router(view_routes.router, responses=AUTH_RESPONSES)
+    # The clinicians' HTML pages (sign-in, caseloads, records, forms) and their stylesheet.
+    install_pages(app)
     return app
 
 

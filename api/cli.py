@@ -3,6 +3,12 @@
     continuum serve            serve HTTP on CONTINUUM_HOST:CONTINUUM_PORT (demo cohort on an
                                empty store unless CONTINUUM_DEMO=0)
     continuum demo [--force]   load the demo cohort into CONTINUUM_DATABASE_URL
+    continuum token --role R --sub S [--program P ...] [--ttl 8h]   a dev token (HS256)
+    continuum cipher-key       a new random key for CONTINUUM_CIPHER_KEY
+    continuum generate --participants N [--weeks W --seed S]   a made-up cohort (api/generate.py)
+    continuum rebuild [--verify], continuum project [--once]   the views (api/view_commands.py)
+    continuum verify [--all | --participant ID], continuum export --participant ID
+                               tamper evidence (api/audit_commands.py)
 
 Exit codes: 0 done, 1 refused (e.g. the store already has events), 2 bad usage or settings.
 """
@@ -16,10 +22,15 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from api import audit_commands, generate, view_commands
 from api.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
 from api.logging import configure_logging, get_logger
+from api.pages import enable_demo_sign_in
+from api.pages.demo import print_sign_in_links
+from api.relay import add_relay_parser
 from api.settings import Settings, SettingsError
 from api.store import StoreURLError, parse_store_url
+from api.tokens import Role, demo_tokens, mint_token, parse_ttl
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
 
@@ -63,6 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="the day the demo ends before (YYYY-MM-DD; default today, UTC)",
     )
     demo.set_defaults(run=demo_command)
+
+    token = commands.add_parser(
+        "token", help="mint a dev token signed with CONTINUUM_JWT_SECRET (demo: the demo secret)"
+    )
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--sub", required=True, help="the user or service id")
+    token.add_argument(
+        "--program", action="append", default=[], help="a program the caller sees (repeatable)"
+    )
+    token.add_argument("--ttl", type=parse_ttl, default="8h", help="lifetime: 30m, 8h, 2d")
+    token.set_defaults(run=token_command)
+
+    cipher_key = commands.add_parser("cipher-key", help="print a new key for CONTINUUM_CIPHER_KEY")
+    cipher_key.set_defaults(run=cipher_key_command)
+    view_commands.register(commands)
+    generate.register(commands)
+    audit_commands.register(commands)
+    add_relay_parser(commands)
     return parser
 
 
@@ -75,7 +104,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_token_keys()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(json=settings.log_json, level=settings.log_level)
     # The demo is decided here, on an empty store only, so the app itself must not load it.
@@ -91,6 +120,10 @@ def serve_command(args: argparse.Namespace) -> int:
     showcase = demo_participant_id(SHOWCASE_PARTICIPANT)
     if exists(application, showcase):
         print(f"Demo timeline: {base_url}/v1/participants/{showcase}/timeline", file=sys.stderr)
+    if settings.demo and settings.jwt_secret:
+        print_demo_tokens(settings)
+        enable_demo_sign_in(app)
+        print_sign_in_links(base_url, settings.jwt_secret)
     # log_config=None keeps the handlers configure_logging installed.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
     return 0
@@ -103,7 +136,7 @@ def demo_command(args: argparse.Namespace) -> int:
     """Load the demo cohort; refuse a store with events unless --force."""
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url)
+    store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
     application = ContinuumApplication(env=store.settings)
     try:
         if has_events(application) and not args.force:
@@ -121,6 +154,47 @@ def demo_command(args: argparse.Namespace) -> int:
         application.close()
     print(f"Loaded {len(ids)} demo participants into {store.display}")
     return 0
+
+
+# ---- tokens and keys --------------------------------------------------------------------------
+
+
+def token_command(args: argparse.Namespace) -> int:
+    """Print a dev token (stdout) for the given role, sub and programs."""
+    settings = Settings.from_env().with_token_keys()
+    if not settings.jwt_secret:
+        print("continuum: minting needs CONTINUUM_JWT_SECRET (HS256)", file=sys.stderr)
+        return 2
+    if settings.uses_demo_secret:
+        print("continuum: signed with the PUBLISHED demo secret (demo mode)", file=sys.stderr)
+    print(
+        mint_token(
+            settings.jwt_secret, role=args.role, sub=args.sub, programs=args.program, ttl=args.ttl
+        )
+    )
+    return 0
+
+
+def cipher_key_command(args: argparse.Namespace) -> int:
+    """Print a new random AES-256 key for CONTINUUM_CIPHER_KEY."""
+    from api.cipher import create_cipher_key
+
+    print(create_cipher_key())
+    return 0
+
+
+def print_demo_tokens(settings: Settings) -> None:
+    """Tokens for the demo callers, to stderr (never to the logs)."""
+    assert settings.jwt_secret is not None
+    if settings.uses_demo_secret:
+        print(
+            "WARNING: demo mode: tokens are checked with the PUBLISHED demo secret; "
+            "never hold real records this way (set CONTINUUM_JWT_SECRET, CONTINUUM_DEMO=0)",
+            file=sys.stderr,
+        )
+    print("Demo tokens (8h; send as `Authorization: Bearer <token>`):", file=sys.stderr)
+    for role, token in demo_tokens(settings.jwt_secret).items():
+        print(f"  {role.value:<11} {token}", file=sys.stderr)
 
 
 # ---- shared -----------------------------------------------------------------------------------

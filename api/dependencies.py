@@ -12,8 +12,9 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
+from api.authz import Writer, scoped_participant, visible_programs
 from api.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
-from api.identity import CurrentPrincipal
+from api.identity import Principal
 from api.schemas import CommandRequest
 from domain.application import ContinuumApplication, IdempotencyKey
 from domain.errors import InvalidValue
@@ -55,6 +56,7 @@ class WriteContext:
     expected_version: int | None
     idempotency_key: str | None  # already scoped to the principal
     request_line: str  # method, route and canonical path parameters
+    principal: Principal  # role and programs: admissions check the program they name
 
     def command_args(self, body: CommandRequest) -> dict[str, Any]:
         """Keyword arguments every command takes besides the body's own fields."""
@@ -76,12 +78,17 @@ class WriteContext:
 
 def write_context(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Writer,
+    application: Annotated[ContinuumApplication, Depends(get_application)],
     now: Annotated[datetime, Depends(clock)],
     version: Annotated[int | None, Depends(expected_version)],
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
 ) -> WriteContext:
-    """The preconditions and provenance of a write request."""
+    """The preconditions and provenance of a write request, by a caller that may write there."""
+    participant_id = _path_participant_id(request)
+    if participant_id is not None and visible_programs(principal) is not None:
+        # A participant of a program the caller cannot see answers 404, as a missing one does.
+        scoped_participant(application, principal, participant_id)
     scoped_key = None
     if idempotency_key is not None:
         if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
@@ -94,7 +101,18 @@ def write_context(
         expected_version=version,
         idempotency_key=scoped_key,
         request_line=_request_line(request),
+        principal=principal,
     )
+
+
+def _path_participant_id(request: Request) -> UUID | None:
+    raw = request.path_params.get("participant_id")
+    if raw is None:
+        return None
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        return None  # the route's own validation answers 422
 
 
 def _request_line(request: Request) -> str:

@@ -16,6 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.access_log import AccessLogUnavailable
+from api.authz import Forbidden
+from api.tokens import InvalidToken
 from domain.errors import (
     DomainError,
     IdempotencyKeyReused,
@@ -39,6 +42,16 @@ _HTTP_ERROR_IDS = {
 }
 
 
+class ViewsBehind(Exception):
+    """The views have not reached the position a read asked for (`?min_position=`)."""
+
+    def __init__(self, wanted: int, reached: int, retry_after_seconds: int = 1) -> None:
+        super().__init__(f"views at position {reached}, {wanted} asked for")
+        self.wanted = wanted
+        self.reached = reached
+        self.retry_after_seconds = retry_after_seconds
+
+
 def etag(version: int) -> str:
     """The strong entity tag of a participant's stream version."""
     return f'"{version}"'
@@ -49,6 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(InvalidToken, _invalid_token)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(AccessLogUnavailable, _access_log_unavailable)
+    app.add_exception_handler(ViewsBehind, _views_behind)
 
 
 def error_response(
@@ -109,6 +126,49 @@ def _version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
         exc.detail,
         headers=headers,
         current_version=exc.current_version,
+    )
+
+
+def _views_behind(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ViewsBehind)
+    _note_refusal(request, "views_behind")
+    return error_response(
+        503,
+        "views_behind",
+        f"the views have reached position {exc.reached}, not yet {exc.wanted}; retry shortly",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+        min_position=exc.wanted,
+        position=exc.reached,
+    )
+
+
+def _invalid_token(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidToken)
+    _note_refusal(request, "invalid_token")
+    # RFC 6750: the challenge names the scheme; the reason is a fixed phrase, never the token.
+    return error_response(
+        401,
+        "invalid_token",
+        exc.reason,
+        headers={"WWW-Authenticate": 'Bearer realm="continuum", error="invalid_token"'},
+    )
+
+
+def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Forbidden)
+    _note_refusal(request, "forbidden")
+    return error_response(403, "forbidden", exc.detail)
+
+
+def _access_log_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AccessLogUnavailable)
+    _note_refusal(request, "access_log_unavailable")
+    # No read is served unless it is in the access log.
+    return error_response(
+        503,
+        "access_log_unavailable",
+        "the read could not be written to the access log, so it was not served; retry shortly",
+        headers={"Retry-After": "1"},
     )
 
 

@@ -1,7 +1,8 @@
-"""Who is calling: the principal every route depends on.
+"""Who is calling: the principal every route depends on, from the request's bearer token.
 
-For now every request acts as one fixed demo clinician; JWT verification replaces
-`current_principal` later without touching the routes.
+The token is verified with the keys the app factory configured (`app.state.token_verifier`);
+a missing, malformed, expired or forged token is refused with 401 before any route runs.
+What each role may do is decided in one place, `api.authz`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-DEMO_PRINCIPAL_SUB = "demo-clinician"
+from api.tokens import InvalidToken, Role, TokenVerifier
+
+# Documents the scheme in OpenAPI; refusals are ours (401 with our error body), not FastAPI's.
+_bearer = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")
 
 
 @dataclass(frozen=True)
@@ -19,17 +24,21 @@ class Principal:
     """An authenticated caller: user or service id, role, and the programs it may see."""
 
     sub: str
-    role: str
+    role: Role
     programs: tuple[str, ...] = ()
 
 
-DEMO_PRINCIPAL = Principal(sub=DEMO_PRINCIPAL_SUB, role="clinician", programs=())
-
-
-def current_principal(request: Request) -> Principal:
-    """The caller of this request (fixed demo clinician until token auth lands)."""
-    principal = DEMO_PRINCIPAL
-    # The access log names who made each request (an id, never a name).
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of this request, from its verified `Authorization: Bearer` token."""
+    if credentials is None:
+        raise InvalidToken("a bearer token is required")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    claims = verifier.verify(credentials.credentials)
+    principal = Principal(sub=claims.sub, role=claims.role, programs=claims.programs)
+    # The access line names who made each request (an id, never a name or the token).
     request.state.principal_sub = principal.sub
     return principal
 

@@ -42,6 +42,7 @@ class RequestContextMiddleware:
         request_id = _request_id(scope)
         # The routes write notes for the access line here (Request.state shares this dict).
         state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id  # the access log names the request of each read
         outcome: dict[str, Any] = {"status": 500, "started": False}
         started = time.perf_counter()
 

@@ -217,18 +217,6 @@ class ParticipantView(BaseModel):
         )
 
 
-# Fields every event carries, shown at the top level of a timeline entry rather than in `data`.
-_ENVELOPE_FIELDS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "occurred_at",
-        "recorded_by",
-    }
-)
-
 
 class TimelineEvent(BaseModel):
     event_id: UUID
@@ -240,6 +228,10 @@ class TimelineEvent(BaseModel):
     data: dict[str, Any]
     corrected: bool
     corrected_by: UUID | None
+    # The tamper-evidence chain: this event's hash and the previous event's (None for events
+    # stored before the chain existed).
+    hash: str | None
+    previous_hash: str | None
 
     @classmethod
     def of(cls, entry: TimelineEntry) -> TimelineEvent:
@@ -251,13 +243,11 @@ class TimelineEvent(BaseModel):
             recorded_at=event.recorded_at,
             recorded_by=event.recorded_by,
             version=event.originator_version,
-            data={
-                name: _json_safe(value)
-                for name, value in vars(event).items()
-                if name not in _ENVELOPE_FIELDS
-            },
+            data={name: _json_safe(value) for name, value in event.clinical_fields().items()},
             corrected=entry.corrected,
             corrected_by=entry.corrected_by,
+            hash=event.event_hash,
+            previous_hash=event.previous_hash,
         )
 
 

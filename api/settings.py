@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 LogFormat = Literal["json", "console", "auto"]
@@ -12,6 +15,12 @@ LogFormat = Literal["json", "console", "auto"]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+# Published in the source on purpose: it signs the demo tokens `continuum serve` prints, so it is
+# accepted only in demo mode (CONTINUUM_DEMO on) and refused everywhere else.
+DEMO_JWT_SECRET = "continuum-demo-secret-NOT-FOR-REAL-RECORDS-0000000000"
+MIN_JWT_SECRET_LENGTH = 32  # HS256 keys shorter than the hash (32 bytes) are guessable offline
+AES_KEY_SIZES = (16, 24, 32)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -34,6 +43,11 @@ class Settings:
     # "auto": JSON lines unless stdout is a terminal.
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
+    # Token verification: an HS256 shared secret and/or an RS256 public key (PEM text).
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_public_key: str | None = None
+    # Base64 AES key: events and snapshots are stored encrypted when set (api.cipher).
+    cipher_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,20 +62,84 @@ class Settings:
         max_body = _integer(
             "CONTINUUM_MAX_BODY_BYTES", get("MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, low=1
         )
+        demo = _flag("CONTINUUM_DEMO", get("DEMO"), default=True)
         return cls(
             database_url=get("DATABASE_URL"),
             host=get("HOST") or DEFAULT_HOST,
             port=port,
-            demo=_flag("CONTINUUM_DEMO", get("DEMO"), default=True),
+            demo=demo,
             max_body_bytes=max_body,
             log_format=_log_format(get("LOG_FORMAT")),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            jwt_secret=_jwt_secret(get("JWT_SECRET"), demo=demo),
+            jwt_public_key=_pem_file("CONTINUUM_JWT_PUBLIC_KEY", get("JWT_PUBLIC_KEY")),
+            cipher_key=_cipher_key(get("CIPHER_KEY")),
         )
+
+    def with_token_keys(self) -> Settings:
+        """These settings with a key to verify tokens: the configured ones, or in demo mode
+        (and only then) the published demo secret. Refuses to start without any."""
+        if self.jwt_secret or self.jwt_public_key:
+            return self
+        if self.demo:
+            return replace(self, jwt_secret=DEMO_JWT_SECRET)
+        raise SettingsError(
+            "no key to verify tokens: set CONTINUUM_JWT_SECRET (HS256, at least "
+            f"{MIN_JWT_SECRET_LENGTH} characters) or CONTINUUM_JWT_PUBLIC_KEY (a PEM file, "
+            "RS256); CONTINUUM_DEMO=1 uses the published demo secret instead"
+        )
+
+    @property
+    def uses_demo_secret(self) -> bool:
+        """True when tokens are checked with the published demo secret (anyone can mint them)."""
+        return self.jwt_secret == DEMO_JWT_SECRET
 
     @property
     def log_json(self) -> bool | None:
         """What api.logging.configure_logging takes: True, False, or None to decide by tty."""
         return None if self.log_format == "auto" else self.log_format == "json"
+
+
+_DEMO_SECRET_REFUSED = (
+    "CONTINUUM_JWT_SECRET is the published demo secret: anyone could mint tokens; set a secret "
+    "of your own (or CONTINUUM_DEMO=1 for a demo)"
+)
+
+
+def _jwt_secret(raw: str | None, *, demo: bool) -> str | None:
+    if raw is None:
+        return None
+    if raw == DEMO_JWT_SECRET and not demo:
+        raise SettingsError(_DEMO_SECRET_REFUSED)
+    if len(raw) < MIN_JWT_SECRET_LENGTH:
+        raise SettingsError(
+            f"CONTINUUM_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters"
+        )
+    return raw
+
+
+def _pem_file(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return Path(raw).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{name} must name a readable PEM file: {error}") from None
+
+
+def _cipher_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        size = len(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size not in AES_KEY_SIZES:
+        raise SettingsError(
+            "CONTINUUM_CIPHER_KEY must be 16, 24 or 32 bytes in base64 "
+            "(`continuum cipher-key` makes one)"
+        )
+    return raw
 
 
 def _integer(name: str, raw: str | None, default: int, *, low: int, high: int | None = None) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
+from api.cipher import cipher_settings
 from api.recorders import MemoryFactory, PostgresIdempotentRecorder, SQLiteIdempotentRecorder
 
 DEFAULT_SQLITE_PATH = Path("var") / "continuum.sqlite3"
@@ -24,14 +25,28 @@ class Store:
     kind: str  # "sqlite", "postgres" or "memory"
     settings: dict[str, str]
     display: str  # the URL without its password, safe to log
+    encrypted: bool = False  # events and snapshots stored with AES (CONTINUUM_CIPHER_KEY)
 
     @property
     def is_durable(self) -> bool:
         return self.kind != "memory"
 
 
-def parse_store_url(url: str | None, *, pool_size: int = 5) -> Store:
-    """Library settings for a `sqlite:///…`, `postgresql://…` or `memory://` URL."""
+def parse_store_url(url: str | None, *, pool_size: int = 5, cipher_key: str | None = None) -> Store:
+    """Library settings for a `sqlite:///…`, `postgresql://…` or `memory://` URL.
+
+    `cipher_key` (CONTINUUM_CIPHER_KEY) stores events and snapshots encrypted; without it the
+    cipher is explicitly off (see api.cipher).
+    """
+    store = _parse(url, pool_size)
+    return replace(
+        store,
+        settings={**store.settings, **cipher_settings(cipher_key)},
+        encrypted=bool(cipher_key),
+    )
+
+
+def _parse(url: str | None, pool_size: int) -> Store:
     if not url:
         url = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     scheme = url.split(":", 1)[0].lower()

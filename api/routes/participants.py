@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
+from api.authz import check_admission
 from api.dependencies import Application, Write
 from api.errors import etag
-from api.identity import CurrentPrincipal
 from api.middleware import note_participant
+from api.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
 from api.schemas import (
     AdmissionRequest,
     CorrectionRequest,
@@ -22,9 +23,9 @@ from api.schemas import (
     ScreeningRequest,
     SessionRequest,
     Timeline,
-    TimelineEvent,
     WriteReceipt,
 )
+from api.timeline_cache import TimelineCache, cached_timeline, get_timeline_cache
 from domain.application import Recorded
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"])
@@ -59,6 +60,7 @@ def admit(
     response: Response,
 ) -> WriteReceipt:
     """Admit a new participant, or readmit a discharged one into a new episode."""
+    check_admission(application, write.principal, body.program_id, body.participant_id)
     recorded = application.admit(**body.command_args(), **write.command_args(body))
     note_participant(request.state, recorded.participant_id)
     return _created(response, recorded)
@@ -184,10 +186,14 @@ def correct_entry(
     return _created(response, recorded)
 
 
-@router.get("/{participant_id}", response_model=ParticipantView, responses=_READ_ERRORS)
+@router.get(
+    "/{participant_id}",
+    response_model=ParticipantView,
+    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
+)
 def get_participant(
     participant_id: ParticipantId,
-    principal: CurrentPrincipal,
+    read: Annotated[RecordRead, Depends(LoggedRead("state"))],
     application: Application,
     response: Response,
 ) -> ParticipantView:
@@ -197,15 +203,20 @@ def get_participant(
     return ParticipantView.of(participant)
 
 
-@router.get("/{participant_id}/timeline", response_model=Timeline, responses=_READ_ERRORS)
+@router.get(
+    "/{participant_id}/timeline",
+    response_model=Timeline,
+    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
+)
 def get_timeline(
     participant_id: ParticipantId,
-    principal: CurrentPrincipal,
+    read: Annotated[RecordRead, Depends(LoggedRead("timeline"))],
     application: Application,
-) -> Timeline:
+    cache: Annotated[TimelineCache, Depends(get_timeline_cache)],
+) -> Response:
     """Every entry of the participant's stream in clinical order, corrections flagged."""
-    entries = application.timeline(participant_id)
-    return Timeline(
-        participant_id=participant_id,
-        events=[TimelineEvent.of(entry) for entry in entries],
-    )
+    # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
+    # read's participant lookup already learned the current version, and the access entry
+    # was written before this runs.
+    body = cached_timeline(cache, application, participant_id, read.participant.version)
+    return Response(content=body, media_type="application/json")

@@ -8,16 +8,17 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.support import OpenClient, admission, build_app
+from tests.e2e.support import OpenClient, admission, authorized_client, build_app
 
 
 @pytest.fixture
 def open_client() -> Iterator[OpenClient]:
-    """Starts apps on demand; every one still open is shut down (closing its store) after."""
+    """Starts apps on demand, with an admin's token; every one still open is shut down
+    (closing its store) after."""
     with ExitStack() as running:
 
         def open_(database_url: str) -> TestClient:
-            return running.enter_context(TestClient(build_app(database_url)))
+            return running.enter_context(authorized_client(build_app(database_url)))
 
         yield open_
 
@@ -34,3 +35,12 @@ def participant(client: TestClient) -> str:
     response = client.post("/v1/participants", json=admission())
     assert response.status_code == 201, response.text
     return str(response.json()["participant_id"])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Report how many requests the schemathesis run sent (tests/e2e/test_schemathesis.py)."""
+    from tests.e2e.test_schemathesis import REQUESTS_SENT
+
+    sent = terminalreporter.config.stash.get(REQUESTS_SENT, None)
+    if sent is not None:
+        terminalreporter.write_line(f"schemathesis: {sent} generated requests")

@@ -14,11 +14,16 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.dependencies import clock
 from api.settings import Settings
+from api.tokens import Role, mint_token
 
 # The fixed clock of the e2e apps: every write is recorded "now" = NOW.
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ADMITTED_AT = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 PROGRAM = "riverside-iop"
+
+# The e2e apps verify tokens with this secret; callers are admins unless a test says otherwise.
+TEST_JWT_SECRET = "e2e-test-secret-0123456789abcdef0123456789"
+ADMIN_SUB = "test-admin"
 
 # Starts an app on a store URL and returns a client of it (see the `open_client` fixture).
 OpenClient = Callable[[str], TestClient]
@@ -26,9 +31,43 @@ OpenClient = Callable[[str], TestClient]
 
 def build_app(database_url: str) -> FastAPI:
     """The service over `database_url`, without the demo cohort, recording at NOW."""
-    app = create_app(Settings(database_url=database_url, demo=False, log_format="console"))
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            demo=False,
+            log_format="console",
+            jwt_secret=TEST_JWT_SECRET,
+        )
+    )
     app.dependency_overrides[clock] = lambda: NOW
     return app
+
+
+def token(
+    role: Role | str = Role.ADMIN,
+    *,
+    sub: str | None = None,
+    programs: tuple[str, ...] = (),
+    ttl: timedelta = timedelta(hours=1),
+) -> str:
+    """A token the e2e apps accept (signed with TEST_JWT_SECRET, valid for `ttl` from now)."""
+    return mint_token(
+        TEST_JWT_SECRET,
+        role=role,
+        sub=sub or f"test-{Role(role).value}",
+        programs=programs,
+        ttl=ttl,
+    )
+
+
+def bearer(role: Role | str = Role.ADMIN, **kw: Any) -> dict[str, str]:
+    """An Authorization header for a caller of `role` (see `token`)."""
+    return {"Authorization": f"Bearer {token(role, **kw)}"}
+
+
+def authorized_client(app: FastAPI, role: Role | str = Role.ADMIN, **kw: Any) -> TestClient:
+    """A client of `app` that sends a valid token of `role` with every request."""
+    return TestClient(app, headers=bearer(role, **kw))
 
 
 def iso(moment: datetime) -> str:

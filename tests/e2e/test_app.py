@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.dependencies import get_application
 from api.settings import Settings, SettingsError
+from tests.e2e.support import TEST_JWT_SECRET, bearer
 
 
 def test_settings_from_env() -> None:
@@ -41,13 +42,17 @@ def test_settings_refuse_unusable_values(env: dict[str, str]) -> None:
 def test_a_bug_answers_500_with_the_request_id_and_logs_no_detail() -> None:
     """Given a failure no input can cause (a broken dependency), the answer is a JSON 500
     naming the request id, and the log names where it broke, not the exception's message."""
-    app = create_app(Settings(database_url="memory://", demo=False, log_format="console"))
+    app = create_app(
+        Settings(
+            database_url="memory://", demo=False, log_format="console", jwt_secret=TEST_JWT_SECRET
+        )
+    )
 
     def broken() -> None:
         raise RuntimeError("secret detail: Jane Doe")
 
     app.dependency_overrides[get_application] = broken
-    with TestClient(app) as client, structlog.testing.capture_logs() as entries:
+    with TestClient(app, headers=bearer()) as client, structlog.testing.capture_logs() as entries:
         response = client.get("/v1/participants/00000000-0000-0000-0000-000000000001")
 
     assert response.status_code == 500

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.identity import Principal, current_principal
-from tests.e2e.support import OpenClient, admission, build_app, post, session, stream_version
+from api.tokens import Role
+from tests.e2e.support import (
+    PROGRAM,
+    OpenClient,
+    admission,
+    authorized_client,
+    build_app,
+    post,
+    session,
+    stream_version,
+)
 
 
 def test_same_key_and_body_returns_the_first_response(client: TestClient, participant: str) -> None:
@@ -86,7 +96,9 @@ def test_keys_are_scoped_to_the_caller(client: TestClient, participant: str) -> 
     headers = {"Idempotency-Key": "shared-key"}
     mine = post(client, participant, "sessions", session(), headers=headers)
     app = cast(FastAPI, client.app)
-    app.dependency_overrides[current_principal] = lambda: Principal("someone-else", "clinician")
+    app.dependency_overrides[current_principal] = lambda: Principal(
+        "someone-else", Role.CLINICIAN, (PROGRAM,)
+    )
 
     theirs = post(client, participant, "sessions", session(), headers=headers)
 
@@ -115,7 +127,7 @@ def test_key_survives_a_restart(
     same store, then the retried request returns the first answer and appends nothing."""
     url = str(request.getfixturevalue(store_fixture))
     headers = {"Idempotency-Key": "across-restarts"}
-    with TestClient(build_app(url)) as before_restart:
+    with authorized_client(build_app(url)) as before_restart:
         participant = before_restart.post("/v1/participants", json=admission()).json()
         pid = participant["participant_id"]
         first = post(before_restart, pid, "sessions", session(), headers=headers)

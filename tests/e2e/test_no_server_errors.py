@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.e2e.support import (
     admission,
+    authorized_client,
     build_app,
     correction,
     discharge,
@@ -43,7 +44,7 @@ HOSTILE_BODIES: list[tuple[str, bytes]] = [
 @pytest.fixture(scope="module")
 def memory_client() -> Iterator[TestClient]:
     """One in-memory app for the whole module: these tests only look at status codes."""
-    with TestClient(build_app("memory://")) as client:
+    with authorized_client(build_app("memory://")) as client:
         yield client
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.e2e.support import (
+    ADMIN_SUB,
     ADMITTED_AT,
     NOW,
     PROGRAM,
@@ -67,7 +68,7 @@ def test_timeline_entry_shape(client: TestClient, participant: str) -> None:
     assert entry["type"] == "SessionAttended"
     assert entry["occurred_at"] == days_after_admission(1)
     assert entry["recorded_at"] == iso(NOW)
-    assert entry["recorded_by"] == "demo-clinician"
+    assert entry["recorded_by"] == ADMIN_SUB  # the sub of the caller's token
     assert entry["data"] == {
         "service": "group",
         "duration_minutes": 90,

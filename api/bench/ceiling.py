@@ -1,0 +1,136 @@
+"""The hardware's ceilings, measured with the drivers alone on event-shaped rows.
+
+- one INSERT + COMMIT per event, by 1 and by 4 writer processes;
+- executemany, 100 events per transaction, 1 writer;
+- select_notifications(500) + decode of the application's log (the read ceiling).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import psycopg
+
+from api.bench.common import Timed, in_processes, split, timed
+from api.bench_commands import event_rows
+from api.bench_rebuild import read_and_decode
+from api.store import parse_store_url
+from domain.application import ContinuumApplication
+
+PG_TABLE = (
+    "CREATE TABLE IF NOT EXISTS scratch_events (originator_id uuid NOT NULL, "
+    "originator_version bigint NOT NULL, topic text, state bytea, "
+    "notification_id bigserial UNIQUE, PRIMARY KEY (originator_id, originator_version))"
+)
+SQLITE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS scratch_events (originator_id TEXT, "
+    "originator_version INTEGER, topic TEXT, state BLOB, "
+    "notification_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "UNIQUE (originator_id, originator_version))"
+)
+PG_INSERT = (
+    "INSERT INTO scratch_events (originator_id, originator_version, topic, state) "
+    "VALUES (%s, %s, %s, %s)"
+)
+SQLITE_INSERT = PG_INSERT.replace("%s", "?")
+EXECUTEMANY_BATCH = 100
+
+
+def create_table(kind: str, raw_url: str) -> None:
+    if kind == "postgres":
+        with psycopg.connect(raw_url, autocommit=True) as conn:
+            conn.execute(PG_TABLE)
+    else:
+        db = sqlite3.connect(raw_url, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(SQLITE_TABLE)
+        db.close()
+
+
+def insert_commit(kind: str, raw_url: str, count: int) -> Callable[[], int]:
+    """Set up one writer: INSERT + COMMIT per row (the library's SQLite path uses BEGIN)."""
+    rows = event_rows(count)
+    if kind == "postgres":
+        conn = psycopg.connect(raw_url)
+
+        def run_postgres() -> int:
+            for row in rows:
+                conn.execute(PG_INSERT, row)
+                conn.commit()
+            conn.close()
+            return len(rows)
+
+        return run_postgres
+    db = sqlite3.connect(raw_url, isolation_level=None, timeout=30)
+    db.execute("PRAGMA busy_timeout=30000")
+    text_rows = [(str(o), v, t, s) for o, v, t, s in rows]
+
+    def run_sqlite() -> int:
+        for row in text_rows:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(SQLITE_INSERT, row)
+            db.execute("COMMIT")
+        db.close()
+        return len(text_rows)
+
+    return run_sqlite
+
+
+def executemany(kind: str, raw_url: str, count: int) -> Callable[[], int]:
+    """Set up one writer: executemany, EXECUTEMANY_BATCH rows per transaction."""
+    rows = event_rows(count)
+    batches = [rows[n : n + EXECUTEMANY_BATCH] for n in range(0, len(rows), EXECUTEMANY_BATCH)]
+    if kind == "postgres":
+        conn = psycopg.connect(raw_url)
+
+        def run_postgres() -> int:
+            with conn.cursor() as cursor:
+                for batch in batches:
+                    cursor.executemany(PG_INSERT, batch)
+                    conn.commit()
+            conn.close()
+            return len(rows)
+
+        return run_postgres
+    db = sqlite3.connect(raw_url, isolation_level=None, timeout=30)
+    text_batches = [[(str(o), v, t, s) for o, v, t, s in batch] for batch in batches]
+
+    def run_sqlite() -> int:
+        for batch in text_batches:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(SQLITE_INSERT, batch)
+            db.execute("COMMIT")
+        db.close()
+        return len(rows)
+
+    return run_sqlite
+
+
+def raw_insert_commit(kind: str, raw_url: str, rows: int, writers: int) -> Timed:
+    create_table(kind, raw_url)
+    if writers == 1:
+        return timed(insert_commit, kind, raw_url, rows)
+    return in_processes(insert_commit, [(kind, raw_url, n) for n in split(rows, writers)])
+
+
+def raw_executemany(kind: str, raw_url: str, rows: int) -> Timed:
+    create_table(kind, raw_url)
+    return timed(executemany, kind, raw_url, rows)
+
+
+def select_and_decode(app_url: str) -> Timed:
+    """Every notification of the application's log read 500 at a time and decoded."""
+
+    def setup() -> Callable[[], int]:
+        app = ContinuumApplication(env=parse_store_url(app_url, pool_size=1).settings)
+
+        def run() -> int:
+            try:
+                return read_and_decode(app)
+            finally:
+                app.close()
+
+        return run
+
+    return timed(setup)

@@ -1,0 +1,128 @@
+"""HTTP: a real `continuum serve` (uvicorn, auth on) and a load generator in another process.
+
+Measures a timeline read of a participant with `timeline_events` events, and a session write
+(each client writing to its own participant), with 16 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from api.generate import PendingCohort
+from api.store import parse_store_url
+from api.tokens import Role, mint_token
+from domain.application import ContinuumApplication
+
+SECRET = "continuum-bench-secret-0123456789abcdef-0123"
+PROGRAM = "bench-http"
+CLIENTS = 16
+
+
+def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
+    """A participant with `timeline_events` events, and one participant per client to write to."""
+    app = ContinuumApplication(env=parse_store_url(store_url, pool_size=1).settings)
+    cohort = PendingCohort()
+    now = datetime.now(UTC)
+    # Before every session the load generator writes (it starts 300 days back).
+    admitted = now - timedelta(days=max(timeline_events + 10, 400))
+    ids = [uuid4() for _ in range(CLIENTS + 1)]
+    try:
+        for pid in ids:
+            cohort.admit(
+                participant_id=pid, program_id=PROGRAM, age_group="adult", level="2.1",
+                pathway="primary", admitted_at=admitted, recorded_by="bench", now=now,
+            )  # fmt: skip
+        for day in range(timeline_events - 2):
+            cohort.record_session(
+                ids[0], service="group", started_at=admitted + timedelta(days=day, hours=1),
+                duration_minutes=180, attended=day % 9 != 0, modality="CBT", recorded_by="bench",
+                now=now,
+            )  # fmt: skip
+        app.save(*cohort.take())
+    finally:
+        app.close()
+    return ids[0], ids[1:]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(store_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CONTINUUM_DATABASE_URL": store_url,
+        "CONTINUUM_DEMO": "0",
+        "CONTINUUM_JWT_SECRET": SECRET,
+        "CONTINUUM_LOG_LEVEL": "WARNING",
+        "CONTINUUM_LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                error = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"the server exited ({process.returncode}): {error[-2000:]}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not answer /healthz within 120 s")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def load(base_url: str, token: str, seconds: float, *target: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "api.bench.load", "--base-url", base_url, "--token", token,
+         "--clients", str(CLIENTS), "--seconds", str(seconds), *target],
+        capture_output=True, text=True, check=True, timeout=seconds + 120,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def http_bench(store_url: str, seconds: float, timeline_events: int) -> dict[str, Any]:
+    timeline_id, writers = seed(store_url, timeline_events)
+    token = mint_token(SECRET, role=Role.CLINICIAN, sub="bench-clinician", programs=[PROGRAM])
+    with server(store_url) as base_url:
+        read = load(base_url, token, seconds, "--timeline", str(timeline_id))
+        write = load(base_url, token, seconds, "--sessions", ",".join(map(str, writers)))
+    return {
+        "clients": CLIENTS,
+        "timeline_events": timeline_events,
+        "load_generator": "api/bench/load.py: 16 threads, one httpx client each, own process",
+        "timeline_read": read,
+        "session_write": write,
+    }

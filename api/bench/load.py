@@ -1,0 +1,92 @@
+"""A small HTTP load generator, run as its own process: N client threads, one httpx client
+each, for a fixed time; prints JSON (requests, errors, requests/s, p50/p99 in ms).
+
+    python -m api.bench.load --base-url URL --token T --clients 16 --seconds 10 \\
+        (--timeline PARTICIPANT_ID | --sessions ID,ID,...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from api.bench.live import percentile
+
+WARM_UP_SECONDS = 0.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench-load")
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--timeline", help="GET this participant's timeline")
+    target.add_argument("--sessions", help="POST sessions, client n to participant n (cycled)")
+    args = parser.parse_args(argv)
+    headers = {"Authorization": f"Bearer {args.token}"}
+    sessions = args.sessions.split(",") if args.sessions else []
+    latencies: list[list[float]] = [[] for _ in range(args.clients)]
+    errors = [0] * args.clients
+    start = threading.Barrier(args.clients + 1)
+    timing: dict[str, float] = {}
+
+    def request_for(n: int) -> Callable[[httpx.Client, int], httpx.Response]:
+        if args.timeline:
+            path = f"/v1/participants/{args.timeline}/timeline"
+            return lambda client, _i: client.get(path)
+        participant = sessions[n % len(sessions)]
+        base = datetime.now(UTC) - timedelta(days=300)
+
+        def post(client: httpx.Client, i: int) -> httpx.Response:
+            at = base + timedelta(minutes=i * 7 + n)
+            return client.post(
+                f"/v1/participants/{participant}/sessions",
+                json={"service": "group", "started_at": at.isoformat(), "duration_minutes": 60,
+                      "attended": True},
+            )  # fmt: skip
+
+        return post
+
+    def client_loop(n: int) -> None:
+        send = request_for(n)
+        with httpx.Client(base_url=args.base_url, headers=headers, timeout=30) as client:
+            send(client, 0)  # connect before the clock starts
+            start.wait()
+            i = 1
+            while (now := time.monotonic()) < timing["end"]:
+                response = send(client, i)
+                elapsed = time.monotonic() - now
+                i += 1
+                if response.status_code >= 400:
+                    errors[n] += 1
+                elif now >= timing["measure_from"]:
+                    latencies[n].append(elapsed * 1000)
+
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    timing["measure_from"] = time.monotonic() + WARM_UP_SECONDS
+    timing["end"] = timing["measure_from"] + args.seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    flat = [x for per_client in latencies for x in per_client]
+    print(json.dumps({
+        "clients": args.clients, "seconds": args.seconds, "requests": len(flat),
+        "errors": sum(errors), "requests_per_s": round(len(flat) / args.seconds, 1),
+        "p50_ms": round(percentile(flat, 0.5), 2), "p99_ms": round(percentile(flat, 0.99), 2),
+    }))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

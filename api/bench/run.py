@@ -1,0 +1,274 @@
+"""Runs every measurement of issue 8 on SQLite and PostgreSQL; prints a table and writes
+bench/results.json. `scripts/bench` runs this; `--quick` is a small run (under 3 minutes).
+
+Rates are also given as ratios to a ceiling measured in the same run, on the same machine:
+absolute figures on a shared machine drift, the ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from api.bench.ceiling import raw_executemany, raw_insert_commit, select_and_decode
+from api.bench.commands import command_path
+from api.bench.common import (
+    FULL,
+    QUICK,
+    TINY,
+    WRITERS,
+    Backend,
+    Sizes,
+    Timed,
+    machine,
+    postgres_backend,
+    sqlite_backend,
+)
+from api.bench.http import http_bench
+from api.bench.live import append_to_visible
+from api.bench_commands import DEFAULT_POSTGRES_SERVER
+from api.generate import generate_cohort
+from api.store import parse_store_url
+from domain.application import ContinuumApplication
+
+DEFAULT_OUTPUT = Path("bench") / "results.json"
+# Generated events per participant at 16 weeks (measured): sizes the cohort for a target.
+EVENTS_PER_PARTICIPANT = 55
+GENERATE_SEED = 8
+GENERATE_TODAY = date(2026, 3, 2)
+
+Report = dict[str, Any]
+
+
+def rate(t: Timed, ceiling: Timed | None = None) -> Report:
+    out: Report = {
+        "events": t.count,
+        "seconds": round(t.seconds, 3),
+        "events_per_s": round(t.per_s),
+    }
+    if ceiling is not None:
+        out["ratio"] = round(t.per_s / ceiling.per_s, 3) if ceiling.per_s else None
+    return out
+
+
+def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) -> Report:
+    kind = backend.kind
+    report: Report = {"server": backend.server}
+
+    say(f"{kind}: raw ceilings")
+    raw = {w: raw_insert_commit(kind, backend.raw_url, sizes.raw_rows, w) for w in WRITERS}
+    many = raw_executemany(kind, backend.raw_url, sizes.executemany_rows)
+    report["ceiling"] = {
+        **{f"insert_commit_{w}_writers": rate(raw[w]) for w in WRITERS},
+        "executemany_100_per_transaction": rate(many),
+        "writers_are": "processes (threads would share one GIL)",
+    }
+
+    say(f"{kind}: command path")
+    commands = {
+        w: command_path(
+            backend.commands_url, sizes.command_participants, sizes.commands_per_participant, w
+        )
+        for w in WRITERS
+    }
+    report["command_path"] = {
+        "mix": "admit (2 events), then sessions and screenings 2:1; get + command + save each",
+        **{f"{w}_writers": rate(commands[w], raw[w]) for w in WRITERS},
+    }
+
+    say(f"{kind}: bulk import of a generated cohort")
+    participants = max(4, sizes.cohort_events // EVENTS_PER_PARTICIPANT)
+    app = ContinuumApplication(env=parse_store_url(backend.app_url).settings)
+    try:
+        generated = generate_cohort(
+            app, participants=participants, weeks=sizes.cohort_weeks, seed=GENERATE_SEED,
+            today=GENERATE_TODAY,
+        )  # fmt: skip
+    finally:
+        app.close()
+    report["bulk_import"] = {
+        "participants": generated.participants,
+        **rate(Timed(generated.events, generated.seconds)),
+        "path": "continuum generate: aggregate commands, app.save() of many aggregates",
+    }
+
+    say(f"{kind}: select+decode and rebuild of {generated.events} events")
+    read = select_and_decode(backend.app_url)
+    report["ceiling"]["select_notifications_500_and_decode"] = rate(read)
+    child = rebuild_in_child(backend.app_url)
+    rebuilt = Timed(read.count, child["seconds"])
+    report["rebuild"] = {
+        **rate(rebuilt, read),
+        "peak_rss_mib": child["peak_rss_mib"],
+        "measured_in": "a child process (api.bench.rebuild_child): its own ru_maxrss",
+    }
+
+    say(f"{kind}: append -> visible under {sizes.live_rate:g} writes/s")
+    report["live"] = asdict(append_to_visible(backend.app_url, sizes.live_seconds, sizes.live_rate))
+
+    say(f"{kind}: HTTP, 16 clients")
+    report["http"] = http_bench(backend.app_url, sizes.http_seconds, sizes.timeline_events)
+    return report
+
+
+def rebuild_in_child(store_url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "api.bench.rebuild_child", store_url],
+        capture_output=True, text=True, check=True, timeout=1800,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ---- targets, table ---------------------------------------------------------------------------
+
+
+def targets(pg: Report, full: bool) -> list[Report]:
+    """Issue 8's targets, checked against the PostgreSQL figures of this run."""
+    cp, rb, live, http = pg["command_path"], pg["rebuild"], pg["live"], pg["http"]
+    ratio = "ratio to raw INSERT+COMMIT"
+    rows = [
+        (f"command path, 1 writer, {ratio}", ">=", 0.6, cp["1_writers"]["ratio"]),
+        (f"command path, 4 writers, {ratio}", ">=", 0.6, cp["4_writers"]["ratio"]),
+        ("rebuild, ratio to select+decode", ">=", 0.4, rb["ratio"]),
+        ("rebuild peak RSS, MiB", "<", 1024, rb["peak_rss_mib"]),
+        ("append->visible p99, ms", "<", 50, live["p99_ms"]),
+        ("timeline read p99 at 16 clients, ms", "<", 50, http["timeline_read"]["p99_ms"]),
+    ]
+    if full:
+        rows.append(("rebuild of 1M events, seconds", "<", 60, rb["seconds"]))
+    return [
+        {"target": name, "bound": f"{op} {bound:g}", "measured": value,
+         "met": value is not None and (value >= bound if op == ">=" else value < bound)}
+        for name, op, bound, value in rows
+    ]  # fmt: skip
+
+
+def _fmt_rate(r: Report, with_ratio: bool = False) -> str:
+    text = f"{r['events_per_s']:,} ev/s"
+    if with_ratio and r.get("ratio") is not None:
+        text += f" ({r['ratio']:.2f}x)"
+    return text
+
+
+def table(backends: dict[str, Report]) -> str:
+    kinds = list(backends)
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, cell: Callable[[Report], str]) -> None:
+        rows.append((label, [cell(backends[k]) for k in kinds]))
+
+    def raw(w: int) -> Callable[[Report], str]:
+        return lambda b: _fmt_rate(b["ceiling"][f"insert_commit_{w}_writers"])
+
+    def commands(w: int) -> Callable[[Report], str]:
+        return lambda b: _fmt_rate(b["command_path"][f"{w}_writers"], True)
+
+    def http_rate(name: str) -> Callable[[Report], str]:
+        return lambda b: f"{b['http'][name]['requests_per_s']:,.0f} req/s"
+
+    def http_latency(name: str) -> Callable[[Report], str]:
+        return lambda b: f"{b['http'][name]['p50_ms']:.1f} / {b['http'][name]['p99_ms']:.1f} ms"
+
+    for w in WRITERS:
+        row(f"1 raw INSERT+COMMIT per event, {w} writer(s)", raw(w))
+    row("1 raw executemany, 100/transaction",
+        lambda b: _fmt_rate(b["ceiling"]["executemany_100_per_transaction"]))  # fmt: skip
+    row("1 select_notifications(500) + decode",
+        lambda b: _fmt_rate(b["ceiling"]["select_notifications_500_and_decode"]))  # fmt: skip
+    for w in WRITERS:
+        row(f"2 command path, {w} writer(s) (x raw same writers)", commands(w))
+    row("3 bulk import (generate)", lambda b: _fmt_rate(b["bulk_import"]))
+    row("4 rebuild from 0 (x select+decode)", lambda b: _fmt_rate(b["rebuild"], True))
+    row("4 rebuild seconds / events",
+        lambda b: f"{b['rebuild']['seconds']:.1f} s / {b['rebuild']['events']:,}")  # fmt: skip
+    row("4 rebuild peak RSS", lambda b: f"{b['rebuild']['peak_rss_mib']:,.0f} MiB")
+    row("5 append->visible p50 / p99",
+        lambda b: f"{b['live']['p50_ms']:.1f} / {b['live']['p99_ms']:.1f} ms")  # fmt: skip
+    for name, label in (("timeline_read", "timeline read"), ("session_write", "session write")):
+        row(f"6 HTTP {label}, 16 clients: req/s", http_rate(name))
+        row(f"6 HTTP {label}: p50 / p99", http_latency(name))
+    width = max(len(label) for label, _ in rows)
+    header = f"{'measurement':<{width}}  " + "  ".join(f"{k:>22}" for k in kinds)
+    lines = [header, "-" * len(header)]
+    lines += [f"{label:<{width}}  " + "  ".join(f"{c:>22}" for c in cells) for label, cells in rows]
+    return "\n".join(lines)
+
+
+def targets_table(rows: Sequence[Report]) -> str:
+    lines = ["PostgreSQL targets (issue 8):"]
+    for r in rows:
+        verdict = "met" if r["met"] else "NOT met"
+        lines.append(f"  {r['target']:<52} {r['bound']:>8}  measured {r['measured']}  {verdict}")
+    return "\n".join(lines)
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small run, under 3 minutes")
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # smoke test
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CONTINUUM_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_SERVER),
+        help="a server where the bench may CREATE DATABASE (env CONTINUUM_BENCH_POSTGRES_URL)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = TINY if args.tiny else QUICK if args.quick else FULL
+    size_name = "tiny" if args.tiny else "quick" if args.quick else "full"
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    results: dict[str, Any] = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": size_name,
+        "sizes": asdict(sizes),
+        "machine": machine(),
+        "backends": {},
+    }
+    if not args.no_sqlite:
+        with sqlite_backend() as backend:
+            results["backends"]["sqlite"] = bench_backend(backend, sizes, say)
+    if not args.no_postgres:
+        try:
+            with postgres_backend(args.postgres_url) as backend:
+                results["backends"]["postgres"] = bench_backend(backend, sizes, say)
+        except psycopg.OperationalError as error:
+            print(f"PostgreSQL unavailable ({error}); --no-postgres skips it", file=sys.stderr)
+            return 1
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print(table(results["backends"]))
+    if "postgres" in results["backends"]:
+        results["targets"] = targets(results["backends"]["postgres"], full=size_name == "full")
+        print()
+        print(targets_table(results["targets"]))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.output} ({size_name} run, {results['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""HTTP shapes of consents, the event feed and the disclosure log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import Identifier, Instant, Text
+from domain.consent import Consent, ConsentRecorded
+
+
+class ConsentRequest(BaseModel):
+    """A participant's written consent to disclose to one recipient (42 CFR 2.31)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient_id: Identifier = Field(description="The recipient's id: an integrator token's sub")
+    scope: list[Identifier] = Field(
+        min_length=1,
+        max_length=50,
+        description='Event types (e.g. "SessionAttended") or ["all"]',
+        examples=[["all"], ["Admitted", "SessionAttended", "Discharged"]],
+    )
+    expires_at: Instant
+    signed_at: Instant | None = Field(None, description="When the participant signed (default now)")
+    consent_id: UUID | None = Field(None, description="Chosen by the caller to retry safely")
+
+
+class RevocationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: Text
+
+
+class ConsentReceipt(BaseModel):
+    consent_id: UUID
+    participant_id: UUID
+    version: int
+    position: int
+
+    @classmethod
+    def of(cls, recorded: ConsentRecorded) -> ConsentReceipt:
+        return cls(
+            consent_id=recorded.consent_id,
+            participant_id=recorded.participant_id,
+            version=recorded.version,
+            position=recorded.position,
+        )
+
+
+class ConsentView(BaseModel):
+    consent_id: UUID
+    participant_id: UUID
+    recipient_id: str
+    scope: list[str]
+    expires_at: datetime
+    signed_at: datetime
+    granted_at: datetime
+    granted_by: str
+    status: str = Field(description="active, expired or revoked")
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+    @classmethod
+    def of(cls, consent: Consent, now: datetime) -> ConsentView:
+        status = (
+            "revoked" if consent.revoked_at else "active" if consent.in_force(now) else "expired"
+        )
+        return cls(
+            consent_id=consent.id,
+            participant_id=consent.participant_id,
+            recipient_id=consent.recipient_id,
+            scope=list(consent.scope),
+            expires_at=consent.expires_at,
+            signed_at=consent.signed_at,
+            granted_at=consent.created_on,
+            granted_by=consent.granted_by,
+            status=status,
+            revoked_at=consent.revoked_at,
+            revocation_reason=consent.revocation_reason,
+        )
+
+
+class ConsentList(BaseModel):
+    participant_id: UUID
+    consents: list[ConsentView]
+
+
+class FeedPageBody(BaseModel):
+    """A page of the feed (documentation only: pages are served as built)."""
+
+    events: list[dict[str, Any]] = Field(description="CloudEvents 1.0, structured JSON")
+    next_after: int = Field(description="The last position scanned: pass it as `after` next")
+
+
+class DisclosureBody(BaseModel):
+    id: int
+    recipient: str
+    participant_id: UUID
+    event_ids: list[UUID]
+    disclosed_at: datetime
+    channel: str
+
+
+class DisclosurePage(BaseModel):
+    disclosures: list[DisclosureBody]
+    next_after: int

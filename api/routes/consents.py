@@ -1,0 +1,90 @@
+"""Consents to disclose (42 CFR Part 2): granted and revoked by the participant's clinicians."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path
+
+from api.authz import Writer, scoped_participant
+from api.dependencies import Application, clock
+from api.feed_schemas import (
+    ConsentList,
+    ConsentReceipt,
+    ConsentRequest,
+    ConsentView,
+    RevocationRequest,
+)
+from api.reads import LoggedRead, RecordRead
+from api.schemas import ErrorBody
+
+router = APIRouter(prefix="/v1/participants/{participant_id}/consents", tags=["consents"])
+
+ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
+ConsentId = Annotated[UUID, Path(description="The consent's id (a UUID)")]
+Now = Annotated[datetime, Depends(clock)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "The caller's role may not do this"},
+    404: {"model": ErrorBody, "description": "No such participant or consent"},
+    409: {"model": ErrorBody, "description": "Already revoked, or the consent id exists"},
+    422: {"model": ErrorBody, "description": "Malformed input; `field` names it"},
+}
+
+
+@router.post("", status_code=201, response_model=ConsentReceipt, responses=_ERRORS)
+def grant_consent(
+    participant_id: ParticipantId,
+    body: ConsentRequest,
+    principal: Writer,
+    application: Application,
+    now: Now,
+) -> ConsentReceipt:
+    """Record the participant's consent to disclose events of `scope` to one recipient."""
+    scoped_participant(application, principal, participant_id)
+    recorded = application.grant_consent(
+        participant_id,
+        recipient_id=body.recipient_id,
+        scope=body.scope,
+        expires_at=body.expires_at,
+        signed_at=body.signed_at,
+        consent_id=body.consent_id,
+        recorded_by=principal.sub,
+        now=now,
+    )
+    return ConsentReceipt.of(recorded)
+
+
+@router.post(
+    "/{consent_id}/revoke", status_code=201, response_model=ConsentReceipt, responses=_ERRORS
+)
+def revoke_consent(
+    participant_id: ParticipantId,
+    consent_id: ConsentId,
+    body: RevocationRequest,
+    principal: Writer,
+    application: Application,
+    now: Now,
+) -> ConsentReceipt:
+    """End a consent now: nothing more is disclosed under it, from any position."""
+    scoped_participant(application, principal, participant_id)
+    recorded = application.revoke_consent(
+        participant_id, consent_id, reason=body.reason, recorded_by=principal.sub, now=now
+    )
+    return ConsentReceipt.of(recorded)
+
+
+@router.get("", response_model=ConsentList, responses=_ERRORS)
+def list_consents(
+    participant_id: ParticipantId,
+    read: Annotated[RecordRead, Depends(LoggedRead("consents"))],
+    application: Application,
+    now: Now,
+) -> ConsentList:
+    """The participant's consents, in the order they were granted, with their status now."""
+    return ConsentList(
+        participant_id=participant_id,
+        consents=[ConsentView.of(c, now) for c in application.consents(participant_id)],
+    )

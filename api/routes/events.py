@@ -1,0 +1,192 @@
+"""The event feed for downstream services: pages, a live Server-Sent Events stream, and the
+disclosure log auditors read.
+
+Integrators receive what their consents allow (their token's `sub` is the recipient) and every
+page or streamed batch is written to the disclosure log *before* it is sent; auditors and
+admins see every participant event, unlogged there (they are inside the program, and their
+requests are in the access line). Every response carries the Part 2 redisclosure notice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.authz import Auditor, FeedReader
+from api.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
+from api.dependencies import clock
+from api.disclosure_log import DisclosureLog
+from api.feed import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
+from api.feed_schemas import DisclosureBody, DisclosurePage, FeedPageBody
+from api.identity import Principal
+from api.tokens import Role
+
+router = APIRouter(tags=["events"])
+
+_NOTICE = {REDISCLOSURE_HEADER: REDISCLOSURE_NOTICE}
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How the SSE stream paces itself (tests shorten both)."""
+
+    heartbeat_seconds: float = 15.0
+    poll_seconds: float = 0.5
+    batch: int = 500
+
+
+def get_feed(request: Request) -> Feed:
+    feed: Feed = request.app.state.feed
+    return feed
+
+
+def stream_settings(request: Request) -> StreamSettings:
+    settings: StreamSettings = getattr(request.app.state, "stream_settings", StreamSettings())
+    return settings
+
+
+def recipient_of(principal: Principal) -> str | None:
+    """Whose consents decide what the caller sees: an integrator's own; None sees everything."""
+    return principal.sub if principal.role is Role.INTEGRATOR else None
+
+
+FeedDep = Annotated[Feed, Depends(get_feed)]
+Now = Annotated[datetime, Depends(clock)]
+After = Annotated[int | None, Query(ge=0, description="The last position already seen")]
+Types = Annotated[
+    str | None,
+    Query(description="Comma-separated event types, e.g. SessionAttended,Discharged"),
+]
+ProgramId = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get(
+    "/v1/events",
+    response_model=FeedPageBody,
+    response_class=JSONResponse,
+    responses={403: {"description": "The caller's role may not read the feed"}},
+)
+def read_events(
+    principal: FeedReader,
+    feed: FeedDep,
+    now: Now,
+    after: After = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    types: Types = None,
+    program_id: ProgramId = None,
+) -> JSONResponse:
+    """Participant events after `after`, as CloudEvents; pass `next_after` back as `after`."""
+    query = FeedQuery(after or 0, limit, FeedQuery.parse_types(types), program_id)
+    recipient = recipient_of(principal)
+    page = feed.read(query, recipient=recipient, now=now)
+    if recipient is not None:
+        feed.disclose(page, recipient, now, "feed")
+    body = {"events": [item.cloud_event() for item in page.items], "next_after": page.next_after}
+    return JSONResponse(body, headers=_NOTICE)
+
+
+@router.get(
+    "/v1/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE"}},
+)
+def stream_events(
+    request: Request,
+    principal: FeedReader,
+    feed: FeedDep,
+    settings: Annotated[StreamSettings, Depends(stream_settings)],
+    after: After = None,
+    types: Types = None,
+    program_id: ProgramId = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Live events as Server-Sent Events: `id:` is the position, resume with Last-Event-ID."""
+    start = _resume_position(last_event_id, after)
+    query = FeedQuery(start, settings.batch, FeedQuery.parse_types(types), program_id)
+    now_of: Callable[[], datetime] = request.app.dependency_overrides.get(clock, clock)
+    frames = _sse_frames(request, feed, query, recipient_of(principal), now_of, settings)
+    headers = {**_NOTICE, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/v1/audit/disclosures", response_model=DisclosurePage, tags=["audit"])
+def read_disclosures(
+    principal: Auditor,
+    request: Request,
+    recipient: Annotated[str | None, Query(max_length=200)] = None,
+    participant_id: UUID | None = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DisclosurePage:
+    """The disclosure log, oldest first: who received which participant's events, when."""
+    log: DisclosureLog = get_feed(request).log
+    rows = log.select(recipient=recipient, participant_id=participant_id, after=after, limit=limit)
+    return DisclosurePage(
+        disclosures=[DisclosureBody(**row.to_json()) for row in rows],
+        next_after=rows[-1].id if rows and rows[-1].id is not None else after,
+    )
+
+
+def _resume_position(last_event_id: str | None, after: int | None) -> int:
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        return int(last_event_id.strip())
+    return after or 0
+
+
+async def _sse_frames(
+    request: Request,
+    feed: Feed,
+    query: FeedQuery,
+    recipient: str | None,
+    now_of: Callable[[], datetime],
+    settings: StreamSettings,
+) -> AsyncIterator[str]:
+    """Frames until the client goes away (Starlette cancels this generator then)."""
+    cursor = query.after
+    # Reconnecting clients wait this long (ms) before retrying.
+    yield "retry: 2000\n\n"
+    quiet_since = anyio.current_time()
+    while not await request.is_disconnected():
+        page = await anyio.to_thread.run_sync(_read_and_log, feed, query, cursor, recipient, now_of)
+        for item in page.items:
+            yield _frame(item.position, item.cloud_event())
+        if page.next_after > cursor:
+            if not page.items or page.items[-1].position < page.next_after:
+                # An id-only frame moves the client's Last-Event-ID past withheld events.
+                yield f"id: {page.next_after}\n\n"
+            cursor = page.next_after
+            quiet_since = anyio.current_time()
+            continue
+        if anyio.current_time() - quiet_since >= settings.heartbeat_seconds:
+            yield ": heartbeat\n\n"
+            quiet_since = anyio.current_time()
+        await anyio.sleep(settings.poll_seconds)
+
+
+def _read_and_log(
+    feed: Feed,
+    query: FeedQuery,
+    cursor: int,
+    recipient: str | None,
+    now_of: Callable[[], datetime],
+) -> FeedPage:
+    now = now_of()
+    page = feed.read(
+        FeedQuery(cursor, query.limit, query.types, query.program_id), recipient=recipient, now=now
+    )
+    if recipient is not None:
+        feed.disclose(page, recipient, now, "stream")
+    return page
+
+
+def _frame(position: int, cloud_event: dict[str, Any]) -> str:
+    data = json.dumps(cloud_event, separators=(",", ":"))
+    return f"id: {position}\nevent: {cloud_event['type']}\ndata: {data}\n\n"

@@ -1,0 +1,186 @@
+"""The read side: compliance and caseload from the view tables, and each program's policy.
+
+Reads never replay a participant's stream: one view row per participant holds the folded facts,
+judged as of the requested date. `?min_position=` (a write's `position`) waits briefly for the
+views to include that write, else 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
+from api.dependencies import Application, clock
+from api.errors import ViewsBehind
+from api.identity import Principal
+from api.middleware import note_participant
+from api.reads import LoggedRead, RecordRead
+from api.schemas import ErrorBody
+from api.view_schemas import (
+    CaseloadRowBody,
+    CaseloadView,
+    ComplianceView,
+    PolicyChangeBody,
+    PolicyChangeRequest,
+    PolicyReceipt,
+    PolicyView,
+)
+from api.views import Views
+from domain.errors import ParticipantNotFound
+from domain.policy import PolicyTimeline, ProgramPolicy
+
+router = APIRouter(tags=["views"])
+
+# How long a read waits for the views to reach `min_position` before answering 503.
+READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
+
+ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
+ProgramId = Annotated[str, Path(min_length=1, max_length=200, description="The program's id")]
+AsOf = Annotated[
+    date | None, Query(description="Judge rules as of the end of this day (default today, UTC)")
+]
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="A write's `position`: wait briefly until the views include it"),
+]
+
+
+class CaseloadStatus(StrEnum):
+    ACTIVE = "active"
+    DISCHARGED = "discharged"
+
+
+def get_views(request: Request) -> Views:
+    """The views the app factory opened."""
+    views: Views = request.app.state.views
+    return views
+
+
+ViewsDep = Annotated[Views, Depends(get_views)]
+Now = Annotated[datetime, Depends(clock)]
+
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Malformed input; `field` names it"},
+}
+_BEHIND: dict[int | str, dict[str, Any]] = {
+    **_INVALID,
+    503: {"model": ErrorBody, "description": "The views have not reached `min_position` yet"},
+}
+
+
+def _reached(views: Views, min_position: int | None) -> int:
+    """The views' position, once it is at least `min_position` (else ViewsBehind)."""
+    if min_position is not None and not views.runner.wait_for(
+        min_position, READ_YOUR_WRITES_TIMEOUT_SECONDS
+    ):
+        raise ViewsBehind(min_position, views.store.position())
+    return views.store.position()
+
+
+@router.get(
+    "/v1/participants/{participant_id}/compliance",
+    response_model=ComplianceView,
+    responses={404: {"model": ErrorBody, "description": "No such participant"}, **_BEHIND},
+)
+def get_compliance(
+    participant_id: ParticipantId,
+    read: Annotated[RecordRead, Depends(LoggedRead("compliance"))],
+    views: ViewsDep,
+    now: Now,
+    request: Request,
+    as_of: AsOf = None,
+    min_position: MinPosition = None,
+) -> ComplianceView:
+    """Weekly structured hours and compliance findings, as of a date, from the views."""
+    note_participant(request.state, participant_id)
+    position = _reached(views, min_position)
+    report = views.queries.compliance(str(participant_id), as_of or now.date())
+    if report is None:
+        raise ParticipantNotFound(f"no participant {participant_id}")
+    return ComplianceView.of(report, position)
+
+
+@router.get("/v1/participants", response_model=CaseloadView, responses=_BEHIND)
+def get_caseload(
+    principal: Reader,
+    views: ViewsDep,
+    now: Now,
+    program_id: Annotated[str | None, Query(max_length=200)] = None,
+    level: Annotated[str | None, Query(max_length=16)] = None,
+    status: CaseloadStatus | None = None,
+    as_of: AsOf = None,
+    min_position: MinPosition = None,
+) -> CaseloadView:
+    """Active (or discharged) participants with level, weeks in program and open findings."""
+    position = _reached(views, min_position)
+    day = as_of or now.date()
+    rows = views.queries.caseload(
+        program_ids=_visible_programs(principal, program_id),
+        level=level,
+        status=None if status is None else status.value,
+        as_of=day,
+    )
+    return CaseloadView(
+        as_of=day, position=position, participants=[CaseloadRowBody.of(r) for r in rows]
+    )
+
+
+def _visible_programs(principal: Principal, program_id: str | None) -> list[str] | None:
+    """The programs to list: the one asked for (403 if the caller is not scoped to it), else
+    every program the caller sees (a clinician's own; None: all)."""
+    if program_id is not None:
+        check_program(principal, program_id)
+        return [program_id]
+    own = visible_programs(principal)
+    return None if own is None else sorted(own)
+
+
+@router.get("/v1/programs/{program_id}/policy", response_model=PolicyView, responses=_INVALID)
+def get_policy(
+    program_id: ProgramId, principal: PolicyReader, application: Application
+) -> PolicyView:
+    """The program's compliance policy in force now, and every recorded change."""
+    return _policy_view(program_id, application.policy_timeline(program_id))
+
+
+@router.put("/v1/programs/{program_id}/policy", response_model=PolicyReceipt, responses=_INVALID)
+def change_policy(
+    program_id: ProgramId,
+    body: PolicyChangeRequest,
+    principal: PolicyChanger,
+    application: Application,
+    now: Now,
+) -> PolicyReceipt:
+    """Change some policy settings from now on (never retroactively); others stay as they are."""
+    current = _latest(application.policy_timeline(program_id)).to_dict()
+    merged = {**current, **body.settings()}
+    recorded = application.change_policy(
+        program_id, policy=merged, recorded_by=principal.sub, now=now
+    )
+    return PolicyReceipt(
+        program_id=program_id,
+        version=recorded.version,
+        position=recorded.position,
+        effective_from=now,
+        policy=merged,
+    )
+
+
+def _latest(timeline: PolicyTimeline) -> ProgramPolicy:
+    return timeline.changes[-1][1] if timeline.changes else timeline.initial
+
+
+def _policy_view(program_id: str, timeline: PolicyTimeline) -> PolicyView:
+    return PolicyView(
+        program_id=program_id,
+        policy=_latest(timeline).to_dict(),
+        history=[
+            PolicyChangeBody(effective_from=moment, policy=policy.to_dict())
+            for moment, policy in timeline.changes
+        ],
+    )

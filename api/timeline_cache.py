@@ -1,0 +1,97 @@
+"""Rendered timelines, kept as JSON bytes per (participant, stream version).
+
+A stream is append-only, so the timeline at a version never changes: a version names its
+content for good, and a newer version is simply another key. Rendering a long timeline (decode
+every event, build and serialise a model per entry) costs tens of milliseconds; a cached read
+only has to learn the current version, which the read's own participant lookup already did.
+Only the newest rendered version of each participant is kept, and the whole cache is bounded
+by its bytes (least recently used first out).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from uuid import UUID
+
+from fastapi import Request
+
+from api.schemas import Timeline, TimelineEvent
+from domain.application import ContinuumApplication
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class TimelineCache:
+    """A thread-safe LRU of rendered timelines, bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, participant_id: UUID, version: int) -> bytes | None:
+        """The timeline rendered at exactly `version`, if it is cached."""
+        with self._lock:
+            found = self._entries.get(participant_id)
+            if found is None or found[0] != version:
+                return None
+            self._entries.move_to_end(participant_id)
+            return found[1]
+
+    def put(self, participant_id: UUID, version: int, body: bytes) -> None:
+        """Keep `body` as the timeline at `version` (an older version's is replaced)."""
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            found = self._entries.get(participant_id)
+            if found is not None:
+                if found[0] > version:
+                    return  # a concurrent read already rendered a newer version
+                self._bytes -= len(found[1])
+            self._entries[participant_id] = (version, body)
+            self._entries.move_to_end(participant_id)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def render_timeline(application: ContinuumApplication, participant_id: UUID) -> tuple[int, bytes]:
+    """(the stream version it was read at, the timeline's JSON) from the stored stream."""
+    entries = application.timeline(participant_id)
+    version = max(entry.event.originator_version for entry in entries)
+    timeline = Timeline(
+        participant_id=participant_id,
+        events=[TimelineEvent.of(entry) for entry in entries],
+    )
+    return version, timeline.model_dump_json().encode()
+
+
+def cached_timeline(
+    cache: TimelineCache,
+    application: ContinuumApplication,
+    participant_id: UUID,
+    version: int,
+) -> bytes:
+    """The timeline at `version` (the participant's current version, as the read found it).
+
+    On a miss the stream is read afresh; it may have grown since `version` was learned, so the
+    rendering is filed under the version it was actually read at.
+    """
+    body = cache.get(participant_id, version)
+    if body is None:
+        read_at, body = render_timeline(application, participant_id)
+        cache.put(participant_id, read_at, body)
+    return body
+
+
+def get_timeline_cache(request: Request) -> TimelineCache:
+    """The timeline cache the app factory made."""
+    cache: TimelineCache = request.app.state.timeline_cache
+    return cache

@@ -1,0 +1,185 @@
+"""Bearer tokens: the claims Continuum reads, how they are verified, and dev tokens.
+
+A token is a JWT with `exp`, `sub` (user or service id), `role` and, for clinicians, `programs`.
+Each configured key is tied to one algorithm (the shared secret to HS256, the public key to
+RS256): the token's header never chooses how it is checked, so `alg: none` and HS/RS
+confusion (an HS256 token "signed" with the public key) are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeGuard
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from api.settings import SettingsError
+
+# Clocks of token issuers and this service may disagree by a few seconds.
+LEEWAY_SECONDS = 30
+MAX_PROGRAMS = 200
+MAX_CLAIM_LENGTH = 200
+_TTL = re.compile(r"(\d{1,6})([smhd]?)")
+_TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Role(StrEnum):
+    CLINICIAN = "clinician"
+    AUDITOR = "auditor"
+    INTEGRATOR = "integrator"
+    ADMIN = "admin"
+
+
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified token says about its bearer."""
+
+    sub: str
+    role: Role
+    programs: tuple[str, ...]
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, forged or lacks a claim.
+
+    `reason` is a fixed phrase: it never quotes the token or its claims.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TokenKeyError(SettingsError):
+    """A configured verification key is unusable."""
+
+
+class TokenVerifier:
+    """Checks signatures, expiry and claims with the keys configured at start."""
+
+    def __init__(self, *, secret: str | None = None, public_key_pem: str | None = None) -> None:
+        self._keys: dict[str, Any] = {}
+        if secret:
+            self._keys["HS256"] = secret
+        if public_key_pem:
+            self._keys["RS256"] = _rsa_public_key(public_key_pem)
+        if not self._keys:
+            raise TokenKeyError("a token verifier needs a secret or a public key")
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    def verify(self, token: str) -> Claims:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            raise InvalidToken("the token is malformed") from None
+        if not isinstance(algorithm, str) or algorithm not in self._keys:
+            raise InvalidToken("the token's algorithm is not accepted")
+        key = self._keys[algorithm]
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                options={"require": ["exp", "sub", "role"]},
+                leeway=LEEWAY_SECONDS,
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("the token has expired") from None
+        except jwt.MissingRequiredClaimError:
+            raise InvalidToken("the token lacks a required claim") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("the token is invalid") from None
+        return _claims(claims)
+
+
+def _rsa_public_key(pem: str) -> RSAPublicKey:
+    try:
+        key = load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError, TypeError) as error:
+        raise TokenKeyError(f"CONTINUUM_JWT_PUBLIC_KEY is not a PEM public key: {error}") from None
+    if not isinstance(key, RSAPublicKey):
+        raise TokenKeyError("CONTINUUM_JWT_PUBLIC_KEY must be an RSA public key (RS256)")
+    return key
+
+
+def _claims(claims: dict[str, Any]) -> Claims:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= MAX_CLAIM_LENGTH:
+        raise InvalidToken("the token's sub claim is invalid")
+    role_claim = claims.get("role")
+    if not isinstance(role_claim, str) or role_claim not in _ROLE_NAMES:
+        raise InvalidToken("the token's role claim is invalid")
+    role = Role(role_claim)
+    programs = claims.get("programs")
+    if programs is None and role is not Role.CLINICIAN:
+        programs = []  # only clinicians are scoped to programs
+    if not _is_program_list(programs):
+        raise InvalidToken("the token's programs claim is missing or invalid")
+    return Claims(sub=sub, role=role, programs=tuple(programs))
+
+
+def _is_program_list(value: object) -> TypeGuard[list[str]]:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_PROGRAMS
+        and all(isinstance(p, str) and 0 < len(p) <= MAX_CLAIM_LENGTH for p in value)
+    )
+
+
+def mint_token(
+    secret: str,
+    *,
+    role: Role | str,
+    sub: str,
+    programs: Sequence[str] = (),
+    ttl: timedelta = timedelta(hours=8),
+    now: datetime | None = None,
+) -> str:
+    """An HS256 token for a dev or test caller (production tokens come from an identity
+    provider)."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": sub,
+        "role": str(Role(role)),
+        "programs": list(programs),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def parse_ttl(text: str) -> timedelta:
+    """`90` or `90s`, `30m`, `8h`, `2d` -> a positive duration."""
+    match = _TTL.fullmatch(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"a lifetime such as 30m, 8h or 2d; got {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _TTL_UNITS[match.group(2)])
+
+
+# The callers `continuum serve` mints tokens for in demo mode (programs of api.demo's cohort).
+DEMO_PROGRAMS = ("riverside-iop", "harbor-php")
+DEMO_CALLERS: tuple[tuple[Role, str, tuple[str, ...]], ...] = (
+    (Role.CLINICIAN, "demo-clinician", DEMO_PROGRAMS),
+    (Role.AUDITOR, "demo-auditor", ()),
+    (Role.INTEGRATOR, "demo-integrator", ()),
+)
+
+
+def demo_tokens(secret: str, *, ttl: timedelta = timedelta(hours=8)) -> dict[Role, str]:
+    """A token for each demo caller, signed with `secret`."""
+    return {
+        role: mint_token(secret, role=role, sub=sub, programs=programs, ttl=ttl)
+        for role, sub, programs in DEMO_CALLERS
+    }

@@ -1,0 +1,159 @@
+"""GET /v1/events/stream: Server-Sent Events over a real server, resumable by Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.feed_support import auditor, grant, integrator, server
+from tests.e2e.support import admission, bearer, session
+
+READ_TIMEOUT = 10.0
+CONSUMER = Path(__file__).resolve().parents[2] / "scripts" / "consume-feed"
+__all__ = ["server"]  # the fixture, imported
+
+
+@dataclass
+class Frame:
+    id: str | None = None
+    event: str | None = None
+    data: list[str] = field(default_factory=list)
+    comment: str | None = None
+
+    @property
+    def cloud_event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads("\n".join(self.data))
+        return parsed
+
+
+def frames(response: httpx.Response) -> Iterator[Frame]:
+    frame = Frame()
+    for line in response.iter_lines():
+        if line == "":
+            if frame.id or frame.data or frame.comment:
+                yield frame
+            frame = Frame()
+        elif line.startswith(":"):
+            frame.comment = line[1:].strip()
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "id":
+                frame.id = value
+            elif name == "event":
+                frame.event = value
+            elif name == "data":
+                frame.data.append(value)
+
+
+def collect(
+    base: str, headers: dict[str, str], count: int, **params: Any
+) -> tuple[list[Frame], list[Frame]]:
+    """Read the stream until `count` events arrived; return (events, every frame)."""
+    events: list[Frame] = []
+    seen: list[Frame] = []
+    with (
+        httpx.Client(base_url=base, timeout=READ_TIMEOUT) as http,
+        http.stream("GET", "/v1/events/stream", headers=headers, params=params) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert "Part2-Redisclosure-Notice" in response.headers
+        for frame in frames(response):
+            seen.append(frame)
+            if frame.data:
+                events.append(frame)
+            if len(events) >= count:
+                break
+    return events, seen
+
+
+def write(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{base}{path}", json=body, headers=bearer(), timeout=READ_TIMEOUT)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_stream_resumes_from_last_event_id(server: str) -> None:
+    """Given a client that read the first events and dropped, while more were written,
+    when it reconnects with Last-Event-ID, it receives exactly the new ones, in order."""
+    participant = write(server, "/v1/participants", admission())["participant_id"]
+    first, _ = collect(server, auditor(), 2)
+    assert [f.event for f in first] == [
+        "org.continuum.participant.registered.v1",
+        "org.continuum.participant.admitted.v1",
+    ]
+    assert [f.id for f in first] == [str(f.cloud_event["position"]) for f in first]
+    write(server, f"/v1/participants/{participant}/sessions", session())
+    last_id = first[-1].id
+    assert last_id is not None
+    resumed, _ = collect(server, {**auditor(), "Last-Event-ID": last_id}, 1)
+    assert [f.event for f in resumed] == ["org.continuum.participant.session_attended.v1"]
+    assert int(resumed[0].id or 0) > int(last_id)
+
+
+def test_stream_delivers_live_events_and_heartbeats(server: str) -> None:
+    """A connected client receives an event written after it connected, and heartbeat
+    comments while the log is quiet."""
+    participant = write(server, "/v1/participants", admission())["participant_id"]
+
+    def later() -> None:
+        time.sleep(0.8)
+        write(server, f"/v1/participants/{participant}/sessions", session())
+
+    writer = threading.Thread(target=later)
+    writer.start()
+    events, seen = collect(server, auditor(), 3, after=0)
+    writer.join()
+    assert events[-1].event == "org.continuum.participant.session_attended.v1"
+    assert any(f.comment == "heartbeat" for f in seen)
+
+
+def test_stream_applies_consent(server: str) -> None:
+    """An integrator's stream carries only consented participants; withheld positions are
+    passed with id-only frames, so its Last-Event-ID moves on."""
+    hidden = write(server, "/v1/participants", admission())["participant_id"]
+    shown = write(server, "/v1/participants", admission())["participant_id"]
+    with httpx.Client(base_url=server) as http:
+        response = grant(http, shown)  # type: ignore[arg-type]  # same API as TestClient
+    assert response.status_code == 201
+    events, seen = collect(server, integrator(), 2)
+    assert {f.cloud_event["subject"] for f in events} == {shown}
+    assert hidden not in json.dumps([f.data for f in seen])
+    assert any(f.id and not f.data for f in seen) or int(events[0].id or 0) > 2
+
+
+def test_reference_consumer_resumes_from_its_checkpoint_file(server: str, tmp_path: Path) -> None:
+    """Given scripts/consume-feed run once to the end of the feed, when more events are written
+    and it runs again, it prints only the new events: one line each, none twice, none missed."""
+    checkpoint = tmp_path / "feed.position"
+    token = auditor()["Authorization"].removeprefix("Bearer ")
+
+    def consume() -> list[str]:
+        command = [str(CONSUMER), "--url", server, "--token", token]
+        command += ["--checkpoint", str(checkpoint), "--limit", "2", "--once"]
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    participant = write(server, "/v1/participants", admission())["participant_id"]
+    first = consume()
+    assert [line.split("\t")[2].split(".")[3] for line in first] == ["registered", "admitted"]
+    write(server, f"/v1/participants/{participant}/sessions", session())
+    second = consume()
+    assert [line.split("\t")[3] for line in second] == [participant]
+    assert int(checkpoint.read_text()) == int(second[0].split("\t")[0])

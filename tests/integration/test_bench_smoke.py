@@ -1,0 +1,80 @@
+"""scripts/bench with tiny sizes, so every measurement keeps running (speeds are not checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from api.bench.run import main
+from api.bench_commands import BENCH_DATABASE_PREFIX
+
+RATE_KEYS = {"events", "seconds", "events_per_s"}
+
+
+def check_backend(result: dict[str, Any]) -> None:
+    ceiling = result["ceiling"]
+    for name in (
+        "insert_commit_1_writers",
+        "insert_commit_4_writers",
+        "executemany_100_per_transaction",
+        "select_notifications_500_and_decode",
+    ):
+        assert set(ceiling[name]) >= RATE_KEYS and ceiling[name]["events"] > 0, name
+    for writers in ("1_writers", "4_writers"):
+        path = result["command_path"][writers]
+        assert set(path) >= {*RATE_KEYS, "ratio"} and path["events"] > 0
+    assert result["bulk_import"]["participants"] > 0 and result["bulk_import"]["events"] > 0
+    rebuild = result["rebuild"]
+    assert rebuild["events"] == ceiling["select_notifications_500_and_decode"]["events"]
+    assert rebuild["peak_rss_mib"] > 0 and "ratio" in rebuild
+    live = result["live"]
+    assert live["writes"] > 0 and live["unseen"] == 0 and live["p99_ms"] >= live["p50_ms"]
+    for name in ("timeline_read", "session_write"):
+        http = result["http"][name]
+        # On a loaded machine a tiny window may complete no timed request: check shape only.
+        assert set(http) >= {"requests", "requests_per_s", "p50_ms", "p99_ms"}, name
+        assert http["clients"] == 16 and http["errors"] == 0, name
+
+
+def test_sqlite_run_writes_every_measurement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given --no-postgres and tiny sizes, when the bench runs, then it prints the table and
+    writes results.json with all six measurements for SQLite."""
+    output = tmp_path / "results.json"
+
+    assert main(["--tiny", "--no-postgres", "--output", str(output)]) == 0
+
+    assert "select_notifications(500) + decode" in capsys.readouterr().out
+    report = json.loads(output.read_text())
+    assert set(report) >= {"measured_at", "size", "sizes", "machine", "backends", "seconds"}
+    assert list(report["backends"]) == ["sqlite"]
+    check_backend(report["backends"]["sqlite"])
+
+
+def test_postgres_run_checks_the_targets_and_drops_its_databases(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """Given a PostgreSQL server, when the bench runs PostgreSQL only with tiny sizes, then
+    results.json holds every measurement and a verdict per target, and no continuum_bench_
+    database is left behind."""
+    output = tmp_path / "results.json"
+
+    code = main(
+        ["--tiny", "--no-sqlite", "--postgres-url", postgres_server, "--output", str(output)]
+    )
+
+    assert code == 0
+    report = json.loads(output.read_text())
+    check_backend(report["backends"]["postgres"])
+    assert {t["target"] for t in report["targets"]} >= {"append->visible p99, ms"}
+    assert all(isinstance(t["met"], bool) for t in report["targets"])
+    with psycopg.connect(postgres_server) as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (BENCH_DATABASE_PREFIX + "%",)
+        ).fetchall()
+    assert left == []
