@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.participant import Participant
+from projections.folding import fold_log, fold_stream
 
 
 @dataclass
@@ -211,23 +212,12 @@ def apply(
 
 def fold(events: Iterable[object]) -> ComplianceState | None:
     """One participant's compliance facts from their stream (None before Registered)."""
-    state: ComplianceState | None = None
-    for event in events:
-        state = apply(state, event)
-    return state
+    return fold_stream(apply, events)
 
 
 def fold_all(events: Iterable[object]) -> dict[str, ComplianceState]:
     """Every participant's compliance facts from an interleaved log, by participant id."""
-    states: dict[str, ComplianceState] = {}
-    for event in events:
-        if not isinstance(event, Participant.Event):
-            continue
-        key = str(event.originator_id)
-        advanced = apply(states.get(key), event)
-        if advanced is not None:
-            states[key] = advanced
-    return states
+    return fold_log(apply, events)
 
 
 def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.participant import Participant
+from projections.folding import fold_log, fold_stream
 
 
 @dataclass
@@ -164,23 +165,12 @@ def apply(
 
 def fold(events: Iterable[object]) -> LevelOfCareState | None:
     """One participant's state from their stream (None before a Registered event)."""
-    state: LevelOfCareState | None = None
-    for event in events:
-        state = apply(state, event)
-    return state
+    return fold_stream(apply, events)
 
 
 def fold_all(events: Iterable[object]) -> dict[str, LevelOfCareState]:
     """Every participant's state from an interleaved log, keyed by participant id."""
-    states: dict[str, LevelOfCareState] = {}
-    for event in events:
-        if not isinstance(event, Participant.Event):
-            continue
-        key = str(event.originator_id)
-        advanced = apply(states.get(key), event)
-        if advanced is not None:
-            states[key] = advanced
-    return states
+    return fold_log(apply, events)
 
 
 def _close_current(state: LevelOfCareState, at: datetime) -> None:
