@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from api.bench_commands import BENCH_DATABASE_PREFIX, main
+from api.bench_commands import main
+from tests.integration.bench_support import existing, record_bench_databases
 
 TINY = ["--raw-rows", "20", "--participants", "4", "--sessions", "2", "--rounds", "2"]
 
@@ -43,10 +43,11 @@ def test_sqlite_only_run_prints_a_table_and_writes_json(
 
 
 def test_postgres_run_measures_both_backends_and_drops_its_databases(
-    postgres_server: str, tmp_path: Path
+    postgres_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Given a PostgreSQL server, when the bench runs against it, then the JSON holds both
     backends, and no continuum_bench_ database is left behind."""
+    created = record_bench_databases(monkeypatch)
     output = tmp_path / "commands.json"
 
     assert main([*TINY, "--postgres-url", postgres_server, "--output", str(output)]) == 0
@@ -54,12 +55,8 @@ def test_postgres_run_measures_both_backends_and_drops_its_databases(
     report = json.loads(output.read_text())
     assert list(report["backends"]) == ["sqlite", "postgres"]
     check_backend(report["backends"]["postgres"], "postgres")
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s",
-            (BENCH_DATABASE_PREFIX + "%",),
-        ).fetchall()
-    assert left == []
+    assert created, "the run created no temporary database"
+    assert existing(postgres_server, created) == []
 
 
 def test_unreachable_postgres_fails_rather_than_skipping(tmp_path: Path) -> None:

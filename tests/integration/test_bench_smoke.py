@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from api.bench.run import main
-from api.bench_commands import BENCH_DATABASE_PREFIX
+from tests.integration.bench_support import existing, record_bench_databases
 
 RATE_KEYS = {"events", "seconds", "events_per_s"}
 
@@ -57,11 +56,12 @@ def test_sqlite_run_writes_every_measurement(
 
 
 def test_postgres_run_checks_the_targets_and_drops_its_databases(
-    postgres_server: str, tmp_path: Path
+    postgres_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Given a PostgreSQL server, when the bench runs PostgreSQL only with tiny sizes, then
     results.json holds every measurement and a verdict per target, and no continuum_bench_
     database is left behind."""
+    created = record_bench_databases(monkeypatch)
     output = tmp_path / "results.json"
 
     code = main(
@@ -73,8 +73,5 @@ def test_postgres_run_checks_the_targets_and_drops_its_databases(
     check_backend(report["backends"]["postgres"])
     assert {t["target"] for t in report["targets"]} >= {"append->visible p99, ms"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])
-    with psycopg.connect(postgres_server) as conn:
-        left = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (BENCH_DATABASE_PREFIX + "%",)
-        ).fetchall()
-    assert left == []
+    assert created, "the run created no temporary database"
+    assert existing(postgres_server, created) == []
