@@ -24,14 +24,16 @@ _IF_MATCH = re.compile(r'\s*(?:"(\d{1,15})"|(\d{1,15}))\s*')
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def get_application(request: Request) -> ContinuumApplication:
+async def get_application(request: Request) -> ContinuumApplication:
     """The one application the app factory opened."""
+    # async: a lookup that never blocks; a plain def would cost a threadpool hop per request.
     application: ContinuumApplication = request.app.state.application
     return application
 
 
-def clock() -> datetime:
+async def clock() -> datetime:
     """When a command is recorded (tests override this dependency)."""
+    # async for the same reason as get_application.
     return datetime.now(UTC)
 
 

@@ -11,10 +11,17 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -59,43 +66,94 @@ class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
 
 
 class PostgresIdempotentRecorder(PostgresApplicationRecorder):
-    """Writes the receipt in the pipelined insert transaction.
+    """Appends events (and the receipt, when there is one) in one call of a database function.
 
-    The library's database-function insert path (POSTGRES_ENABLE_DB_FUNCTIONS) bypasses these
-    hooks, so `api.store` leaves that option off.
+    One round trip per save: the function takes the events table's lock (so positions follow
+    commit order and a tailing view never skips a row), notifies listeners, inserts the events
+    and, given an Idempotency-Key receipt, inserts it with the last event's position, all in the
+    statement's own transaction. The library's pipelined path took a second round trip to
+    commit, and its own function (POSTGRES_ENABLE_DB_FUNCTIONS) neither locks the table nor
+    writes receipts, so neither is used.
     """
 
-    def __init__(
-        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
-    ):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        self.idempotency_table_name = events_table_name.removesuffix("_events") + "_idempotency"
+        prefix = events_table_name.removesuffix("_events")
+        self.idempotency_table_name = prefix + "_idempotency"
+        self.append_function_name = prefix + "_append"
         self.check_identifier_length(self.idempotency_table_name)
-        table = Identifier(self.datastore.schema), Identifier(self.idempotency_table_name)
+        self.check_identifier_length(self.append_function_name)
+        schema = Identifier(self.datastore.schema)
+        table = schema, Identifier(self.idempotency_table_name)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, "
                 "fingerprint text NOT NULL, response text NOT NULL, position bigint)"
             ).format(*table)
         )
-        self.insert_idempotency_statement = SQL("INSERT INTO {}.{} VALUES (%s,%s,%s,%s)").format(
-            *table
+        function = schema, Identifier(self.append_function_name)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {function}("
+                "events {schema}.{event_type}[], receipt_key text, receipt_fingerprint text, "
+                "receipt_response text) RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE positions bigint[]; "
+                "BEGIN "
+                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+                "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "WITH inserted AS ("
+                "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
+                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "RETURNING notification_id) "
+                "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
+                "FROM inserted; "
+                "IF receipt_key IS NOT NULL THEN "
+                "INSERT INTO {receipts} VALUES (receipt_key, receipt_fingerprint, "
+                "receipt_response, positions[array_upper(positions, 1)]); "
+                "END IF; "
+                "RETURN QUERY SELECT unnest(positions); "
+                "END; $BODY$"
+            ).format(
+                function=SQL("{}.{}").format(*function),
+                schema=schema,
+                event_type=Identifier(self.stored_event_type_name),
+                lock_timeout=self.datastore.lock_timeout,
+                events=Identifier(self.events_table_name),
+                channel=Identifier(self.channel_name),
+                receipts=SQL("{}.{}").format(*table),
+            )
         )
+        self.append_statement = SQL(
+            "SELECT position FROM {}.{}(%s, %s, %s, %s) AS position"
+        ).format(*function)
         self.select_idempotency_statement = SQL(
             "SELECT fingerprint, response, position FROM {}.{} WHERE key=%s"
         ).format(*table)
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Apps starting together take turns: concurrent CREATE OR REPLACE FUNCTION statements
+        # fail with "tuple concurrently updated".
+        curs.execute(
+            SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(self.events_table_name)
+        )
+        super()._create_table(curs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         row: IdempotencyRow | None = kwargs.get("idempotency")
-        if row is not None:
-            curs.execute(
-                self.insert_idempotency_statement,
-                (*row, positions[-1] if positions else None),
-            )
-        return positions
+        if not stored_events:
+            return []
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        key, fingerprint, response = row if row is not None else (None, None, None)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.append_statement, (events, key, fingerprint, response), prepare=True)
+            return [found["position"] for found in curs.fetchall()]
 
     def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -91,7 +91,8 @@ def cached_timeline(
     return body
 
 
-def get_timeline_cache(request: Request) -> TimelineCache:
+async def get_timeline_cache(request: Request) -> TimelineCache:
     """The timeline cache the app factory made."""
+    # async: a lookup that never blocks; a plain def would cost a threadpool hop per request.
     cache: TimelineCache = request.app.state.timeline_cache
     return cache

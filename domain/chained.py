@@ -11,6 +11,8 @@ v1 prefix. A snapshot taken before the chain has no `last_hash`; its upcast leav
 
 from __future__ import annotations
 
+from copy import deepcopy
+from datetime import date, datetime
 from typing import Any, Self
 from uuid import UUID
 
@@ -21,6 +23,22 @@ from domain.chain import GENESIS, event_content, event_hash, next_hash
 
 # Event shape v2 added the chain fields; aggregate (snapshot) shape v2 added `last_hash`.
 CHAINED_SHAPE = 2
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, date, UUID})
+
+
+def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict and all(
+        type(k) in _IMMUTABLE and type(v) in _IMMUTABLE for k, v in value.items()
+    ):
+        return dict(value)
+    if kind is list and all(type(v) in _IMMUTABLE for v in value):
+        return list(value)
+    return deepcopy(value, memo)
 
 
 class ChainUnknown(RuntimeError):
@@ -57,6 +75,22 @@ class ChainedAggregate(Aggregate):
     def __base_init__(self, originator_id: Any, originator_version: int, timestamp: Any) -> None:
         super().__base_init__(originator_id, originator_version, timestamp)
         self.last_hash: str | None = GENESIS
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A deep copy that shares immutable values instead of rebuilding them.
+
+        The repository deep-copies a cached aggregate for every command and read; the generic
+        copy rebuilds each datetime and UUID through `__reduce_ex__`, and walks every dict of
+        entries, which made it a large share of a read. Values of immutable types are shared,
+        dicts and lists of them copied shallowly, and anything else copied deeply as before.
+        """
+        cls = type(self)
+        copied = cls.__new__(cls)
+        memo[id(self)] = copied
+        copied.__dict__.update(
+            {name: _copy_value(value, memo) for name, value in self.__dict__.items()}
+        )
+        return copied
 
     @property
     def chain_known(self) -> bool:

@@ -71,9 +71,12 @@ class ViewRunner:
     ) -> int:
         """Apply every event after the tracked position (up to `until`, if given); returns the
         position reached."""
-        head = self.recorder.max_notification_id() or 0
-        if until is not None:
-            head = min(head, until)
+        # The log's head only feeds progress reports: live catch-ups (no progress) skip the query.
+        head = 0
+        if progress is not None:
+            head = self.recorder.max_notification_id() or 0
+            if until is not None:
+                head = min(head, until)
         batches = 0
         position = self.store.position()
         while max_batches is None or batches < max_batches:
@@ -107,11 +110,11 @@ class ViewRunner:
         decoded = (self.mapper.to_domain_event(n) for n in notifications)
         # Other streams (programs) share the log; their positions still advance the tracking.
         events = [e for e in decoded if self.fold.accepts(e)]
-        participant_ids = list(dict.fromkeys(str(e.originator_id) for e in events))
+        event_pids = [str(e.originator_id) for e in events]  # once per event: str(UUID) is slow
+        participant_ids = list(dict.fromkeys(event_pids))
         states = self._states_at(start, participant_ids)
         try:
-            for event in events:
-                pid = str(event.originator_id)
+            for pid, event in zip(event_pids, events, strict=True):
                 states[pid] = self.fold.apply(states[pid], event)
             rows = [self.fold.encode(pid, state) for pid, state in states.items()]
             self.store.commit(rows, position)

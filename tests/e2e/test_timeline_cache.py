@@ -55,9 +55,7 @@ def test_the_cached_body_is_the_documented_timeline(client: TestClient, particip
     assert Timeline.model_validate(second).model_dump(mode="json") == expected
 
 
-def test_every_cached_read_is_still_in_the_access_log(
-    client: TestClient, participant: str
-) -> None:
+def test_every_cached_read_is_still_in_the_access_log(client: TestClient, participant: str) -> None:
     """Three reads of the same (cached) timeline write three access-log entries."""
     for _ in range(3):
         timeline(client, participant)
@@ -67,9 +65,7 @@ def test_every_cached_read_is_still_in_the_access_log(
     assert [e.record for e in entries].count("timeline") == 3
 
 
-def test_a_write_through_another_app_is_seen(
-    database_url: str, open_client: OpenClient
-) -> None:
+def test_a_write_through_another_app_is_seen(database_url: str, open_client: OpenClient) -> None:
     """Given two apps on one durable store and a timeline cached by the first, a session
     recorded through the second shows in the first app's next timeline read."""
     if database_url.startswith("memory"):

@@ -111,9 +111,7 @@ class RawStore:
         )
 
 
-def open_app(
-    url: str, *, cipher_key: str | None = None, **extra: str
-) -> ContinuumApplication:
+def open_app(url: str, *, cipher_key: str | None = None, **extra: str) -> ContinuumApplication:
     """The app without its aggregate cache, so every read goes to the store."""
     store = parse_store_url(url, pool_size=2, cipher_key=cipher_key)
     settings = {**store.settings, "AGGREGATE_CACHE_MAXSIZE": ""}

@@ -206,3 +206,43 @@ def test_postgres_polling_covers_a_lost_notify(postgres_url: str) -> None:
         views.stop()
         reader.close()
         writer.close()
+
+
+class GatedLog:
+    """The runner's view of the log; its first empty read (the end of a catch-up) waits for
+    the test to release it, so a write can land just after the runner saw the log's end."""
+
+    def __init__(self, recorder: object) -> None:
+        self.recorder = recorder
+        self.at_end, self.release = threading.Event(), threading.Event()
+
+    def select_notifications(self, *args: object, **kwargs: object) -> object:
+        found = self.recorder.select_notifications(*args, **kwargs)  # type: ignore[attr-defined]
+        if not found and not self.release.is_set():
+            self.at_end.set()
+            self.release.wait(10)
+        return found
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.recorder, name)
+
+
+def test_a_wake_up_during_a_catch_up_is_not_lost(app: ContinuumApplication, views: Views) -> None:
+    """Given live views polling once a minute and no NOTIFY listener, when a write and its
+    wake-up arrive after a catch-up read the log's end but before it returned, then the views
+    still reach that write at once (the wake-up is kept, not cleared unseen)."""
+    admit(app)
+    gate = GatedLog(views.runner.recorder)
+    views.runner.recorder = gate  # type: ignore[assignment]
+    views.runner.start(poll_interval=60)
+    try:
+        assert gate.at_end.wait(5)
+
+        second = admit(app)
+        views.runner.wake()  # arrives mid-catch-up
+        gate.release.set()
+
+        assert wait_until(lambda: views.store.position() >= second, timeout=5)
+    finally:
+        gate.release.set()
+        views.runner.stop()

@@ -1,0 +1,136 @@
+"""PostgreSQL appends through the recorder's one-round-trip database function."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from api.recorders import PostgresIdempotentRecorder
+from api.store import parse_store_url
+from domain.application import ContinuumApplication, IdempotencyKey
+from domain.errors import VersionConflict
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+ADMITTED_AT = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(postgres_url: str) -> Iterator[ContinuumApplication]:
+    application = ContinuumApplication(env=parse_store_url(postgres_url).settings)
+    assert isinstance(application.recorder, PostgresIdempotentRecorder)
+    yield application
+    application.close()
+
+
+def admit(app: ContinuumApplication, **kw: object) -> object:
+    return app.admit(
+        participant_id=uuid4(), program_id="p1", age_group="adult", level="2.1",
+        pathway="primary", admitted_at=ADMITTED_AT, recorded_by="t", now=NOW, **kw,
+    )  # fmt: skip
+
+
+def session(app: ContinuumApplication, participant_id: object, **kw: object) -> object:
+    return app.record_session(
+        participant_id, service="group", started_at=ADMITTED_AT.replace(day=3),  # type: ignore[arg-type]
+        duration_minutes=60, attended=True, recorded_by="t", now=NOW, **kw,
+    )  # fmt: skip
+
+
+def test_a_save_records_its_events_at_ascending_positions(app: ContinuumApplication) -> None:
+    """An admission (2 events) returns the second event's position; both rows are stored,
+    in order, at consecutive positions."""
+    recorded = admit(app)
+
+    rows = app.recorder.select_notifications(start=1, limit=10)
+    assert [(r.originator_id, r.originator_version) for r in rows] == [
+        (recorded.participant_id, 1),  # type: ignore[attr-defined]
+        (recorded.participant_id, 2),  # type: ignore[attr-defined]
+    ]
+    assert rows[1].id == rows[0].id + 1 == recorded.position  # type: ignore[attr-defined]
+
+
+def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
+    app: ContinuumApplication,
+) -> None:
+    """Saving an aggregate read before another write raises IntegrityError (the version
+    conflict); the store holds only the winning write. Through the service, If-Match on a
+    stale version answers VersionConflict."""
+    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    stale = app.get_participant(pid)
+    session(app, pid)
+    stale.record_session(
+        attended=True, service="group", duration_minutes=30, modality=None, track=None,
+        occurred_at=ADMITTED_AT.replace(day=4), recorded_by="t", now=NOW,
+    )  # fmt: skip
+
+    with pytest.raises(IntegrityError):
+        app.save(stale)
+    with pytest.raises(VersionConflict):
+        session(app, pid, expected_version=2)
+    assert [r.originator_version for r in app.recorder.select_events(pid)] == [1, 2, 3]
+
+
+def test_a_receipt_is_stored_with_its_events_or_not_at_all(app: ContinuumApplication) -> None:
+    """A keyed write stores its receipt with the last event's position; a second write that
+    tries to store a receipt under the same key fails whole (no events either)."""
+    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    first = session(app, pid, idempotency=IdempotencyKey("k-1", "f"))
+    stored = app.recorder.select_idempotent_response("k-1")  # type: ignore[attr-defined]
+    assert stored is not None and stored[0] == "f"
+    assert stored[2] == first.position  # type: ignore[attr-defined]
+
+    participant = app.get_participant(pid)
+    participant.record_session(
+        attended=False, service="group", duration_minutes=30, modality=None, track=None,
+        occurred_at=ADMITTED_AT.replace(day=5), recorded_by="t", now=NOW,
+    )  # fmt: skip
+    with pytest.raises(IntegrityError):
+        app.save(participant, idempotency=("k-1", "other", "{}"))
+    assert [r.originator_version for r in app.recorder.select_events(pid)] == [1, 2, 3]
+
+
+def test_an_append_waits_for_the_events_table_lock(
+    app: ContinuumApplication, postgres_url: str
+) -> None:
+    """While another transaction holds the events table's EXCLUSIVE lock, an append waits
+    for it (so positions follow commit order and a tailing view never skips a row)."""
+    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    done = threading.Event()
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+        writer = threading.Thread(target=lambda: (session(app, pid), done.set()))
+        writer.start()
+        assert not done.wait(0.5)  # blocked by the lock
+        conn.commit()
+    assert done.wait(5)
+    writer.join()
+
+
+def test_apps_starting_together_all_open(app: ContinuumApplication, postgres_url: str) -> None:
+    """Given an existing store, four apps starting at the same moment (each creating its
+    tables and functions) all open; none fails with "tuple concurrently updated"."""
+    settings = parse_store_url(postgres_url, pool_size=1).settings
+    for _round in range(3):
+        start = threading.Barrier(4)
+        failures: list[BaseException] = []
+
+        def open_one(start: threading.Barrier, failures: list[BaseException]) -> None:
+            start.wait()
+            try:
+                ContinuumApplication(env=settings).close()
+            except BaseException as error:  # collected for the assertion below
+                failures.append(error)
+
+        threads = [threading.Thread(target=open_one, args=(start, failures)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert failures == []
