@@ -217,7 +217,6 @@ class ParticipantView(BaseModel):
         )
 
 
-
 class TimelineEvent(BaseModel):
     event_id: UUID
     type: str

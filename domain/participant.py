@@ -551,9 +551,9 @@ CORRECTABLE_ENTRIES = frozenset(
 
 
 def _remember_entry(participant: Participant, event: Participant.Event) -> None:
-    participant.entries[event_id_text(event.originator_id, event.originator_version)] = (
-        type(event).__name__
-    )
+    participant.entries[event_id_text(event.originator_id, event.originator_version)] = type(
+        event
+    ).__name__
     if isinstance(event, Participant.Admitted):
         participant.latest_occurred_at = event.occurred_at
     elif not isinstance(event, Participant.EntryCorrected | Participant.Registered):

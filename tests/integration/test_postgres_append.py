@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -13,7 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from api.recorders import PostgresIdempotentRecorder
 from api.store import parse_store_url
-from domain.application import ContinuumApplication, IdempotencyKey
+from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.errors import VersionConflict
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -28,16 +29,16 @@ def app(postgres_url: str) -> Iterator[ContinuumApplication]:
     application.close()
 
 
-def admit(app: ContinuumApplication, **kw: object) -> object:
+def admit(app: ContinuumApplication, **kw: Any) -> Recorded:
     return app.admit(
         participant_id=uuid4(), program_id="p1", age_group="adult", level="2.1",
         pathway="primary", admitted_at=ADMITTED_AT, recorded_by="t", now=NOW, **kw,
     )  # fmt: skip
 
 
-def session(app: ContinuumApplication, participant_id: object, **kw: object) -> object:
+def session(app: ContinuumApplication, participant_id: UUID, **kw: Any) -> Recorded:
     return app.record_session(
-        participant_id, service="group", started_at=ADMITTED_AT.replace(day=3),  # type: ignore[arg-type]
+        participant_id, service="group", started_at=ADMITTED_AT.replace(day=3),
         duration_minutes=60, attended=True, recorded_by="t", now=NOW, **kw,
     )  # fmt: skip
 
@@ -49,10 +50,10 @@ def test_a_save_records_its_events_at_ascending_positions(app: ContinuumApplicat
 
     rows = app.recorder.select_notifications(start=1, limit=10)
     assert [(r.originator_id, r.originator_version) for r in rows] == [
-        (recorded.participant_id, 1),  # type: ignore[attr-defined]
-        (recorded.participant_id, 2),  # type: ignore[attr-defined]
+        (recorded.participant_id, 1),
+        (recorded.participant_id, 2),
     ]
-    assert rows[1].id == rows[0].id + 1 == recorded.position  # type: ignore[attr-defined]
+    assert rows[1].id == rows[0].id + 1 == recorded.position
 
 
 def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
@@ -61,7 +62,7 @@ def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
     """Saving an aggregate read before another write raises IntegrityError (the version
     conflict); the store holds only the winning write. Through the service, If-Match on a
     stale version answers VersionConflict."""
-    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    pid = admit(app).participant_id
     stale = app.get_participant(pid)
     session(app, pid)
     stale.record_session(
@@ -79,11 +80,11 @@ def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
 def test_a_receipt_is_stored_with_its_events_or_not_at_all(app: ContinuumApplication) -> None:
     """A keyed write stores its receipt with the last event's position; a second write that
     tries to store a receipt under the same key fails whole (no events either)."""
-    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    pid = admit(app).participant_id
     first = session(app, pid, idempotency=IdempotencyKey("k-1", "f"))
     stored = app.recorder.select_idempotent_response("k-1")  # type: ignore[attr-defined]
     assert stored is not None and stored[0] == "f"
-    assert stored[2] == first.position  # type: ignore[attr-defined]
+    assert stored[2] == first.position
 
     participant = app.get_participant(pid)
     participant.record_session(
@@ -100,12 +101,17 @@ def test_an_append_waits_for_the_events_table_lock(
 ) -> None:
     """While another transaction holds the events table's EXCLUSIVE lock, an append waits
     for it (so positions follow commit order and a tailing view never skips a row)."""
-    pid = admit(app).participant_id  # type: ignore[attr-defined]
+    pid = admit(app).participant_id
     table = app.recorder.events_table_name  # type: ignore[attr-defined]
     done = threading.Event()
+
+    def write_then_signal() -> None:
+        session(app, pid)
+        done.set()
+
     with psycopg.connect(postgres_url) as conn:
         conn.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
-        writer = threading.Thread(target=lambda: (session(app, pid), done.set()))
+        writer = threading.Thread(target=write_then_signal)
         writer.start()
         assert not done.wait(0.5)  # blocked by the lock
         conn.commit()
