@@ -343,14 +343,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--participants", type=int, help="participants admitted")
     parser.add_argument("--sessions", type=int, help="sessions recorded per participant")
     parser.add_argument("--rounds", type=int, help="alternations of raw and command rounds")
+    add_store_arguments(parser, DEFAULT_OUTPUT)
+    return parser.parse_args(argv)
+
+
+def add_store_arguments(parser: argparse.ArgumentParser, default_output: Path) -> None:
+    """The options every bench shares: which PostgreSQL server, SQLite only, where results go."""
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("CONTINUUM_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_SERVER),
         help="a server where the bench may CREATE DATABASE (env CONTINUUM_BENCH_POSTGRES_URL)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
-    return parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=default_output, help="JSON results file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from api.bench_commands import DEFAULT_POSTGRES_SERVER, temporary_database
+from api.bench_commands import add_store_arguments, temporary_database
 from api.store import parse_store_url
 from api.synthetic_log import write_log
 from api.view_commands import REBUILD_BATCH_SIZE
@@ -118,13 +118,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench-rebuild", description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--events", type=int, default=500, help="events per participant")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("CONTINUUM_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_SERVER),
-        help="a server where the bench may CREATE DATABASE (env CONTINUUM_BENCH_POSTGRES_URL)",
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    add_store_arguments(parser, DEFAULT_OUTPUT)
     return parser.parse_args(argv)
 
 

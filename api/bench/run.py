@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from api.bench.common import (
 )
 from api.bench.http import http_bench
 from api.bench.live import append_to_visible
-from api.bench_commands import DEFAULT_POSTGRES_SERVER
+from api.bench_commands import add_store_arguments
 from api.generate import generate_cohort
 from api.store import parse_store_url
 from domain.application import ContinuumApplication
@@ -221,14 +220,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run, under 3 minutes")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # smoke test
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("CONTINUUM_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_SERVER),
-        help="a server where the bench may CREATE DATABASE (env CONTINUUM_BENCH_POSTGRES_URL)",
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    add_store_arguments(parser, DEFAULT_OUTPUT)
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     return parser.parse_args(argv)
 
 
