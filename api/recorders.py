@@ -7,6 +7,7 @@ that appends the events, on each backend.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +20,17 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 IdempotencyRow = tuple[str, str, str]  # key, request fingerprint, receipt JSON
 
@@ -78,9 +84,13 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.pre_ping:
+            # The pool keeps its check privately; it is only set at construction.
+            datastore.pool._check = ping_if_dropped
         prefix = events_table_name.removesuffix("_events")
         self.idempotency_table_name = prefix + "_idempotency"
         self.append_function_name = prefix + "_append"
+        self.snapshots_table_name = prefix + "_snapshots"
         self.check_identifier_length(self.idempotency_table_name)
         self.check_identifier_length(self.append_function_name)
         schema = Identifier(self.datastore.schema)
@@ -133,11 +143,17 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         # Apps starting together take turns: concurrent CREATE OR REPLACE FUNCTION statements
-        # fail with "tuple concurrently updated".
+        # fail with "tuple concurrently updated", concurrent CREATE TABLE IF NOT EXISTS with a
+        # duplicate row type. The snapshots table is created here too, under the same lock,
+        # since the library creates it right after this one in a transaction of its own.
         curs.execute(
             SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(self.events_table_name)
         )
         super()._create_table(curs)
+        snapshots = PostgresAggregateRecorder(
+            self.datastore, events_table_name=self.snapshots_table_name
+        )
+        snapshots._create_table(curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -162,6 +178,22 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         if found is None:
             return None
         return found["fingerprint"], found["response"], found["position"]
+
+
+def ping_if_dropped(conn: Connection[Any]) -> None:
+    """The pool's check: ping only a connection the server has spoken on while it sat idle.
+
+    A terminated backend or a restarted server leaves its goodbye (or EOF) on the socket; a
+    healthy idle pooled connection has nothing to read (pooled connections never LISTEN). So
+    this finds dropped connections as a ping before every use would, without the round trip
+    each use. A connection lost silently still fails on use, and the recorders retry that.
+    """
+    if conn.closed:
+        ConnectionPool.check_connection(conn)
+        return
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 class MemoryIdempotentRecorder(POPOApplicationRecorder):

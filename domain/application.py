@@ -11,12 +11,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from copy import deepcopy
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 from eventsourcing.utils import EnvType, get_topic
 
@@ -31,6 +33,7 @@ from domain.consent import (
     participant_event_types,
 )
 from domain.errors import (
+    DomainError,
     IdempotencyKeyReused,
     ParticipantNotFound,
     VersionConflict,
@@ -50,6 +53,12 @@ VERIFY_LOG_BATCH = 1000
 # Upper bound of the random pause before a retry, growing per attempt, so two processes that
 # collided do not collide again in lockstep.
 RETRY_JITTER_SECONDS = 0.005
+# Participants this process last saved, kept so the next command on one starts from a copy
+# without reading the store: one round trip per command (the save). Another process may have
+# appended meanwhile; the save then fails on the version, the entry is dropped and the command
+# re-runs against the stream as stored, so a stale entry costs a retry, never a lost event.
+# A command the copy refuses is re-run against the store too: only the stored stream refuses.
+LAST_SAVED_CACHE_SIZE = 5000
 
 
 class DateAsISO(Transcoding):
@@ -141,6 +150,7 @@ class ContinuumApplication(Application[UUID]):
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
         self._write_locks = tuple(threading.Lock() for _ in range(WRITE_LOCK_STRIPES))
+        self._last_saved: LRUCache[UUID, Participant] = LRUCache(LAST_SAVED_CACHE_SIZE)
         self._consents = ConsentFollower()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -619,7 +629,7 @@ class ContinuumApplication(Application[UUID]):
                     return earlier
             for attempt in range(MAX_COMMAND_ATTEMPTS):
                 participant = self._load_for_command(
-                    participant_id, expected_version, create, command
+                    participant_id, expected_version, create, command, from_store=attempt > 0
                 )
                 receipt = Recorded(
                     participant_id=participant.id,
@@ -633,6 +643,7 @@ class ContinuumApplication(Application[UUID]):
                     )
                 except IntegrityError:
                     # Either the stream moved on under us or the same key won a race.
+                    self._forget_saved(participant_id)
                     if idempotency is not None:
                         earlier = self.idempotent_response(idempotency)
                         if earlier is not None:
@@ -644,6 +655,7 @@ class ContinuumApplication(Application[UUID]):
                         ) from None
                     time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
                     continue
+                self._last_saved.put(participant_id, participant)
                 return replace(receipt, position=recordings[-1].notification.id)
         raise VersionConflict(
             f"gave up after {MAX_COMMAND_ATTEMPTS} concurrent writes to the same participant",
@@ -656,8 +668,19 @@ class ContinuumApplication(Application[UUID]):
         expected_version: int | None,
         create: Callable[[], Participant] | None,
         command: Callable[[Participant], None],
+        *,
+        from_store: bool,
     ) -> Participant:
         """The participant with the command applied (pending), checked against If-Match."""
+        if not from_store:
+            saved = self._copy_of_saved(participant_id, expected_version)
+            if saved is not None:
+                try:
+                    command(saved)
+                except DomainError:
+                    pass  # the copy may be behind the store: only the stored stream refuses
+                else:
+                    return saved
         try:
             participant = self.get_participant(participant_id)
         except ParticipantNotFound:
@@ -674,6 +697,23 @@ class ContinuumApplication(Application[UUID]):
             )
         command(participant)
         return participant
+
+    def _copy_of_saved(
+        self, participant_id: UUID, expected_version: int | None
+    ) -> Participant | None:
+        """A copy of the participant as this process last saved it, unless the caller expects
+        another version (then only the store can say whether the caller or the copy is stale)."""
+        try:
+            saved = self._last_saved.get(participant_id)
+        except KeyError:
+            return None
+        if expected_version is not None and saved.version != expected_version:
+            return None
+        return deepcopy(saved)
+
+    def _forget_saved(self, participant_id: UUID) -> None:
+        with suppress(KeyError):
+            self._last_saved.get(participant_id, evict=True)
 
     def _current_version(self, participant_id: UUID) -> int | None:
         try:

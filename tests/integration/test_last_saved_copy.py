@@ -1,0 +1,135 @@
+"""Commands start from this process's last saved copy of a participant, without reading the
+store; another process (a second application on the same store) may have written since.
+
+Whatever the other process wrote, a command here must land after it (never overwrite or lose
+it), be refused only by the stream as stored, and If-Match must be judged against the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from api.recorders import PostgresIdempotentRecorder
+from api.store import parse_store_url
+from domain.application import ContinuumApplication
+from domain.errors import AfterDischarge, VersionConflict
+
+ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+NOW = ADMITTED + timedelta(days=60)
+
+
+@pytest.fixture
+def two_apps(database_url: str) -> Iterator[tuple[ContinuumApplication, ContinuumApplication]]:
+    if database_url.startswith("memory"):
+        pytest.skip("two in-memory applications do not share a store")
+    here = ContinuumApplication(env=parse_store_url(database_url, pool_size=2).settings)
+    other = ContinuumApplication(env=parse_store_url(database_url, pool_size=2).settings)
+    yield here, other
+    here.close()
+    other.close()
+
+
+def admit(app: ContinuumApplication) -> UUID:
+    return app.admit(
+        participant_id=None, program_id="prog-1", age_group="adult", level="2.1",
+        pathway="primary", admitted_at=ADMITTED, recorded_by="intake", now=NOW,
+    ).participant_id  # fmt: skip
+
+
+def session(app: ContinuumApplication, pid: UUID, day: int, **kwargs: object) -> int:
+    return app.record_session(
+        pid, service="group", started_at=ADMITTED + timedelta(days=day), duration_minutes=180,
+        attended=True, recorded_by=f"writer-day-{day}", now=NOW, **kwargs,  # type: ignore[arg-type]
+    ).version  # fmt: skip
+
+
+def test_a_write_after_another_process_wrote_lands_after_it(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    here, other = two_apps
+    pid = admit(here)
+    assert session(here, pid, 1) == 3  # `here` now holds its copy at version 3
+    assert session(other, pid, 2) == 4
+    assert session(other, pid, 3) == 5
+    assert session(here, pid, 4) == 6
+    stream = other.stream(pid)
+    assert [e.originator_version for e in stream] == [1, 2, 3, 4, 5, 6]
+    assert [e.recorded_by for e in stream[2:]] == [f"writer-day-{d}" for d in (1, 2, 3, 4)]
+
+
+def test_a_command_the_stale_copy_would_accept_is_refused_by_the_store(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    here, other = two_apps
+    pid = admit(here)
+    session(here, pid, 1)
+    other.discharge(
+        pid, discharged_at=ADMITTED + timedelta(days=2), reason="completed",
+        recorded_by="clinician", now=NOW,
+    )  # fmt: skip
+    with pytest.raises(AfterDischarge):
+        session(here, pid, 5)
+    assert len(other.stream(pid)) == 4
+
+
+def test_a_command_the_stale_copy_would_refuse_is_judged_by_the_store(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    """The copy here does not know the event the other process appended; correcting it must
+    still succeed, since the stored stream has it."""
+    here, other = two_apps
+    pid = admit(here)
+    session(here, pid, 1)
+    written_elsewhere = other.record_session(
+        pid, service="group", started_at=ADMITTED + timedelta(days=2), duration_minutes=60,
+        attended=True, recorded_by="other", now=NOW,
+    )  # fmt: skip
+    corrected = here.correct_entry(
+        pid, event_id=written_elsewhere.event_id, reason="wrong participant",
+        recorded_by="clinician", now=NOW,
+    )  # fmt: skip
+    assert corrected.version == 5
+
+
+def test_if_match_is_judged_against_the_store_not_the_copy(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    here, other = two_apps
+    pid = admit(here)
+    session(here, pid, 1)  # copy here at 3
+    session(other, pid, 2)  # store at 4
+    assert session(here, pid, 3, expected_version=4) == 5
+    with pytest.raises(VersionConflict) as refused:
+        session(here, pid, 4, expected_version=4)
+    assert refused.value.current_version == 5
+
+
+def test_pooled_connections_dropped_by_the_server_are_replaced_unnoticed(
+    postgres_url: str,
+) -> None:
+    """The pool pings only connections the server has spoken on while idle: a terminated
+    backend is found and replaced before use, so the next command just works."""
+    app = ContinuumApplication(env=parse_store_url(postgres_url, pool_size=2).settings)
+    try:
+        pid = admit(app)
+        session(app, pid, 1)
+        dbname = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            terminated = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            ).fetchone()
+        assert terminated is not None and terminated[0] >= 1
+        assert session(app, pid, 2) == 4
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresIdempotentRecorder)
+        assert recorder.datastore.pool.get_stats().get("connections_lost", 0) >= 1
+        assert [e.originator_version for e in app.stream(pid)] == [1, 2, 3, 4]
+    finally:
+        app.close()
