@@ -1,7 +1,7 @@
 """The `continuum` command: one small function per subcommand.
 
-    continuum serve            serve HTTP on CONTINUUM_HOST:CONTINUUM_PORT (demo cohort on an
-                               empty store unless CONTINUUM_DEMO=0)
+    continuum serve [--workers N]   serve HTTP on CONTINUUM_HOST:CONTINUUM_PORT (demo cohort on
+                               an empty store unless CONTINUUM_DEMO=0)
     continuum demo [--force]   load the demo cohort into CONTINUUM_DATABASE_URL
     continuum token --role R --sub S [--program P ...] [--ttl 8h]   a dev token (HS256)
     continuum cipher-key       a new random key for CONTINUUM_CIPHER_KEY
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from api import audit_commands, generate, view_commands
@@ -33,6 +34,9 @@ from api.store import StoreURLError, parse_store_url
 from api.tokens import Role, demo_tokens, mint_token, parse_ttl
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = get_logger(__name__)
 
@@ -62,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="overrides CONTINUUM_HOST (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="overrides CONTINUUM_PORT (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (default 1; one per core on a busy server)",
+    )
     serve.set_defaults(run=serve_command)
 
     demo = commands.add_parser("demo", help="load the demo cohort into the configured store")
@@ -102,31 +112,64 @@ def serve_command(args: argparse.Namespace) -> int:
     """Open the store, seed an empty one with the demo, then run uvicorn until stopped."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = Settings.from_env().with_token_keys()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     configure_logging(json=settings.log_json, level=settings.log_level)
-    # The demo is decided here, on an empty store only, so the app itself must not load it.
-    app = create_app(replace(settings, demo=False))
+    if args.workers < 1:
+        print("continuum serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and parse_store_url(settings.database_url).kind == "memory":
+        print("continuum serve: an in-memory store cannot be shared by workers", file=sys.stderr)
+        return 2
+    app = served_app(settings)
     application: ContinuumApplication = app.state.application
     if settings.demo and not has_events(application):
         ids = load_demo_cohort(application, today=datetime.now(UTC).date())
         log.info("demo_loaded", participants=len(ids))
 
     base_url = f"http://{settings.host}:{settings.port}"
-    log.info("serving", url=base_url, store=app.state.store.display)
+    log.info("serving", url=base_url, store=app.state.store.display, workers=args.workers)
     print(f"Continuum serving on {base_url} (store {app.state.store.display})", file=sys.stderr)
     showcase = demo_participant_id(SHOWCASE_PARTICIPANT)
     if exists(application, showcase):
         print(f"Demo timeline: {base_url}/v1/participants/{showcase}/timeline", file=sys.stderr)
     if settings.demo and settings.jwt_secret:
         print_demo_tokens(settings)
-        enable_demo_sign_in(app)
         print_sign_in_links(base_url, settings.jwt_secret)
-    # log_config=None keeps the handlers configure_logging installed.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    if args.workers == 1:
+        # log_config=None keeps the handlers configure_logging installed.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        return 0
+    # Each worker process builds its own app from the same environment (served_app); this
+    # one only seeded the store, so it closes its own before they start.
+    application.close()
+    uvicorn.run(
+        "api.cli:served_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_config=None,
+    )
     return 0
+
+
+def served_app(settings: Settings) -> FastAPI:
+    """The app `serve` runs: the demo is loaded by `serve` itself (on an empty store only), so
+    the app must not load it; in demo mode the one-click sign-in pages are on."""
+    from api.app import create_app
+
+    app = create_app(replace(settings, demo=False))
+    if settings.demo and settings.jwt_secret:
+        enable_demo_sign_in(app)
+    return app
+
+
+def served_app_from_env() -> FastAPI:
+    """The app each `serve --workers N` process builds, from the environment."""
+    settings = Settings.from_env().with_token_keys()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    return served_app(settings)
 
 
 # ---- demo -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from uuid import UUID
 from fastapi import Depends, Header, Path, Request
 
 from api.access_log import AccessEntry, AccessLog
-from api.authz import Reader, scoped_participant
+from api.authz import Reader, check_participant
 from api.dependencies import Application, clock
 from api.identity import Principal
 from api.schemas import ErrorBody
@@ -47,7 +47,11 @@ class PurposeOfUse(StrEnum):
 
 @dataclass(frozen=True)
 class RecordRead:
-    """A read the caller may make and that is already in the access log."""
+    """A read the caller may make and that is already in the access log.
+
+    `participant` is the shared cached state (see `peek_participant`): read its program and
+    version, never mutate it.
+    """
 
     principal: Principal
     participant: Participant
@@ -80,7 +84,8 @@ class LoggedRead:
             Header(alias=PURPOSE_HEADER, description="Why the record is read (HL7 PurposeOfUse)"),
         ] = PurposeOfUse.TREAT,
     ) -> RecordRead:
-        participant = scoped_participant(application, principal, participant_id)
+        participant = application.peek_participant(participant_id)
+        check_participant(principal, participant)
         entry = access_log.append(
             AccessEntry(
                 at=now,

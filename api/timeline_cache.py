@@ -20,6 +20,7 @@ from api.schemas import Timeline, TimelineEvent
 from domain.application import ContinuumApplication
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+RENDER_LOCK_STRIPES = 64
 
 
 class TimelineCache:
@@ -30,6 +31,7 @@ class TimelineCache:
         self._entries: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._render_locks = tuple(threading.Lock() for _ in range(RENDER_LOCK_STRIPES))
 
     def get(self, participant_id: UUID, version: int) -> bytes | None:
         """The timeline rendered at exactly `version`, if it is cached."""
@@ -56,6 +58,10 @@ class TimelineCache:
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= len(evicted)
+
+    def rendering(self, participant_id: UUID) -> threading.Lock:
+        """The lock a reader holds while rendering this participant's timeline."""
+        return self._render_locks[participant_id.int % RENDER_LOCK_STRIPES]
 
     def __len__(self) -> int:
         with self._lock:
@@ -85,9 +91,15 @@ def cached_timeline(
     rendering is filed under the version it was actually read at.
     """
     body = cache.get(participant_id, version)
-    if body is None:
-        read_at, body = render_timeline(application, participant_id)
-        cache.put(participant_id, read_at, body)
+    if body is not None:
+        return body
+    # One render per participant at a time: the reads that missed together (after a write, or
+    # at start) wait for the first one's rendering instead of each repeating it.
+    with cache.rendering(participant_id):
+        body = cache.get(participant_id, version)
+        if body is None:
+            read_at, body = render_timeline(application, participant_id)
+            cache.put(participant_id, read_at, body)
     return body
 
 

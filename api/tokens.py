@@ -9,7 +9,10 @@ confusion (an HS256 token "signed" with the public key) are refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +28,9 @@ from api.settings import SettingsError
 LEEWAY_SECONDS = 30
 MAX_PROGRAMS = 200
 MAX_CLAIM_LENGTH = 200
+# Verified tokens remembered, so a client's every request does not re-parse and re-check the
+# same signature (PyJWT spent ~1 ms a request on it): a few per user and service at once.
+VERIFIED_TOKENS_KEPT = 1024
 _TTL = re.compile(r"(\d{1,6})([smhd]?)")
 _TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -66,7 +72,14 @@ class TokenKeyError(SettingsError):
 class TokenVerifier:
     """Checks signatures, expiry and claims with the keys configured at start."""
 
-    def __init__(self, *, secret: str | None = None, public_key_pem: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        public_key_pem: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
         self._keys: dict[str, Any] = {}
         if secret:
             self._keys["HS256"] = secret
@@ -74,12 +87,37 @@ class TokenVerifier:
             self._keys["RS256"] = _rsa_public_key(public_key_pem)
         if not self._keys:
             raise TokenKeyError("a token verifier needs a secret or a public key")
+        self._verified: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     @property
     def algorithms(self) -> tuple[str, ...]:
         return tuple(self._keys)
 
     def verify(self, token: str) -> Claims:
+        """The token's claims, if its signature, expiry and claims hold.
+
+        A token verified before is not parsed again: its keys are fixed for this verifier's
+        life and a signature, once good, stays good; only its expiry is checked again.
+        """
+        with self._verified_lock:
+            found = self._verified.get(token)
+            if found is not None:
+                self._verified.move_to_end(token)
+        if found is not None:
+            claims, expires_at = found
+            if self._clock() > expires_at + LEEWAY_SECONDS:
+                raise InvalidToken("the token has expired")
+            return claims
+        claims, expires_at = self._verify_signed(token)
+        with self._verified_lock:
+            self._verified[token] = (claims, expires_at)
+            self._verified.move_to_end(token)
+            while len(self._verified) > VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signed(self, token: str) -> tuple[Claims, float]:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:
@@ -101,7 +139,7 @@ class TokenVerifier:
             raise InvalidToken("the token lacks a required claim") from None
         except jwt.PyJWTError:
             raise InvalidToken("the token is invalid") from None
-        return _claims(claims)
+        return _claims(claims), float(claims["exp"])
 
 
 def _rsa_public_key(pem: str) -> RSAPublicKey:

@@ -490,6 +490,20 @@ class ContinuumApplication(Application[UUID]):
             raise ParticipantNotFound(f"no participant {participant_id}")
         return participant
 
+    def peek_participant(self, participant_id: UUID) -> Participant:
+        """The participant, current with the store, as cached: shared, not copied.
+
+        For reads that only look at its id, program and version (scope checks, cache keys);
+        copying a long stream's state cost more than the rest of such a read. Never mutate it.
+        """
+        try:
+            participant: object = self.repository.get(participant_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            raise ParticipantNotFound(f"no participant {participant_id}") from None
+        if not isinstance(participant, Participant):
+            raise ParticipantNotFound(f"no participant {participant_id}")
+        return participant
+
     def stream(self, participant_id: UUID) -> list[Participant.Event]:
         """Every event of the participant's stream, in recorded order."""
         events = [

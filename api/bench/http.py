@@ -1,7 +1,9 @@
-"""HTTP: a real `continuum serve` (uvicorn, auth on) and a load generator in another process.
+"""HTTP: a real `continuum serve` (uvicorn, auth on, one worker process per core) and a load
+generator in another process: wrk if installed, else api/bench/load.py
+(CONTINUUM_BENCH_LOAD=python|wrk chooses).
 
 Measures a timeline read of a participant with `timeline_events` events, and a session write
-(each client writing to its own participant), with 16 concurrent clients.
+(no two concurrent requests writing to the same participant), with 16 concurrent clients.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
+from api.bench import wrk
 from api.generate import PendingCohort
 from api.store import parse_store_url
 from api.tokens import Role, mint_token
@@ -29,6 +32,10 @@ from domain.application import ContinuumApplication
 SECRET = "continuum-bench-secret-0123456789abcdef-0123"
 PROGRAM = "bench-http"
 CLIENTS = 16
+# Participants the session writes go to (wrk spreads requests over them in turn).
+WRITE_PARTICIPANTS = 256
+# Server processes: one per core, as a deployment on this machine would run.
+WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
 
 def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
@@ -38,7 +45,7 @@ def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
     now = datetime.now(UTC)
     # Before every session the load generator writes (it starts 300 days back).
     admitted = now - timedelta(days=max(timeline_events + 10, 400))
-    ids = [uuid4() for _ in range(CLIENTS + 1)]
+    ids = [uuid4() for _ in range(WRITE_PARTICIPANTS + 1)]
     try:
         for pid in ids:
             cohort.admit(
@@ -75,7 +82,7 @@ def server(store_url: str) -> Iterator[str]:
         "CONTINUUM_LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(WORKERS)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
@@ -113,16 +120,34 @@ def load(base_url: str, token: str, seconds: float, *target: str) -> dict[str, A
     return result
 
 
+def use_wrk() -> bool:
+    choice = os.environ.get("CONTINUUM_BENCH_LOAD", "auto")
+    if choice == "wrk" and not wrk.available():
+        raise RuntimeError(
+            "CONTINUUM_BENCH_LOAD=wrk, but wrk is not installed (apt-get install wrk)"
+        )
+    return choice == "wrk" or (choice == "auto" and wrk.available())
+
+
 def http_bench(store_url: str, seconds: float, timeline_events: int) -> dict[str, Any]:
     timeline_id, writers = seed(store_url, timeline_events)
     token = mint_token(SECRET, role=Role.CLINICIAN, sub="bench-clinician", programs=[PROGRAM])
+    writer_ids = [str(w) for w in writers]
     with server(store_url) as base_url:
-        read = load(base_url, token, seconds, "--timeline", str(timeline_id))
-        write = load(base_url, token, seconds, "--sessions", ",".join(map(str, writers)))
+        if use_wrk():
+            generator = f"wrk, {wrk.THREADS} threads, {CLIENTS} connections, own process"
+            read = wrk.timeline_load(base_url, token, seconds, CLIENTS, str(timeline_id))
+            first_session = datetime.now(UTC) - timedelta(days=300)
+            write = wrk.sessions_load(base_url, token, seconds, CLIENTS, writer_ids, first_session)
+        else:
+            generator = "api/bench/load.py: 16 threads, one httpx client each, own process"
+            read = load(base_url, token, seconds, "--timeline", str(timeline_id))
+            write = load(base_url, token, seconds, "--sessions", ",".join(writer_ids[:CLIENTS]))
     return {
         "clients": CLIENTS,
+        "server_workers": WORKERS,
         "timeline_events": timeline_events,
-        "load_generator": "api/bench/load.py: 16 threads, one httpx client each, own process",
+        "load_generator": generator,
         "timeline_read": read,
         "session_write": write,
     }

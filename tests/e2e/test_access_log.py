@@ -8,6 +8,7 @@ through the log; the table refuses UPDATE and DELETE in the database itself.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import cast
 from uuid import UUID
 
@@ -94,7 +95,7 @@ def test_refused_reads_are_not_logged_as_reads(client: TestClient, participant: 
 
 
 class BrokenAccessLog(MemoryAccessLog):
-    def _insert(self, entry: AccessEntry) -> int:
+    def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         raise OSError("disk full")
 
 

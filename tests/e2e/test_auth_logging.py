@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import pytest
@@ -18,7 +19,7 @@ NAME = "Jane Doe"
 
 
 class BrokenAccessLog(MemoryAccessLog):
-    def _insert(self, entry: AccessEntry) -> int:
+    def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         raise OSError(f"cannot write a row for {NAME}")
 
 

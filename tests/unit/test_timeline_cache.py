@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import cast
+from uuid import UUID, uuid4
 
-from api.timeline_cache import TimelineCache
+import pytest
+
+from api import timeline_cache
+from api.timeline_cache import TimelineCache, cached_timeline
+from domain.application import ContinuumApplication
 
 
 def test_a_cached_timeline_is_served_only_at_its_version() -> None:
@@ -52,3 +60,27 @@ def test_a_body_larger_than_the_whole_cache_is_not_kept() -> None:
     cache.put(pid, 1, b"123456")
 
     assert cache.get(pid, 1) is None
+
+
+def test_reads_that_miss_together_render_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight reads of a cold timeline at once: one renders, the others wait and get its body."""
+    renders: list[UUID] = []
+
+    def slow_render(_application: object, participant_id: UUID) -> tuple[int, bytes]:
+        renders.append(participant_id)
+        time.sleep(0.05)
+        return 7, b"rendered at 7"
+
+    monkeypatch.setattr(timeline_cache, "render_timeline", slow_render)
+    cache = TimelineCache()
+    pid = uuid4()
+    start = threading.Barrier(8)
+
+    def read() -> bytes:
+        start.wait()
+        return cached_timeline(cache, cast(ContinuumApplication, None), pid, 7)
+
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: read(), range(8)))
+    assert bodies == [b"rendered at 7"] * 8
+    assert renders == [pid]
