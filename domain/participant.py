@@ -73,8 +73,9 @@ def event_id_for(participant_id: UUID, version: int) -> UUID:
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
-def event_id_text(participant_id: UUID, version: int) -> str:
-    """`str(event_id_for(participant_id, version))`, spelled from the SHA-1 digest directly.
+def event_id_text(participant_id: UUID | str, version: int) -> str:
+    """`str(event_id_for(participant_id, version))`, spelled from the SHA-1 digest directly
+    (the participant id as a UUID, or as its canonical text when the caller has that already).
 
     Every event applied (on replay too) files its id as text; building a UUID object only to
     print it was a measurable share of replays and rebuilds.

@@ -147,9 +147,10 @@ class ScreeningResult:
     def outcome(self) -> ScreeningOutcome:
         if self.status is not SpecimenStatus.VALID:
             return ScreeningOutcome(self.status.value)
-        if self.unexpected_positives:
+        positives = self.positives
+        if positives - self.prescribed:
             return ScreeningOutcome.UNEXPECTED_POSITIVE
-        if self.positives:
+        if positives:
             return ScreeningOutcome.EXPECTED_POSITIVE
         return ScreeningOutcome.NEGATIVE
 

@@ -27,8 +27,17 @@ class ParticipantView:
 class ParticipantViewFold:
     """The runner's fold: decode a stored row, apply events, encode the row again."""
 
+    def __init__(self) -> None:
+        # Per event class: the library's event classes make isinstance slow, and a rebuild
+        # asks once per event.
+        self._accepted: dict[type, bool] = {}
+
     def accepts(self, event: object) -> bool:
-        return isinstance(event, Participant.Event)
+        kind = type(event)
+        accepted = self._accepted.get(kind)
+        if accepted is None:
+            accepted = self._accepted[kind] = issubclass(kind, Participant.Event)
+        return accepted
 
     def decode(self, row: ViewRow | None) -> ParticipantView:
         if row is None:
@@ -39,8 +48,8 @@ class ParticipantViewFold:
             compliance=ComplianceState.from_dict(data["compliance"]),
         )
 
-    def apply(self, view: ParticipantView, event: Any) -> ParticipantView:
-        event_id = event_id_text(event.originator_id, event.originator_version)
+    def apply(self, view: ParticipantView, event: Any, participant_id: str) -> ParticipantView:
+        event_id = event_id_text(participant_id, event.originator_version)
         view.level_of_care = level_of_care.apply(view.level_of_care, event, event_id)
         view.compliance = compliance_state.apply(view.compliance, event, event_id)
         return view

@@ -56,7 +56,7 @@ def expected_rows(app: ContinuumApplication) -> dict[str, ViewRow]:
             continue
         state = fold.decode(None)
         for event in app.stream(UUID(pid)):
-            state = fold.apply(state, event)
+            state = fold.apply(state, event, pid)
         rows[pid] = fold.encode(pid, state)
     return rows
 
