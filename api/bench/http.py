@@ -71,7 +71,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(store_url: str) -> Iterator[str]:
+def server(store_url: str, workers: int = WORKERS) -> Iterator[str]:
+    """A `continuum serve --workers N` on a free port, with the bench's token secret."""
     port = free_port()
     env = {
         **os.environ,
@@ -82,7 +83,7 @@ def server(store_url: str) -> Iterator[str]:
         "CONTINUUM_LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(WORKERS)],
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
