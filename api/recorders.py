@@ -71,6 +71,31 @@ class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
         return None if found is None else (found[0], found[1], found[2])
 
 
+# The append functions (one for any number of events, one for a single event): one statement,
+# its own transaction. {params} and {rows} differ; the body is shared.
+_APPEND_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {function}({params}"
+    "receipt_key text, receipt_fingerprint text, receipt_response text) "
+    "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+    "DECLARE positions bigint[]; "
+    "BEGIN "
+    "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+    "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
+    "NOTIFY {channel}; "
+    "WITH inserted AS ("
+    "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
+    "{rows} RETURNING notification_id) "
+    "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
+    "FROM inserted; "
+    "IF receipt_key IS NOT NULL THEN "
+    "INSERT INTO {receipts} VALUES (receipt_key, receipt_fingerprint, "
+    "receipt_response, positions[array_upper(positions, 1)]); "
+    "END IF; "
+    "RETURN QUERY SELECT unnest(positions); "
+    "END; $BODY$"
+)
+
+
 class PostgresIdempotentRecorder(PostgresApplicationRecorder):
     """Appends events (and the receipt, when there is one) in one call of a database function.
 
@@ -102,41 +127,47 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             ).format(*table)
         )
         function = schema, Identifier(self.append_function_name)
+        one_function = schema, Identifier(self.append_function_name + "_one")
+        names = {
+            "schema": schema,
+            "lock_timeout": self.datastore.lock_timeout,
+            "events": Identifier(self.events_table_name),
+            "channel": Identifier(self.channel_name),
+            "receipts": SQL("{}.{}").format(*table),
+        }
         self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {function}("
-                "events {schema}.{event_type}[], receipt_key text, receipt_fingerprint text, "
-                "receipt_response text) RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
-                "DECLARE positions bigint[]; "
-                "BEGIN "
-                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
-                "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
-                "WITH inserted AS ("
-                "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id) "
-                "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
-                "FROM inserted; "
-                "IF receipt_key IS NOT NULL THEN "
-                "INSERT INTO {receipts} VALUES (receipt_key, receipt_fingerprint, "
-                "receipt_response, positions[array_upper(positions, 1)]); "
-                "END IF; "
-                "RETURN QUERY SELECT unnest(positions); "
-                "END; $BODY$"
-            ).format(
+            SQL(_APPEND_FUNCTION).format(
                 function=SQL("{}.{}").format(*function),
-                schema=schema,
-                event_type=Identifier(self.stored_event_type_name),
-                lock_timeout=self.datastore.lock_timeout,
-                events=Identifier(self.events_table_name),
-                channel=Identifier(self.channel_name),
-                receipts=SQL("{}.{}").format(*table),
+                params=SQL("events {}.{}[], ").format(
+                    schema, Identifier(self.stored_event_type_name)
+                ),
+                rows=SQL(
+                    "SELECT originator_id, originator_version, topic, state FROM unnest(events)"
+                ),
+                **names,
+            )
+        )
+        # A save of one event (most commands) passes plain values: dumping the library's
+        # composite type in Python cost more client CPU than the rest of the save.
+        self.sql_create_statements.append(
+            SQL(_APPEND_FUNCTION).format(
+                function=SQL("{}.{}").format(*one_function),
+                params=SQL(
+                    "new_originator_id {}, new_originator_version bigint, new_topic text, "
+                    "new_state bytea, "
+                ).format(Identifier(self.datastore.originator_id_type)),
+                rows=SQL(
+                    "VALUES (new_originator_id, new_originator_version, new_topic, new_state)"
+                ),
+                **names,
             )
         )
         self.append_statement = SQL(
             "SELECT position FROM {}.{}(%s, %s, %s, %s) AS position"
         ).format(*function)
+        self.append_one_statement = SQL(
+            "SELECT position FROM {}.{}(%s, %s, %s, %b, %s, %s, %s) AS position"
+        ).format(*one_function)
         self.select_idempotency_statement = SQL(
             "SELECT fingerprint, response, position FROM {}.{} WHERE key=%s"
         ).format(*table)
@@ -162,13 +193,23 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         row: IdempotencyRow | None = kwargs.get("idempotency")
         if not stored_events:
             return []
-        events = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
-        key, fingerprint, response = row if row is not None else (None, None, None)
+        receipt = row if row is not None else (None, None, None)
+        if len(stored_events) == 1:
+            one = stored_events[0]
+            statement = self.append_one_statement
+            params: tuple[Any, ...] = (
+                one.originator_id, one.originator_version, one.topic, one.state, *receipt
+            )  # fmt: skip
+        else:
+            events = [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in stored_events
+            ]
+            statement, params = self.append_statement, (events, *receipt)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.append_statement, (events, key, fingerprint, response), prepare=True)
+            curs.execute(statement, params, prepare=True)
             return [found["position"] for found in curs.fetchall()]
 
     def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
