@@ -695,6 +695,10 @@ class ContinuumApplication(Application[UUID]):
                     pass  # the copy may be behind the store: only the stored stream refuses
                 else:
                     return saved
+            elif create is not None and expected_version in (None, 0):
+                # Most admissions open a new stream: try that first; if the stream exists (a
+                # readmission), the save fails on version 1 and the retry reads the store.
+                return create()
         try:
             participant = self.get_participant(participant_id)
         except ParticipantNotFound:

@@ -133,3 +133,25 @@ def test_pooled_connections_dropped_by_the_server_are_replaced_unnoticed(
         assert [e.originator_version for e in app.stream(pid)] == [1, 2, 3, 4]
     finally:
         app.close()
+
+
+def test_a_readmission_through_a_process_that_never_saw_the_participant(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    """An admission first tries to open a new stream; for a participant stored already (a
+    readmission) that save fails on version 1 and the admission is judged by the store."""
+    here, other = two_apps
+    pid = admit(here)
+    here.discharge(
+        pid, discharged_at=ADMITTED + timedelta(days=3), reason="completed",
+        recorded_by="clinician", now=NOW,
+    )  # fmt: skip
+    readmitted = other.admit(
+        participant_id=pid, program_id="prog-1", age_group="adult", level="2.5",
+        pathway="primary", admitted_at=ADMITTED + timedelta(days=20), recorded_by="intake",
+        now=NOW,
+    )  # fmt: skip
+    assert readmitted.version == 4
+    assert [type(e).__name__ for e in here.stream(pid)] == [
+        "Registered", "Admitted", "Discharged", "Admitted",
+    ]  # fmt: skip
