@@ -17,7 +17,7 @@ cannot learn who is treated elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
@@ -74,10 +74,10 @@ def may(principal: Principal, action: Action) -> bool:
     return action in PERMISSIONS[principal.role]
 
 
-def require(action: Action) -> Callable[[Principal], Principal]:
+def require(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that authenticates the caller and refuses (403) a role without `action`."""
 
-    def permitted(principal: CurrentPrincipal) -> Principal:
+    async def permitted(principal: CurrentPrincipal) -> Principal:  # no I/O: no threadpool hop
         if not may(principal, action):
             raise Forbidden(f"the role {principal.role} may not {action.value.replace('_', ' ')}")
         return principal

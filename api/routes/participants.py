@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.authz import check_admission
 from api.dependencies import Application, Write
@@ -208,7 +209,7 @@ def get_participant(
     response_model=Timeline,
     responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
 )
-def get_timeline(
+async def get_timeline(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("timeline"))],
     application: Application,
@@ -217,6 +218,10 @@ def get_timeline(
     """Every entry of the participant's stream in clinical order, corrections flagged."""
     # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
     # read's participant lookup already learned the current version, and the access entry
-    # was written before this runs.
-    body = cached_timeline(cache, application, participant_id, read.participant.version)
+    # was written before this runs. async: a cached body is a dictionary lookup, served
+    # without a threadpool hop; only a rendering (reads the store) goes to the threadpool.
+    version = read.participant.version
+    body = cache.get(participant_id, version)
+    if body is None:
+        body = await run_in_threadpool(cached_timeline, cache, application, participant_id, version)
     return Response(content=body, media_type="application/json")
