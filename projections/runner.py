@@ -12,8 +12,9 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
@@ -104,17 +105,26 @@ class ViewRunner:
                 head = min(head, until)
         batches = 0
         position = self.store.position()
-        with ThreadPoolExecutor(1, thread_name_prefix="continuum-views-read") as reader:
+        with ExitStack() as stack:
+            # Only a prefetching catch-up (a rebuild) starts a reader thread: live catch-ups
+            # run every few hundred milliseconds and read inline.
+            reader = (
+                stack.enter_context(ThreadPoolExecutor(1, "continuum-views-read"))
+                if prefetch
+                else None
+            )
 
-            def select(after: int) -> Future[Sequence[Any]]:
-                return reader.submit(
+            def select(after: int) -> Callable[[], Sequence[Any]]:
+                """The batch after `after`: read now in the reader thread, or when called."""
+                read = partial(
                     self.recorder.select_notifications,
                     start=after, limit=self.batch_size, stop=until, inclusive_of_start=False,
                 )  # fmt: skip
+                return read if reader is None else reader.submit(read).result
 
             pending = select(position)
             while max_batches is None or batches < max_batches:
-                notifications = pending.result()
+                notifications = pending()
                 if not notifications:
                     break
                 if prefetch:  # read the next batch while this one is applied
