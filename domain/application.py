@@ -667,7 +667,8 @@ class ContinuumApplication(Application[UUID]):
                             "the participant's stream changed since it was read",
                             current_version=self._current_version(participant_id),
                         ) from None
-                    time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
+                    if attempt > 0:  # lost a race on the stored stream; a stale copy just retries
+                        time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
                     continue
                 self._last_saved.put(participant_id, participant)
                 return replace(receipt, position=recordings[-1].notification.id)
@@ -695,7 +696,7 @@ class ContinuumApplication(Application[UUID]):
                     pass  # the copy may be behind the store: only the stored stream refuses
                 else:
                     return saved
-            elif create is not None and expected_version in (None, 0):
+            elif create is not None and expected_version is None:
                 # Most admissions open a new stream: try that first; if the stream exists (a
                 # readmission), the save fails on version 1 and the retry reads the store.
                 return create()
