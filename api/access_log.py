@@ -202,14 +202,12 @@ class SQLiteAccessLog(AccessLog):
                 )
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
+        insert = f"INSERT INTO {SQLITE_TABLE} ({', '.join(_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)"
         ids = []
         with self.datastore.transaction(commit=True) as c:
             for entry in entries:
                 values = _values(entry)
-                c.execute(
-                    f"INSERT INTO {SQLITE_TABLE} ({', '.join(_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)",
-                    (values[0].isoformat(), *values[1:]),
-                )
+                c.execute(insert, (values[0].isoformat(), *values[1:]))
                 ids.append(int(c.lastrowid))
         return ids
 

@@ -482,13 +482,7 @@ class ContinuumApplication(Application[UUID]):
 
     def get_participant(self, participant_id: UUID, version: int | None = None) -> Participant:
         """The participant's current state (or as of a stream version)."""
-        try:
-            participant: object = self.repository.get(participant_id, version=version)
-        except AggregateNotFoundError:
-            raise ParticipantNotFound(f"no participant {participant_id}") from None
-        if not isinstance(participant, Participant):  # e.g. a program's stream id
-            raise ParticipantNotFound(f"no participant {participant_id}")
-        return participant
+        return self._participant(participant_id, version=version)
 
     def peek_participant(self, participant_id: UUID) -> Participant:
         """The participant, current with the store, as cached: shared, not copied.
@@ -496,11 +490,14 @@ class ContinuumApplication(Application[UUID]):
         For reads that only look at its id, program and version (scope checks, cache keys);
         copying a long stream's state cost more than the rest of such a read. Never mutate it.
         """
+        return self._participant(participant_id, deepcopy_from_cache=False)
+
+    def _participant(self, participant_id: UUID, **get: Any) -> Participant:
         try:
-            participant: object = self.repository.get(participant_id, deepcopy_from_cache=False)
+            participant: object = self.repository.get(participant_id, **get)
         except AggregateNotFoundError:
             raise ParticipantNotFound(f"no participant {participant_id}") from None
-        if not isinstance(participant, Participant):
+        if not isinstance(participant, Participant):  # e.g. a program's stream id
             raise ParticipantNotFound(f"no participant {participant_id}")
         return participant
 
