@@ -162,12 +162,17 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
                 **names,
             )
         )
-        self.append_statement = SQL(
-            "SELECT position FROM {}.{}(%s, %s, %s, %s) AS position"
-        ).format(*function)
-        self.append_one_statement = SQL(
-            "SELECT position FROM {}.{}(%s, %s, %s, %b, %s, %s, %s) AS position"
-        ).format(*one_function)
+        # Rendered once: psycopg renders a composed statement again on every execute.
+        self.append_statement = (
+            SQL("SELECT position FROM {}.{}(%s, %s, %s, %s) AS position")
+            .format(*function)
+            .as_bytes(None)
+        )
+        self.append_one_statement = (
+            SQL("SELECT position FROM {}.{}(%s, %s, %s, %b, %s, %s, %s) AS position")
+            .format(*one_function)
+            .as_bytes(None)
+        )
         self.select_idempotency_statement = SQL(
             "SELECT fingerprint, response, position FROM {}.{} WHERE key=%s"
         ).format(*table)

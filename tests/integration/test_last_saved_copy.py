@@ -1,8 +1,10 @@
-"""Commands start from this process's last saved copy of a participant, without reading the
+"""Commands start from the participant as this process last saved it, without reading the
 store; another process (a second application on the same store) may have written since.
 
 Whatever the other process wrote, a command here must land after it (never overwrite or lose
 it), be refused only by the stream as stored, and If-Match must be judged against the store.
+Commands change that entry in place, so a command that fails half-way must leave nothing of
+itself behind for the next one.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from api.recorders import PostgresIdempotentRecorder
 from api.store import parse_store_url
 from domain.application import ContinuumApplication
-from domain.errors import AfterDischarge, VersionConflict
+from domain.errors import AfterDischarge, DomainError, VersionConflict
+from domain.participant import Participant
 
 ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=60)
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[ContinuumApplication]:
+    application = ContinuumApplication(env=parse_store_url(database_url, pool_size=2).settings)
+    yield application
+    application.close()
 
 
 @pytest.fixture
@@ -155,3 +166,45 @@ def test_a_readmission_through_a_process_that_never_saw_the_participant(
     assert [type(e).__name__ for e in here.stream(pid)] == [
         "Registered", "Admitted", "Discharged", "Admitted",
     ]  # fmt: skip
+
+
+def test_a_save_that_fails_leaves_no_half_applied_command_behind(
+    app: ContinuumApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event applied to the entry but never stored must not survive: the next command
+    writes the very next version, with no gap where the failed one was."""
+    pid = admit(app)
+    session(app, pid, 1)
+
+    def database_gone(*args: object, **kwargs: object) -> None:
+        raise OperationalError("the server closed the connection")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(app.recorder, "insert_events", database_gone)
+        with pytest.raises(OperationalError):
+            session(app, pid, 2)
+    assert session(app, pid, 3) == 4
+    stream = app.stream(pid)
+    assert [e.originator_version for e in stream] == [1, 2, 3, 4]
+    assert stream[-1].recorded_by == "writer-day-3"
+
+
+def test_a_command_refused_half_way_leaves_no_half_applied_command_behind(
+    app: ContinuumApplication,
+) -> None:
+    """A command that has already applied one event when it is refused: neither the entry
+    nor the store keeps that event."""
+    pid = admit(app)
+    session(app, pid, 1)
+
+    def attend_then_refuse(participant: Participant) -> None:
+        participant.record_session(
+            service="group", duration_minutes=60, attended=True, modality=None, track=None,
+            occurred_at=ADMITTED + timedelta(days=2), recorded_by="half-way", now=NOW,
+        )  # fmt: skip
+        raise DomainError("refused after the first event")
+
+    with pytest.raises(DomainError):
+        app._execute(pid, attend_then_refuse, idempotency=None, expected_version=None)
+    assert session(app, pid, 3) == 4
+    assert [e.recorded_by for e in app.stream(pid)][2:] == ["writer-day-1", "writer-day-3"]
