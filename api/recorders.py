@@ -71,27 +71,53 @@ class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
         return None if found is None else (found[0], found[1], found[2])
 
 
-# The append functions (one for any number of events, one for a single event): one statement,
-# its own transaction. {params} and {rows} differ; the body is shared.
-_APPEND_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION {function}({params}"
-    "receipt_key text, receipt_fingerprint text, receipt_response text) "
-    "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
-    "DECLARE positions bigint[]; "
-    "BEGIN "
+# The append functions, each one statement in its own transaction: take the events table's
+# lock, notify listeners, insert, and write the receipt (if any) with the last position.
+_APPEND_PROLOGUE = (
     "SET LOCAL lock_timeout = '{lock_timeout}s'; "
     "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
     "NOTIFY {channel}; "
-    "WITH inserted AS ("
-    "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
-    "{rows} RETURNING notification_id) "
+)
+_APPEND_RECEIPT = (
+    "IF receipt_key IS NOT NULL THEN "
+    "INSERT INTO {receipts} VALUES (receipt_key, receipt_fingerprint, receipt_response, {last}); "
+    "END IF; "
+)
+_INSERT_COLUMNS = "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
+_RECEIPT_PARAMS = "receipt_key text, receipt_fingerprint text, receipt_response text"
+# Any number of events, as an array of the library's composite type.
+_APPEND_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {function}(events {schema}.{event_type}[], "
+    + _RECEIPT_PARAMS
+    + ") RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+    "DECLARE positions bigint[]; "
+    "BEGIN "
+    + _APPEND_PROLOGUE
+    + "WITH inserted AS ("
+    + _INSERT_COLUMNS
+    + "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+    "RETURNING notification_id) "
     "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
     "FROM inserted; "
-    "IF receipt_key IS NOT NULL THEN "
-    "INSERT INTO {receipts} VALUES (receipt_key, receipt_fingerprint, "
-    "receipt_response, positions[array_upper(positions, 1)]); "
-    "END IF; "
-    "RETURN QUERY SELECT unnest(positions); "
+    + _APPEND_RECEIPT.replace("{last}", "positions[array_upper(positions, 1)]")
+    + "RETURN QUERY SELECT unnest(positions); "
+    "END; $BODY$"
+)
+# One event (most commands), as plain values: dumping the composite type in Python cost more
+# client CPU than the rest of the save, and a scalar result keeps the time under the lock short.
+_APPEND_EVENT_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {function}(new_originator_id {id_type}, "
+    "new_originator_version bigint, new_topic text, new_state bytea, "
+    + _RECEIPT_PARAMS
+    + ") RETURNS bigint LANGUAGE plpgsql AS $BODY$ "
+    "DECLARE position bigint; "
+    "BEGIN "
+    + _APPEND_PROLOGUE
+    + _INSERT_COLUMNS
+    + "VALUES (new_originator_id, new_originator_version, new_topic, new_state) "
+    "RETURNING notification_id INTO position; "
+    + _APPEND_RECEIPT.replace("{last}", "position")
+    + "RETURN position; "
     "END; $BODY$"
 )
 
@@ -115,9 +141,11 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         prefix = events_table_name.removesuffix("_events")
         self.idempotency_table_name = prefix + "_idempotency"
         self.append_function_name = prefix + "_append"
+        self.append_event_function_name = prefix + "_append_event"
         self.snapshots_table_name = prefix + "_snapshots"
         self.check_identifier_length(self.idempotency_table_name)
         self.check_identifier_length(self.append_function_name)
+        self.check_identifier_length(self.append_event_function_name)
         schema = Identifier(self.datastore.schema)
         table = schema, Identifier(self.idempotency_table_name)
         self.sql_create_statements.append(
@@ -126,8 +154,8 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
                 "fingerprint text NOT NULL, response text NOT NULL, position bigint)"
             ).format(*table)
         )
-        function = schema, Identifier(self.append_function_name)
-        one_function = schema, Identifier(self.append_function_name + "_one")
+        function = SQL("{}.{}").format(schema, Identifier(self.append_function_name))
+        event_function = SQL("{}.{}").format(schema, Identifier(self.append_event_function_name))
         names = {
             "schema": schema,
             "lock_timeout": self.datastore.lock_timeout,
@@ -135,42 +163,27 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             "channel": Identifier(self.channel_name),
             "receipts": SQL("{}.{}").format(*table),
         }
-        self.sql_create_statements.append(
+        self.sql_create_statements += [
             SQL(_APPEND_FUNCTION).format(
-                function=SQL("{}.{}").format(*function),
-                params=SQL("events {}.{}[], ").format(
-                    schema, Identifier(self.stored_event_type_name)
-                ),
-                rows=SQL(
-                    "SELECT originator_id, originator_version, topic, state FROM unnest(events)"
-                ),
+                function=function, event_type=Identifier(self.stored_event_type_name), **names
+            ),
+            # The one-event function of earlier releases returned a set; it is replaced.
+            SQL("DROP FUNCTION IF EXISTS {}.{}").format(schema, Identifier(prefix + "_append_one")),
+            SQL(_APPEND_EVENT_FUNCTION).format(
+                function=event_function,
+                id_type=Identifier(self.datastore.originator_id_type),
                 **names,
-            )
-        )
-        # A save of one event (most commands) passes plain values: dumping the library's
-        # composite type in Python cost more client CPU than the rest of the save.
-        self.sql_create_statements.append(
-            SQL(_APPEND_FUNCTION).format(
-                function=SQL("{}.{}").format(*one_function),
-                params=SQL(
-                    "new_originator_id {}, new_originator_version bigint, new_topic text, "
-                    "new_state bytea, "
-                ).format(Identifier(self.datastore.originator_id_type)),
-                rows=SQL(
-                    "VALUES (new_originator_id, new_originator_version, new_topic, new_state)"
-                ),
-                **names,
-            )
-        )
+            ),
+        ]
         # Rendered once: psycopg renders a composed statement again on every execute.
         self.append_statement = (
-            SQL("SELECT position FROM {}.{}(%s, %s, %s, %s) AS position")
-            .format(*function)
+            SQL("SELECT position FROM {}(%s, %s, %s, %s) AS position")
+            .format(function)
             .as_bytes(None)
         )
-        self.append_one_statement = (
-            SQL("SELECT position FROM {}.{}(%s, %s, %s, %b, %s, %s, %s) AS position")
-            .format(*one_function)
+        self.append_event_statement = (
+            SQL("SELECT {}(%s, %s, %s, %b, %s, %s, %s) AS position")
+            .format(event_function)
             .as_bytes(None)
         )
         self.select_idempotency_statement = SQL(
@@ -201,7 +214,7 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         receipt = row if row is not None else (None, None, None)
         if len(stored_events) == 1:
             one = stored_events[0]
-            statement = self.append_one_statement
+            statement = self.append_event_statement
             params: tuple[Any, ...] = (
                 one.originator_id, one.originator_version, one.topic, one.state, *receipt
             )  # fmt: skip

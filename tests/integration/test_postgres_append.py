@@ -140,3 +140,28 @@ def test_apps_starting_together_all_open(app: ContinuumApplication, postgres_url
         for thread in threads:
             thread.join(30)
         assert failures == []
+
+
+def test_a_store_from_the_release_with_the_set_returning_append_function_opens(
+    app: ContinuumApplication, postgres_url: str
+) -> None:
+    """The one-event append function of the previous release (continuum_append_one, a set
+    of positions) is dropped on start; events stored before go on, and appends land after."""
+    pid = admit(app).participant_id
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION continuum_append_one(uuid, bigint, text, bytea, text, text, text) "
+            "RETURNS SETOF bigint LANGUAGE sql AS 'SELECT 1::bigint'"
+        )
+    reopened = ContinuumApplication(env=parse_store_url(postgres_url).settings)
+    try:
+        assert session(reopened, pid).version == 3
+        with psycopg.connect(postgres_url) as conn:
+            left = conn.execute(
+                "SELECT proname FROM pg_proc WHERE proname LIKE 'continuum_append%' "
+                "ORDER BY proname"
+            ).fetchall()
+        assert [name for (name,) in left] == ["continuum_append", "continuum_append_event"]
+        assert [e.originator_version for e in reopened.stream(pid)] == [1, 2, 3]
+    finally:
+        reopened.close()
