@@ -28,7 +28,7 @@ from eventsourcing.postgres import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
@@ -226,9 +226,9 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
                 for e in stored_events
             ]
             statement, params = self.append_statement, (events, *receipt)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params, prepare=True)
-            return [found["position"] for found in curs.fetchall()]
+            return [position for (position,) in curs.fetchall()]
 
     def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
         with self.datastore.transaction(commit=False) as curs:
