@@ -85,9 +85,11 @@ _APPEND_RECEIPT = (
 )
 _INSERT_COLUMNS = "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
 _RECEIPT_PARAMS = "receipt_key text, receipt_fingerprint text, receipt_response text"
-# Any number of events, as an array of the library's composite type.
-_APPEND_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION {function}(events {schema}.{event_type}[], "
+# Any number of events, as one array per column: psycopg dumps the library's composite type
+# row by row in Python, which cost more client CPU than the rest of a save.
+_APPEND_EVENTS_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {function}(new_originator_ids {id_type}[], "
+    "new_originator_versions bigint[], new_topics text[], new_states bytea[], "
     + _RECEIPT_PARAMS
     + ") RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
     "DECLARE positions bigint[]; "
@@ -95,16 +97,15 @@ _APPEND_FUNCTION = (
     + _APPEND_PROLOGUE
     + "WITH inserted AS ("
     + _INSERT_COLUMNS
-    + "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-    "RETURNING notification_id) "
+    + "SELECT * FROM unnest(new_originator_ids, new_originator_versions, new_topics, "
+    "new_states) RETURNING notification_id) "
     "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
     "FROM inserted; "
     + _APPEND_RECEIPT.replace("{last}", "positions[array_upper(positions, 1)]")
     + "RETURN QUERY SELECT unnest(positions); "
     "END; $BODY$"
 )
-# One event (most commands), as plain values: dumping the composite type in Python cost more
-# client CPU than the rest of the save, and a scalar result keeps the time under the lock short.
+# One event (most commands): a scalar result keeps the time under the lock short.
 _APPEND_EVENT_FUNCTION = (
     "CREATE OR REPLACE FUNCTION {function}(new_originator_id {id_type}, "
     "new_originator_version bigint, new_topic text, new_state bytea, "
@@ -140,11 +141,11 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             datastore.pool._check = ping_if_dropped
         prefix = events_table_name.removesuffix("_events")
         self.idempotency_table_name = prefix + "_idempotency"
-        self.append_function_name = prefix + "_append"
+        self.append_events_function_name = prefix + "_append_events"
         self.append_event_function_name = prefix + "_append_event"
         self.snapshots_table_name = prefix + "_snapshots"
         self.check_identifier_length(self.idempotency_table_name)
-        self.check_identifier_length(self.append_function_name)
+        self.check_identifier_length(self.append_events_function_name)
         self.check_identifier_length(self.append_event_function_name)
         schema = Identifier(self.datastore.schema)
         table = schema, Identifier(self.idempotency_table_name)
@@ -154,7 +155,7 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
                 "fingerprint text NOT NULL, response text NOT NULL, position bigint)"
             ).format(*table)
         )
-        function = SQL("{}.{}").format(schema, Identifier(self.append_function_name))
+        events_function = SQL("{}.{}").format(schema, Identifier(self.append_events_function_name))
         event_function = SQL("{}.{}").format(schema, Identifier(self.append_event_function_name))
         names = {
             "schema": schema,
@@ -162,23 +163,21 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             "events": Identifier(self.events_table_name),
             "channel": Identifier(self.channel_name),
             "receipts": SQL("{}.{}").format(*table),
+            "id_type": Identifier(self.datastore.originator_id_type),
         }
         self.sql_create_statements += [
-            SQL(_APPEND_FUNCTION).format(
-                function=function, event_type=Identifier(self.stored_event_type_name), **names
+            # Earlier releases' append functions took other arguments; they are replaced.
+            *(
+                SQL("DROP FUNCTION IF EXISTS {}.{}").format(schema, Identifier(prefix + old))
+                for old in ("_append", "_append_one")
             ),
-            # The one-event function of earlier releases returned a set; it is replaced.
-            SQL("DROP FUNCTION IF EXISTS {}.{}").format(schema, Identifier(prefix + "_append_one")),
-            SQL(_APPEND_EVENT_FUNCTION).format(
-                function=event_function,
-                id_type=Identifier(self.datastore.originator_id_type),
-                **names,
-            ),
+            SQL(_APPEND_EVENTS_FUNCTION).format(function=events_function, **names),
+            SQL(_APPEND_EVENT_FUNCTION).format(function=event_function, **names),
         ]
         # Rendered once: psycopg renders a composed statement again on every execute.
-        self.append_statement = (
-            SQL("SELECT position FROM {}(%s, %s, %s, %s) AS position")
-            .format(function)
+        self.append_events_statement = (
+            SQL("SELECT position FROM {}(%s, %s, %s, %b, %s, %s, %s) AS position")
+            .format(events_function)
             .as_bytes(None)
         )
         self.append_event_statement = (
@@ -219,13 +218,14 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
                 one.originator_id, one.originator_version, one.topic, one.state, *receipt
             )  # fmt: skip
         else:
-            events = [
-                self.construct_pg_stored_event(
-                    e.originator_id, e.originator_version, e.topic, e.state
-                )
-                for e in stored_events
-            ]
-            statement, params = self.append_statement, (events, *receipt)
+            statement = self.append_events_statement
+            params = (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                *receipt,
+            )
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params, prepare=True)
             return [position for (position,) in curs.fetchall()]

@@ -2,7 +2,10 @@
 
 - one INSERT + COMMIT per event, by 1 and by 4 writer processes;
 - executemany, 100 events per transaction, 1 writer;
-- select_notifications(500) + decode of the application's log (the read ceiling).
+- select_notifications(500) + decode of the application's log (the read ceiling);
+- PostgreSQL only: the application's own one-event append function called by the driver
+  alone, by 1 and by 4 writers. It commits in position order under the events table lock, so
+  it shows what ordered commits leave of the raw ceiling before any Python work is added.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import psycopg
 from api.bench.common import Timed, in_processes, split, timed
 from api.bench_commands import event_rows
 from api.bench_rebuild import read_and_decode
+from api.recorders import PostgresIdempotentRecorder
 from api.store import parse_store_url
 from domain.application import ContinuumApplication
 
@@ -134,3 +138,31 @@ def select_and_decode(app_url: str) -> Timed:
         return run
 
     return timed(setup)
+
+
+def append_function(append_statement: bytes, raw_url: str, count: int) -> Callable[[], int]:
+    """Set up one writer: the append function per event, autocommit (its own transaction)."""
+    rows = [(*row, None, None, None) for row in event_rows(count)]
+    conn = psycopg.connect(raw_url, autocommit=True)
+
+    def run() -> int:
+        for row in rows:
+            conn.execute(append_statement, row, prepare=True).fetchall()
+        conn.close()
+        return len(rows)
+
+    return run
+
+
+def ordered_append(raw_url: str, rows: int, writers: int) -> Timed:
+    """PostgreSQL: the application's one-event append function, by the driver alone."""
+    app = ContinuumApplication(env=parse_store_url(raw_url, pool_size=1).settings)
+    try:
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresIdempotentRecorder)
+        statement = recorder.append_event_statement
+    finally:
+        app.close()
+    if writers == 1:
+        return timed(append_function, statement, raw_url, rows)
+    return in_processes(append_function, [(statement, raw_url, n) for n in split(rows, writers)])

@@ -20,7 +20,12 @@ from typing import Any
 
 import psycopg
 
-from api.bench.ceiling import raw_executemany, raw_insert_commit, select_and_decode
+from api.bench.ceiling import (
+    ordered_append,
+    raw_executemany,
+    raw_insert_commit,
+    select_and_decode,
+)
 from api.bench.commands import command_path
 from api.bench.common import (
     FULL,
@@ -73,6 +78,10 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
         "executemany_100_per_transaction": rate(many),
         "writers_are": "processes (threads would share one GIL)",
     }
+    if kind == "postgres":
+        for w in WRITERS:
+            ordered = ordered_append(backend.raw_url, sizes.raw_rows, w)
+            report["ceiling"][f"ordered_append_{w}_writers"] = rate(ordered, raw[w])
 
     say(f"{kind}: command path")
     commands = {
@@ -174,6 +183,13 @@ def table(backends: dict[str, Report]) -> str:
     def commands(w: int) -> Callable[[Report], str]:
         return lambda b: _fmt_rate(b["command_path"][f"{w}_writers"], True)
 
+    def ordered(w: int) -> Callable[[Report], str]:
+        def cell(b: Report) -> str:
+            found = b["ceiling"].get(f"ordered_append_{w}_writers")
+            return _fmt_rate(found, True) if found else "n/a"
+
+        return cell
+
     def http_rate(name: str) -> Callable[[Report], str]:
         return lambda b: f"{b['http'][name]['requests_per_s']:,.0f} req/s"
 
@@ -182,6 +198,8 @@ def table(backends: dict[str, Report]) -> str:
 
     for w in WRITERS:
         row(f"1 raw INSERT+COMMIT per event, {w} writer(s)", raw(w))
+    for w in WRITERS:
+        row(f"1 append function alone, {w} writer(s) (x raw)", ordered(w))
     row("1 raw executemany, 100/transaction",
         lambda b: _fmt_rate(b["ceiling"]["executemany_100_per_transaction"]))  # fmt: skip
     row("1 select_notifications(500) + decode",

@@ -71,6 +71,9 @@ def test_postgres_run_checks_the_targets_and_drops_its_databases(
     assert code == 0
     report = json.loads(output.read_text())
     check_backend(report["backends"]["postgres"])
+    for writers in ("1_writers", "4_writers"):
+        ordered = report["backends"]["postgres"]["ceiling"][f"ordered_append_{writers}"]
+        assert set(ordered) >= {*RATE_KEYS, "ratio"} and ordered["events"] > 0, writers
     assert {t["target"] for t in report["targets"]} >= {"append->visible p99, ms"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])
     assert created, "the run created no temporary database"

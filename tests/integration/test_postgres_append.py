@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from api.recorders import PostgresIdempotentRecorder
 from api.store import parse_store_url
@@ -142,26 +142,53 @@ def test_apps_starting_together_all_open(app: ContinuumApplication, postgres_url
         assert failures == []
 
 
-def test_a_store_from_the_release_with_the_set_returning_append_function_opens(
+def test_a_store_with_the_earlier_releases_append_functions_opens(
     app: ContinuumApplication, postgres_url: str
 ) -> None:
-    """The one-event append function of the previous release (continuum_append_one, a set
-    of positions) is dropped on start; events stored before go on, and appends land after."""
+    """The append functions of earlier releases (continuum_append over the library's composite
+    type, continuum_append_one returning a set) are dropped on start; events stored before go
+    on, and appends land after them."""
     pid = admit(app).participant_id
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE FUNCTION continuum_append_one(uuid, bigint, text, bytea, text, text, text) "
-            "RETURNS SETOF bigint LANGUAGE sql AS 'SELECT 1::bigint'"
-        )
+        for old in ("continuum_append", "continuum_append_one"):
+            conn.execute(
+                f"CREATE FUNCTION {old}(uuid, bigint, text, bytea, text, text, text) "
+                "RETURNS SETOF bigint LANGUAGE sql AS 'SELECT 1::bigint'"
+            )
     reopened = ContinuumApplication(env=parse_store_url(postgres_url).settings)
     try:
         assert session(reopened, pid).version == 3
+        discharged = reopened.discharge(
+            pid, discharged_at=ADMITTED_AT.replace(day=4), reason="completed",
+            recorded_by="t", now=NOW,
+        )  # fmt: skip
+        assert discharged.version == 4
         with psycopg.connect(postgres_url) as conn:
             left = conn.execute(
                 "SELECT proname FROM pg_proc WHERE proname LIKE 'continuum_append%' "
                 "ORDER BY proname"
             ).fetchall()
-        assert [name for (name,) in left] == ["continuum_append", "continuum_append_event"]
-        assert [e.originator_version for e in reopened.stream(pid)] == [1, 2, 3]
+        assert [name for (name,) in left] == ["continuum_append_event", "continuum_append_events"]
+        assert [e.originator_version for e in reopened.stream(pid)] == [1, 2, 3, 4]
     finally:
         reopened.close()
+
+
+def test_several_events_of_several_streams_are_appended_in_one_call(
+    app: ContinuumApplication,
+) -> None:
+    """A save of many events (here two admissions, two streams) stores every event, in the
+    order given, at consecutive positions, with each field as given."""
+    first, second = uuid4(), uuid4()
+    rows = [
+        StoredEvent(first, 1, "topic.a", b"\x00state-1"),
+        StoredEvent(first, 2, "topic.b", b"state-2\xff"),
+        StoredEvent(second, 1, "topic.c", b""),
+    ]
+    positions = app.recorder.insert_events(rows)
+    assert positions is not None and len(positions) == 3
+    assert list(positions) == list(range(positions[0], positions[0] + 3))
+    stored = app.recorder.select_notifications(start=positions[0], limit=3)
+    assert [(r.originator_id, r.originator_version, r.topic, r.state) for r in stored] == [
+        (r.originator_id, r.originator_version, r.topic, r.state) for r in rows
+    ]
