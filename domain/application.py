@@ -713,7 +713,7 @@ class ContinuumApplication(Application[UUID]):
                         "the participant's stream changed since it was read",
                         current_version=self._current_version(participant_id),
                     ) from None
-                if attempt > 0:  # lost a race on the stored stream; a stale copy just retries
+                if attempt > 0:  # lost a race on the stored stream; a stale entry just retries
                     time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
                 continue
             self._last_saved.put(participant_id, participant)
