@@ -154,15 +154,19 @@ def append_function(append_statement: bytes, raw_url: str, count: int) -> Callab
     return run
 
 
-def ordered_append(raw_url: str, rows: int, writers: int) -> Timed:
-    """PostgreSQL: the application's one-event append function, by the driver alone."""
+def append_event_statement(raw_url: str) -> bytes:
+    """PostgreSQL: create the application's tables and functions; its one-event append."""
     app = ContinuumApplication(env=parse_store_url(raw_url, pool_size=1).settings)
     try:
         recorder = app.recorder
         assert isinstance(recorder, PostgresIdempotentRecorder)
-        statement = recorder.append_event_statement
+        return recorder.append_event_statement
     finally:
         app.close()
+
+
+def ordered_append(statement: bytes, raw_url: str, rows: int, writers: int) -> Timed:
+    """PostgreSQL: the application's one-event append function, by the driver alone."""
     if writers == 1:
         return timed(append_function, statement, raw_url, rows)
     return in_processes(append_function, [(statement, raw_url, n) for n in split(rows, writers)])

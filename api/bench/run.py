@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from api.bench.ceiling import (
+    append_event_statement,
     ordered_append,
     raw_executemany,
     raw_insert_commit,
@@ -85,11 +86,13 @@ def write_rounds(backend: Backend, sizes: Sizes) -> dict[str, list[Timed]]:
     def add(name: str, measured: Timed) -> None:
         rounds.setdefault(name, []).append(measured)
 
+    append_event = append_event_statement(backend.raw_url) if kind == "postgres" else b""
     for _ in range(sizes.write_rounds):
         for w in WRITERS:
             add(f"insert_commit_{w}", raw_insert_commit(kind, backend.raw_url, sizes.raw_rows, w))
             if kind == "postgres":
-                add(f"ordered_append_{w}", ordered_append(backend.raw_url, sizes.raw_rows, w))
+                ordered = ordered_append(append_event, backend.raw_url, sizes.raw_rows, w)
+                add(f"ordered_append_{w}", ordered)
             add(
                 f"command_path_{w}",
                 command_path(
