@@ -49,6 +49,7 @@ from domain.errors import (
     ParticipantNotFound,
     VersionConflict,
 )
+from domain.fresh_reads import FreshReads
 from domain.participant import CORRECTABLE_ENTRIES, Participant, event_id_for
 from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
@@ -165,6 +166,7 @@ class ContinuumApplication(Application[UUID]):
         self._write_locks = tuple(threading.Lock() for _ in range(WRITE_LOCK_STRIPES))
         self._last_saved: LRUCache[UUID, Participant] = LRUCache(LAST_SAVED_CACHE_SIZE)
         self._consents = ConsentFollower()
+        self._fresh_peeks: FreshReads[Participant] = FreshReads()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -446,7 +448,7 @@ class ContinuumApplication(Application[UUID]):
         now: datetime,
     ) -> ConsentRecorded:
         """Record the participant's consent to disclose events of `scope` to one recipient."""
-        self.get_participant(participant_id)
+        self.peek_participant(participant_id)
         consent = Consent.grant(
             consent_id or uuid4(),
             participant_id=participant_id,
@@ -500,7 +502,7 @@ class ContinuumApplication(Application[UUID]):
 
     def consents(self, participant_id: UUID) -> list[Consent]:
         """The participant's consents, in the order they were granted."""
-        self.get_participant(participant_id)
+        self.peek_participant(participant_id)
         return [
             self.get_consent(participant_id, terms.consent_id)
             for terms in self.consent_terms(participant_id)
@@ -523,8 +525,12 @@ class ContinuumApplication(Application[UUID]):
 
         For reads that only look at its id, program and version (scope checks, cache keys);
         copying a long stream's state cost more than the rest of such a read. Never mutate it.
+        Concurrent peeks at one participant share one look at the store that began after each
+        of them arrived (see FreshReads), so each still sees every write acknowledged before it.
         """
-        return self._participant(participant_id, deepcopy_from_cache=False)
+        return self._fresh_peeks.read(
+            participant_id, lambda: self._participant(participant_id, deepcopy_from_cache=False)
+        )
 
     def _participant(self, participant_id: UUID, **get: Any) -> Participant:
         try:
