@@ -113,8 +113,11 @@ def check_participant(principal: Principal, participant: Participant) -> None:
 def scoped_participant(
     application: ContinuumApplication, principal: Principal, participant_id: UUID
 ) -> Participant:
-    """The participant, if it exists and the caller may see it; ParticipantNotFound otherwise."""
-    participant = application.get_participant(participant_id)
+    """The participant, if it exists and the caller may see it; ParticipantNotFound otherwise.
+
+    The cached participant, shared and not copied (`peek_participant`): read it, never mutate it.
+    """
+    participant = application.peek_participant(participant_id)
     check_participant(principal, participant)
     return participant
 
@@ -131,7 +134,7 @@ def check_admission(
     if participant_id is None or visible_programs(principal) is None:
         return
     try:
-        existing = application.get_participant(participant_id)
+        existing = application.peek_participant(participant_id)
     except ParticipantNotFound:
         return  # a new participant with a caller-chosen id
     check_participant(principal, existing)

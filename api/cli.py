@@ -249,7 +249,7 @@ def has_events(application: ContinuumApplication) -> bool:
 
 def exists(application: ContinuumApplication, participant_id: UUID) -> bool:
     try:
-        application.get_participant(participant_id)
+        application.peek_participant(participant_id)
     except ParticipantNotFound:
         return False
     return True

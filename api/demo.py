@@ -64,7 +64,7 @@ def load_demo_cohort(app: ContinuumApplication, *, today: date) -> list[UUID]:
 
 def _exists(app: ContinuumApplication, participant_id: UUID) -> bool:
     try:
-        app.get_participant(participant_id)
+        app.peek_participant(participant_id)
     except ParticipantNotFound:
         return False
     return True

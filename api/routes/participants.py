@@ -199,7 +199,7 @@ def get_participant(
     response: Response,
 ) -> ParticipantView:
     """The participant's current state; its ETag is the stream version If-Match takes."""
-    participant = application.get_participant(participant_id)
+    participant = application.peek_participant(participant_id)
     response.headers["ETag"] = etag(participant.version)
     return ParticipantView.of(participant)
 
