@@ -98,3 +98,19 @@ def test_healthz_answers_when_the_store_does(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_lines_below_the_level_are_dropped_and_the_rest_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At WARNING, an info line (such as the access line) is not written; a warning is."""
+    configure_logging(json=True, level="WARNING")
+    try:
+        log = structlog.stdlib.get_logger("continuum.test")
+        log.info("request", participant_id="p-1")
+        log.warning("store_unavailable", store="postgres")
+        lines = capsys.readouterr().out.splitlines()
+    finally:
+        configure_logging(json=False)
+    assert len(lines) == 1
+    assert '"event": "store_unavailable"' in lines[0]
