@@ -234,11 +234,16 @@ class PostgresAccessLog(AccessLog):
         self.table = Identifier(datastore.schema), Identifier(table_name)
         self.function = Identifier(datastore.schema), Identifier(f"{table_name}_append_only")
         # Column arrays, so a group of any size is one statement (ids follow array order).
-        self.insert_statement = SQL(
-            "INSERT INTO {}.{} ({}) SELECT * FROM unnest("
-            "%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], "
-            "%s::text[], %s::text[]) RETURNING id"
-        ).format(*self.table, SQL(", ").join(Identifier(f) for f in _FIELDS))
+        # Rendered once: psycopg renders a composed statement again on every execute.
+        self.insert_statement = (
+            SQL(
+                "INSERT INTO {}.{} ({}) SELECT * FROM unnest("
+                "%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], "
+                "%s::text[], %s::text[]) RETURNING id"
+            )
+            .format(*self.table, SQL(", ").join(Identifier(f) for f in _FIELDS))
+            .as_bytes(None)
+        )
 
     def create_table(self) -> None:
         trigger = Identifier(f"{self.table_name}_append_only")
