@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from api.bench import wrk
+from api.bench.connections import sampled_split
 from api.generate import PendingCohort
 from api.store import parse_store_url
 from api.tokens import Role, mint_token
@@ -135,15 +136,26 @@ def http_bench(store_url: str, seconds: float, timeline_events: int) -> dict[str
     token = mint_token(SECRET, role=Role.CLINICIAN, sub="bench-clinician", programs=[PROGRAM])
     writer_ids = [str(w) for w in writers]
     with server(store_url) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        # Sampled mid-run (after any warm-up): the measured run's own connections.
+        middle = seconds / 2 + (wrk.WARM_UP_SECONDS if use_wrk() else 0)
         if use_wrk():
             generator = f"wrk, {wrk.THREADS} threads, {CLIENTS} connections, own process"
-            read = wrk.timeline_load(base_url, token, seconds, CLIENTS, str(timeline_id))
+            with sampled_split(port, middle) as read_split:
+                read = wrk.timeline_load(base_url, token, seconds, CLIENTS, str(timeline_id))
             first_session = datetime.now(UTC) - timedelta(days=300)
-            write = wrk.sessions_load(base_url, token, seconds, CLIENTS, writer_ids, first_session)
+            with sampled_split(port, middle) as write_split:
+                write = wrk.sessions_load(
+                    base_url, token, seconds, CLIENTS, writer_ids, first_session
+                )
         else:
             generator = "api/bench/load.py: 16 threads, one httpx client each, own process"
-            read = load(base_url, token, seconds, "--timeline", str(timeline_id))
-            write = load(base_url, token, seconds, "--sessions", ",".join(writer_ids[:CLIENTS]))
+            with sampled_split(port, middle) as read_split:
+                read = load(base_url, token, seconds, "--timeline", str(timeline_id))
+            with sampled_split(port, middle) as write_split:
+                write = load(base_url, token, seconds, "--sessions", ",".join(writer_ids[:CLIENTS]))
+        read["connections_per_worker"] = read_split
+        write["connections_per_worker"] = write_split
     return {
         "clients": CLIENTS,
         "server_workers": WORKERS,

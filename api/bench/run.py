@@ -229,6 +229,9 @@ def table(backends: dict[str, Report]) -> str:
     def http_latency(name: str) -> Callable[[Report], str]:
         return lambda b: f"{b['http'][name]['p50_ms']:.1f} / {b['http'][name]['p99_ms']:.1f} ms"
 
+    def http_split(name: str) -> Callable[[Report], str]:
+        return lambda b: "/".join(map(str, b["http"][name].get("connections_per_worker", [])))
+
     for w in WRITERS:
         row(f"1 raw INSERT+COMMIT per event, {w} writer(s)", raw(w))
     for w in WRITERS:
@@ -249,6 +252,7 @@ def table(backends: dict[str, Report]) -> str:
     for name, label in (("timeline_read", "timeline read"), ("session_write", "session write")):
         row(f"6 HTTP {label}, 16 clients: req/s", http_rate(name))
         row(f"6 HTTP {label}: p50 / p99", http_latency(name))
+        row(f"6 HTTP {label}: connections per worker", http_split(name))
     width = max(len(label) for label, _ in rows)
     header = f"{'measurement':<{width}}  " + "  ".join(f"{k:>22}" for k in kinds)
     lines = [header, "-" * len(header)]
