@@ -137,9 +137,10 @@ def http_bench(store_url: str, seconds: float, timeline_events: int) -> dict[str
     writer_ids = [str(w) for w in writers]
     with server(store_url) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
+        with_wrk = use_wrk()
         # Sampled mid-run (after any warm-up): the measured run's own connections.
-        middle = seconds / 2 + (wrk.WARM_UP_SECONDS if use_wrk() else 0)
-        if use_wrk():
+        middle = seconds / 2 + (wrk.WARM_UP_SECONDS if with_wrk else 0)
+        if with_wrk:
             generator = f"wrk, {wrk.THREADS} threads, {CLIENTS} connections, own process"
             with sampled_split(port, middle) as read_split:
                 read = wrk.timeline_load(base_url, token, seconds, CLIENTS, str(timeline_id))
