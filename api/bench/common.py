@@ -32,23 +32,26 @@ class Sizes:
     http_seconds: float
     timeline_events: int
     write_rounds: int  # interleaved rounds of the write ceilings and the command path
+    read_rounds: int  # HTTP timeline read loads, each with fresh connections
 
 
 FULL = Sizes(
     raw_rows=6000, executemany_rows=200_000, command_participants=400,
     commands_per_participant=9, cohort_events=1_000_000, cohort_weeks=16,
     live_seconds=30, live_rate=50, http_seconds=15, timeline_events=500, write_rounds=3,
+    read_rounds=3,
 )  # fmt: skip
 QUICK = Sizes(
     raw_rows=800, executemany_rows=20_000, command_participants=60,
     commands_per_participant=6, cohort_events=50_000, cohort_weeks=16,
     live_seconds=6, live_rate=50, http_seconds=5, timeline_events=500, write_rounds=3,
+    read_rounds=1,
 )  # fmt: skip
 # A tiny run for the smoke test: every measurement, no meaningful speed.
 TINY = Sizes(
     raw_rows=40, executemany_rows=400, command_participants=8, commands_per_participant=2,
     cohort_events=600, cohort_weeks=6, live_seconds=1, live_rate=20, http_seconds=2,
-    timeline_events=60, write_rounds=1,
+    timeline_events=60, write_rounds=1, read_rounds=2,
 )  # fmt: skip
 WRITERS = (1, 4)
 

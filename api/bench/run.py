@@ -159,7 +159,9 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
     report["live"] = asdict(append_to_visible(backend.app_url, sizes.live_seconds, sizes.live_rate))
 
     say(f"{kind}: HTTP, 16 clients")
-    report["http"] = http_bench(backend.app_url, sizes.http_seconds, sizes.timeline_events)
+    report["http"] = http_bench(
+        backend.app_url, sizes.http_seconds, sizes.timeline_events, sizes.read_rounds
+    )
     return report
 
 

@@ -39,6 +39,10 @@ def check_backend(result: dict[str, Any]) -> None:
             "requests", "requests_per_s", "p50_ms", "p99_ms", "connections_per_worker"
         }, name  # fmt: skip
         assert http["clients"] == 16 and http["errors"] == 0, name
+    # The timeline read runs in rounds (two at tiny sizes), each kept beside the median one.
+    read_rounds = result["http"]["timeline_read"]["rounds"]
+    assert len(read_rounds) == 2
+    assert all(set(r) >= {"p99_ms", "connections_per_worker"} for r in read_rounds)
 
 
 def test_sqlite_run_writes_every_measurement(
