@@ -18,9 +18,9 @@ from fastapi import Request
 
 from api.schemas import Timeline, TimelineEvent
 from domain.application import ContinuumApplication
+from domain.striped_locks import StripedLocks
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-RENDER_LOCK_STRIPES = 64
 
 
 class TimelineCache:
@@ -31,7 +31,7 @@ class TimelineCache:
         self._entries: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._render_locks = tuple(threading.Lock() for _ in range(RENDER_LOCK_STRIPES))
+        self._render_locks = StripedLocks()
 
     def get(self, participant_id: UUID, version: int) -> bytes | None:
         """The timeline rendered at exactly `version`, if it is cached."""
@@ -61,7 +61,7 @@ class TimelineCache:
 
     def rendering(self, participant_id: UUID) -> threading.Lock:
         """The lock a reader holds while rendering this participant's timeline."""
-        return self._render_locks[participant_id.int % RENDER_LOCK_STRIPES]
+        return self._render_locks.of(participant_id)
 
     def __len__(self) -> int:
         with self._lock:

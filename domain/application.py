@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -53,13 +52,11 @@ from domain.fresh_reads import FreshReads
 from domain.participant import CORRECTABLE_ENTRIES, Participant, event_id_for
 from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
+from domain.striped_locks import StripedLocks
 
 # A command that lost a race re-runs against the newer stream; a few rounds always settle it
 # unless the participant is under a write storm, which then surfaces as a conflict.
 MAX_COMMAND_ATTEMPTS = 10
-# Threads of one process take turns per participant (locks striped by id), so they never race
-# each other into a conflict; the retries above are left for races with other processes.
-WRITE_LOCK_STRIPES = 64
 # Notifications read per query while `verify_all` walks the log for stream ids.
 VERIFY_LOG_BATCH = 1000
 # Upper bound of the random pause before a retry, growing per attempt, so two processes that
@@ -163,7 +160,9 @@ class ContinuumApplication(Application[UUID]):
 
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
-        self._write_locks = tuple(threading.Lock() for _ in range(WRITE_LOCK_STRIPES))
+        # Threads of one process take turns per participant, so they never race each other
+        # into a conflict; the retries (MAX_COMMAND_ATTEMPTS) are left for other processes.
+        self._write_locks = StripedLocks()
         self._last_saved: LRUCache[UUID, Participant] = LRUCache(LAST_SAVED_CACHE_SIZE)
         self._consents = ConsentFollower()
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
@@ -672,7 +671,7 @@ class ContinuumApplication(Application[UUID]):
         expected_version: int | None,
         create: Callable[[], Participant] | None = None,
     ) -> Recorded:
-        with self._write_locks[participant_id.int % WRITE_LOCK_STRIPES]:
+        with self._write_locks.of(participant_id):
             # Checked under the lock: a retry racing its original waits and finds its receipt.
             if idempotency is not None:
                 earlier = self.idempotent_response(idempotency)
