@@ -7,11 +7,13 @@ participant all land, in order.
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
 
 from api.bench.http import PROGRAM, SECRET, server
-from api.cli import main
+from api.cli import main, served_app_from_env
 from api.tokens import Role, mint_token
 
 ADMIT = {
@@ -53,3 +55,21 @@ def test_workers_refuse_a_store_they_cannot_share(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CONTINUUM_DEMO", "1")
     assert main(["serve", "--workers", "2"]) == 2
     assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_each_worker_freezes_its_startup_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `serve --workers N` process builds its app, then freezes what it built (see
+    api.cli.freeze_startup_heap), before it serves."""
+    monkeypatch.setenv("CONTINUUM_DATABASE_URL", "memory://")
+    monkeypatch.setenv("CONTINUUM_DEMO", "0")
+    monkeypatch.setenv("CONTINUUM_JWT_SECRET", SECRET)
+    gc.unfreeze()
+    try:
+        app = served_app_from_env()
+        try:
+            assert gc.get_freeze_count() > 0
+            assert not any(o is app for o in gc.get_objects())
+        finally:
+            app.state.application.close()
+    finally:
+        gc.unfreeze()
