@@ -108,10 +108,35 @@ Setup = Callable[..., Callable[[], int]]
 class Timed:
     count: int
     seconds: float
+    # CPU time the whole machine spent (every process: writers, database, kernel) while the
+    # timed part ran, where /proc/stat tells it: what each event cost, not just how fast.
+    busy_cpu_seconds: float | None = None
 
     @property
     def per_s(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def busy_cpu_us_per_event(self) -> float | None:
+        if self.busy_cpu_seconds is None or not self.count:
+            return None
+        return self.busy_cpu_seconds * 1e6 / self.count
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all cores have spent not idle since boot (None where /proc/stat is not)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(field) for field in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_since(before: float | None) -> float | None:
+    after = machine_busy_seconds()
+    return None if before is None or after is None else after - before
 
 
 def _worker(setup: Setup, args: tuple[Any, ...], barrier: Any, results: Any) -> None:
@@ -126,7 +151,7 @@ def in_processes(setup: Setup, args: Sequence[tuple[Any, ...]]) -> Timed:
     """Run `setup(*a)` in one spawned process per `a`; time their timed parts together, from
     the first start to the last end (processes, not threads: the GIL would cap threads)."""
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(args))
+    barrier = context.Barrier(len(args) + 1)  # and this process, to read the CPU counters
     results = context.Queue()
     processes = [
         context.Process(target=_worker, args=(setup, a, barrier, results), daemon=True)
@@ -134,22 +159,27 @@ def in_processes(setup: Setup, args: Sequence[tuple[Any, ...]]) -> Timed:
     ]
     for process in processes:
         process.start()
+    barrier.wait(timeout=900)
+    busy = machine_busy_seconds()
     outcomes = [results.get(timeout=900) for _ in processes]
+    busy = _busy_since(busy)
     for process in processes:
         process.join(timeout=30)
         if process.exitcode not in (0, None):
             raise RuntimeError(f"a bench worker failed (exit {process.exitcode})")
     started = min(o[0] for o in outcomes)
     ended = max(o[1] for o in outcomes)
-    return Timed(sum(o[2] for o in outcomes), ended - started)
+    return Timed(sum(o[2] for o in outcomes), ended - started, busy)
 
 
 def timed(setup: Setup, *args: Any) -> Timed:
     """`setup(*args)` in this process, its timed part timed."""
     run = setup(*args)
+    busy = machine_busy_seconds()
     started = time.monotonic()
     count = run()
-    return Timed(count, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return Timed(count, seconds, _busy_since(busy))
 
 
 def machine() -> dict[str, Any]:

@@ -70,6 +70,8 @@ def rate(t: Timed, ceiling: Timed | None = None, runs: Sequence[Timed] = ()) -> 
         "seconds": round(t.seconds, 3),
         "events_per_s": round(t.per_s),
     }
+    if t.busy_cpu_us_per_event is not None:
+        out["machine_cpu_us_per_event"] = round(t.busy_cpu_us_per_event)
     if ceiling is not None:
         out["ratio"] = round(t.per_s / ceiling.per_s, 3) if ceiling.per_s else None
     if len(runs) > 1:
@@ -234,6 +236,14 @@ def table(backends: dict[str, Report]) -> str:
 
         return cell
 
+    def cpu_per_event(b: Report) -> str:
+        found = [
+            b["ceiling"]["insert_commit_4_writers"].get("machine_cpu_us_per_event"),
+            b["command_path"]["4_writers"].get("machine_cpu_us_per_event"),
+            b["command_path"]["4_writer_processes"].get("machine_cpu_us_per_event"),
+        ]
+        return " / ".join("?" if us is None else f"{us:,}" for us in found) + " us"
+
     def http_rate(name: str) -> Callable[[Report], str]:
         return lambda b: f"{b['http'][name]['requests_per_s']:,.0f} req/s"
 
@@ -254,6 +264,7 @@ def table(backends: dict[str, Report]) -> str:
     row("2 command path, 1 writer (x raw, 1 writer)", commands("1_writers"))
     row("2 command path, 4 writer threads, one app (x raw, 4)", commands("4_writers"))
     row("2 command path, 4 writer processes (x raw, 4)", commands("4_writer_processes"))
+    row("2 machine CPU/event: raw 4 w / 4 threads / 4 procs", cpu_per_event)
     row("3 bulk import (generate)", lambda b: _fmt_rate(b["bulk_import"]))
     row("4 rebuild from 0 (x select+decode)", lambda b: _fmt_rate(b["rebuild"], True))
     row("4 rebuild seconds / events",

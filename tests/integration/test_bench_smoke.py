@@ -27,6 +27,8 @@ def check_backend(result: dict[str, Any]) -> None:
     for writers in ("1_writers", "4_writers", "4_writer_processes"):
         path = result["command_path"][writers]
         assert set(path) >= {*RATE_KEYS, "ratio"} and path["events"] > 0, writers
+        # What each event cost the whole machine in CPU (Linux: /proc/stat).
+        assert path["machine_cpu_us_per_event"] >= 0, writers
     assert result["bulk_import"]["participants"] > 0 and result["bulk_import"]["events"] > 0
     rebuild = result["rebuild"]
     assert rebuild["events"] == ceiling["select_notifications_500_and_decode"]["events"]
