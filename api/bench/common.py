@@ -160,9 +160,9 @@ def in_processes(setup: Setup, args: Sequence[tuple[Any, ...]]) -> Timed:
     for process in processes:
         process.start()
     barrier.wait(timeout=900)
-    busy = machine_busy_seconds()
+    busy_at_start = machine_busy_seconds()
     outcomes = [results.get(timeout=900) for _ in processes]
-    busy = _busy_since(busy)
+    busy = _busy_since(busy_at_start)
     for process in processes:
         process.join(timeout=30)
         if process.exitcode not in (0, None):
@@ -175,11 +175,11 @@ def in_processes(setup: Setup, args: Sequence[tuple[Any, ...]]) -> Timed:
 def timed(setup: Setup, *args: Any) -> Timed:
     """`setup(*args)` in this process, its timed part timed."""
     run = setup(*args)
-    busy = machine_busy_seconds()
+    busy_at_start = machine_busy_seconds()
     started = time.monotonic()
     count = run()
     seconds = time.monotonic() - started
-    return Timed(count, seconds, _busy_since(busy))
+    return Timed(count, seconds, _busy_since(busy_at_start))
 
 
 def machine() -> dict[str, Any]:

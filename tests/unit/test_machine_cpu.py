@@ -1,6 +1,7 @@
 """The bench's machine CPU counter: what an event cost every process, read from /proc/stat."""
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -27,7 +28,14 @@ def test_busy_seconds_count_the_cpu_this_process_burns() -> None:
 
 @pytest.mark.skipif(machine_busy_seconds() is None, reason="no /proc/stat here")
 def test_timed_reports_cpu_per_event() -> None:
-    result = timed(lambda: lambda: (spin(0.2), 100)[1])
+    def setup() -> Callable[[], int]:
+        def run() -> int:
+            spin(0.2)
+            return 100
+
+        return run
+
+    result = timed(setup)
     assert result.count == 100
     assert result.busy_cpu_us_per_event is not None
     assert result.busy_cpu_us_per_event >= 0.15 * 1e6 / 100
