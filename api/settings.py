@@ -34,7 +34,7 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the service reads from its environment."""
 
-    # None: the default SQLite file (see api.store.parse_store_url).
+    # None: the default SQLite file (see api.storage.store_url.parse_store_url).
     database_url: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -46,7 +46,7 @@ class Settings:
     # Token verification: an HS256 shared secret and/or an RS256 public key (PEM text).
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: str | None = None
-    # Base64 AES key: events and snapshots are stored encrypted when set (api.cipher).
+    # Base64 AES key: events and snapshots are stored encrypted when set (api.storage.cipher).
     cipher_key: str | None = field(default=None, repr=False)
 
     @classmethod

@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import psycopg
 
+from api.bench.command_path import event_rows
 from api.bench.common import Timed, in_processes, split, timed
-from api.bench_commands import event_rows
-from api.bench_rebuild import read_and_decode
-from api.recorders import PostgresIdempotentRecorder
-from api.store import parse_store_url
+from api.bench.rebuild import read_and_decode
+from api.storage.recorders import PostgresIdempotentRecorder
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 PG_TABLE = (

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from api.bench.common import Timed, in_processes, split, timed
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 PANEL = {"cocaine": "negative", "opiates": "negative", "thc": "negative"}

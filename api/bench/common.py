@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from api.bench_commands import temporary_database
+from api.bench.command_path import temporary_database
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Backend:
     kind: str  # "sqlite" or "postgres"
     server: str  # engine and version
     raw_url: str  # a psycopg conninfo URL, or a SQLite file path
-    commands_url: str  # a store URL (api.store)
+    commands_url: str  # a store URL (api.storage.store_url)
     app_url: str  # a store URL
 
 

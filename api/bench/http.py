@@ -25,9 +25,9 @@ import httpx
 
 from api.bench import wrk
 from api.bench.connections import sampled_split
-from api.generate import PendingCohort
-from api.store import parse_store_url
-from api.tokens import Role, mint_token
+from api.security.tokens import Role, mint_token
+from api.seed.generate import PendingCohort
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 SECRET = "continuum-bench-secret-0123456789abcdef-0123"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from api.store import parse_store_url
-from api.views import open_views
+from api.storage.store_url import parse_store_url
+from api.storage.views import open_views
 from domain.application import ContinuumApplication
 
 WRITER_PARTICIPANTS = 20

@@ -11,9 +11,9 @@ import resource
 import sys
 import time
 
-from api.store import parse_store_url
-from api.view_commands import REBUILD_BATCH_SIZE
-from api.views import open_views
+from api.cli.views import REBUILD_BATCH_SIZE
+from api.storage.store_url import parse_store_url
+from api.storage.views import open_views
 from domain.application import ContinuumApplication
 
 

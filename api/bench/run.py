@@ -27,6 +27,7 @@ from api.bench.ceiling import (
     raw_insert_commit,
     select_and_decode,
 )
+from api.bench.command_path import add_store_arguments
 from api.bench.commands import command_path
 from api.bench.common import (
     FULL,
@@ -42,9 +43,8 @@ from api.bench.common import (
 )
 from api.bench.http import http_bench
 from api.bench.live import append_to_visible
-from api.bench_commands import add_store_arguments
-from api.generate import generate_cohort
-from api.store import parse_store_url
+from api.seed.generate import generate_cohort
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 DEFAULT_OUTPUT = Path("bench") / "results.json"

@@ -1,7 +1,7 @@
 """Server-rendered pages for clinicians and auditors, served by the API's own app.
 
 `install_pages(app)` adds the routes (api.pages.routes), the stylesheet under /static, and
-the HTML error pages of the pages' own refusals. Templates live in api/templates/.
+the HTML error pages of the pages' own refusals. Templates live in api/pages/templates/.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TextIO
 from urllib.parse import quote
 
-from api.tokens import DEMO_CALLERS, Role, mint_token
+from api.security.tokens import DEMO_CALLERS, Role, mint_token
 
 # The demo callers that can use the pages (the integrator reads no records).
 LINK_ROLES = (Role.CLINICIAN, Role.AUDITOR)

@@ -1,7 +1,7 @@
 """The recording forms: which fields each shows, how its values become the API's request body,
 and how a refusal becomes a message next to the field it concerns.
 
-The body is validated by the API's own pydantic request models (api.schemas), so a form
+The body is validated by the API's own pydantic request models (api.schemas.participants), so a form
 refuses exactly what the API refuses, with the same messages and field names.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.pages.model import SERVICE_LABELS, level_choices
-from api.schemas import (
+from api.schemas.participants import (
     CommandRequest,
     DischargeRequest,
     LevelChangeRequest,

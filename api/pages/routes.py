@@ -18,10 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.access_log import AccessEntry, AccessLogUnavailable
-from api.authz import Action, Forbidden, check_program, may, scoped_participant, visible_programs
-from api.dependencies import WriteContext, clock
-from api.identity import Principal
+from api.http.dependencies import WriteContext, clock
 from api.pages import model
 from api.pages.forms import (
     FORMS,
@@ -48,8 +45,18 @@ from api.pages.session import (
     signin_csrf,
     verify_token,
 )
-from api.tokens import InvalidToken
-from api.views import Views
+from api.security.authz import (
+    Action,
+    Forbidden,
+    check_program,
+    may,
+    scoped_participant,
+    visible_programs,
+)
+from api.security.identity import Principal
+from api.security.tokens import InvalidToken
+from api.storage.access_log import AccessEntry, AccessLogUnavailable
+from api.storage.views import Views
 from domain.application import ContinuumApplication, TimelineEntry
 from domain.errors import DomainError, ParticipantNotFound
 from domain.participant import Participant

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 import jwt
 from fastapi import Request, Response
 
-from api.identity import Principal
-from api.tokens import InvalidToken, TokenVerifier
+from api.security.identity import Principal
+from api.security.tokens import InvalidToken, TokenVerifier
 
 SESSION_COOKIE = "continuum_session"
 SIGNIN_CSRF_COOKIE = "continuum_signin_csrf"

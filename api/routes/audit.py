@@ -9,9 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from api.access_log import MAX_PAGE, AccessEntry, AccessLog
-from api.authz import Auditor
-from api.reads import get_access_log
+from api.http.reads import get_access_log
+from api.security.authz import Auditor
+from api.storage.access_log import MAX_PAGE, AccessEntry, AccessLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -12,11 +12,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.audit_replay_schemas import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
-from api.authz import Auditor
-from api.dependencies import Application, clock
-from api.reads import LoggedRead, RecordRead
-from api.schemas import ErrorBody, Instant
+from api.http.dependencies import Application, clock
+from api.http.reads import LoggedRead, RecordRead
+from api.schemas.audit import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
+from api.schemas.participants import ErrorBody, Instant
+from api.security.authz import Auditor
 from projections.history import known_by, program_of, replay
 from projections.reassessment_review import BASIS, review
 

@@ -8,17 +8,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
 
-from api.authz import Writer, scoped_participant
-from api.dependencies import Application, clock
-from api.feed_schemas import (
+from api.http.dependencies import Application, clock
+from api.http.reads import LoggedRead, RecordRead
+from api.schemas.feed import (
     ConsentList,
     ConsentReceipt,
     ConsentRequest,
     ConsentView,
     RevocationRequest,
 )
-from api.reads import LoggedRead, RecordRead
-from api.schemas import ErrorBody
+from api.schemas.participants import ErrorBody
+from api.security.authz import Writer, scoped_participant
 
 router = APIRouter(prefix="/v1/participants/{participant_id}/consents", tags=["consents"])
 

@@ -20,14 +20,14 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.authz import Auditor, FeedReader
-from api.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
-from api.dependencies import clock
-from api.disclosure_log import DisclosureLog
-from api.feed import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
-from api.feed_schemas import DisclosureBody, DisclosurePage, FeedPageBody
-from api.identity import Principal
-from api.tokens import Role
+from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
+from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
+from api.http.dependencies import clock
+from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
+from api.security.authz import Auditor, FeedReader
+from api.security.identity import Principal
+from api.security.tokens import Role
+from api.storage.disclosure_log import DisclosureLog
 
 router = APIRouter(tags=["events"])
 

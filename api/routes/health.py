@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.dependencies import Application
+from api.http.dependencies import Application
 from api.logging import get_logger
-from api.schemas import Health
+from api.schemas.participants import Health
 
 router = APIRouter(tags=["health"])
 

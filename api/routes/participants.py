@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.authz import check_admission
-from api.dependencies import Application, Write
-from api.errors import etag
-from api.middleware import note_participant
-from api.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
-from api.schemas import (
+from api.http.dependencies import Application, Write
+from api.http.errors import etag
+from api.http.middleware import note_participant
+from api.http.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
+from api.http.timeline_cache import TimelineCache, cached_timeline, get_timeline_cache
+from api.schemas.participants import (
     AdmissionRequest,
     CorrectionRequest,
     DischargeRequest,
@@ -26,7 +26,7 @@ from api.schemas import (
     Timeline,
     WriteReceipt,
 )
-from api.timeline_cache import TimelineCache, cached_timeline, get_timeline_cache
+from api.security.authz import check_admission
 from domain.application import Recorded
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"])

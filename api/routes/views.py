@@ -14,14 +14,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
-from api.dependencies import Application, clock
-from api.errors import ViewsBehind
-from api.identity import Principal
-from api.middleware import note_participant
-from api.reads import LoggedRead, RecordRead
-from api.schemas import ErrorBody
-from api.view_schemas import (
+from api.http.dependencies import Application, clock
+from api.http.errors import ViewsBehind
+from api.http.middleware import note_participant
+from api.http.reads import LoggedRead, RecordRead
+from api.schemas.participants import ErrorBody
+from api.schemas.views import (
     CaseloadRowBody,
     CaseloadView,
     ComplianceView,
@@ -30,7 +28,9 @@ from api.view_schemas import (
     PolicyReceipt,
     PolicyView,
 )
-from api.views import Views
+from api.security.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
+from api.security.identity import Principal
+from api.storage.views import Views
 from domain.errors import ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
 

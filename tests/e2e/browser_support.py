@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from api.app import create_app
-from api.demo import load_demo_cohort
+from api.http.app import create_app
 from api.pages import enable_demo_sign_in
+from api.security.tokens import mint_token
+from api.seed.demo import load_demo_cohort
 from api.settings import Settings
-from api.tokens import mint_token
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [

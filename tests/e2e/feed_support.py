@@ -15,7 +15,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from api.routes.events import StreamSettings
-from api.tokens import Role
+from api.security.tokens import Role
 from tests.e2e.support import NOW, PROGRAM, bearer, build_app, iso
 
 RECIPIENT = "billing-service"

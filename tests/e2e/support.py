@@ -11,10 +11,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.dependencies import clock
+from api.http.app import create_app
+from api.http.dependencies import clock
+from api.security.tokens import Role, mint_token
 from api.settings import Settings
-from api.tokens import Role, mint_token
 
 # The fixed clock of the e2e apps: every write is recorded "now" = NOW.
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.access_log import AccessEntry, AccessLog, MemoryAccessLog
-from api.tokens import Role
+from api.security.tokens import Role
+from api.storage.access_log import AccessEntry, AccessLog, MemoryAccessLog
 from tests.e2e.support import NOW, PROGRAM, OpenClient, admission, bearer, iso, post, session
 
 LOG = "/v1/audit/access-log"

@@ -6,8 +6,8 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.dependencies import get_application
+from api.http.app import create_app
+from api.http.dependencies import get_application
 from api.settings import Settings, SettingsError
 from tests.e2e.support import TEST_JWT_SECRET, bearer
 

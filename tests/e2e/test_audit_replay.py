@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.dependencies import clock
-from api.tokens import Role
+from api.http.dependencies import clock
+from api.security.tokens import Role
 from domain.participant import event_id_for
 from tests.e2e.support import (
     PROGRAM,

@@ -22,10 +22,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
+from api.cli.main import main
+from api.http.app import create_app
+from api.security.tokens import (
+    InvalidToken,
+    Role,
+    TokenVerifier,
+    demo_tokens,
+    mint_token,
+    parse_ttl,
+)
 from api.settings import DEMO_JWT_SECRET, Settings, SettingsError
-from api.tokens import InvalidToken, Role, TokenVerifier, demo_tokens, mint_token, parse_ttl
 from tests.e2e.support import TEST_JWT_SECRET, admission, bearer, build_app
 
 UNKNOWN = "/v1/participants/00000000-0000-0000-0000-000000000001"

@@ -10,9 +10,9 @@ import structlog
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.access_log import AccessEntry, MemoryAccessLog
 from api.logging import configure_logging
-from api.tokens import Role, mint_token
+from api.security.tokens import Role, mint_token
+from api.storage.access_log import AccessEntry, MemoryAccessLog
 from tests.e2e.support import PROGRAM, TEST_JWT_SECRET, bearer, post, session
 
 NAME = "Jane Doe"

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.dependencies import clock
+from api.http.dependencies import clock
 from tests.e2e.support import (
     NOW,
     PROGRAM,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from api.dependencies import clock
+from api.http.dependencies import clock
 from tests.e2e.feed_support import (
     RECIPIENT,
     auditor,

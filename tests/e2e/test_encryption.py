@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cipher import CipherMismatch, create_cipher_key
-from api.cli import main
+from api.cli.main import main
+from api.http.app import create_app
 from api.settings import Settings, SettingsError
+from api.storage.cipher import CipherMismatch, create_cipher_key
 from tests.e2e.support import TEST_JWT_SECRET, bearer, post, session
 
 MARKER = "plaintext-marker-7f3a"  # a free-text value no ciphertext will spell out

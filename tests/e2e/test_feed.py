@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from api.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
+from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from tests.e2e.feed_support import auditor, clinician, read_all, read_feed
 from tests.e2e.support import PROGRAM, admission, post, session
 

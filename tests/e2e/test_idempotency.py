@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.identity import Principal, current_principal
-from api.tokens import Role
+from api.security.identity import Principal, current_principal
+from api.security.tokens import Role
 from tests.e2e.support import (
     PROGRAM,
     OpenClient,

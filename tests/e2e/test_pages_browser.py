@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from api.demo import HARBOR, demo_participant_id
+from api.seed.demo import HARBOR, demo_participant_id
 from projections.weeks import week_start
 from tests.e2e.browser_support import (
     CHROMIUM_ARGS,

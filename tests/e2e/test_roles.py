@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import Role
+from api.security.tokens import Role
 from tests.e2e.support import PROGRAM, admission, authorized_client, build_app, post, session
 
 OTHER_PROGRAM = "harbor-php"

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.schemas import Timeline, TimelineEvent
+from api.schemas.participants import Timeline, TimelineEvent
 from tests.e2e.support import OpenClient, correction, days_after_admission, post, session
 
 

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+import api.bench.command_path
 import api.bench.common
-import api.bench_commands
-import api.bench_rebuild
+import api.bench.rebuild
 
-_ORIGINAL = api.bench_commands.temporary_database
+_ORIGINAL = api.bench.command_path.temporary_database
 
 
 def record_bench_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -30,7 +30,7 @@ def record_bench_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             created.append(urlsplit(url).path.lstrip("/"))
             yield url, version
 
-    for module in (api.bench_commands, api.bench_rebuild, api.bench.common):
+    for module in (api.bench.command_path, api.bench.rebuild, api.bench.common):
         monkeypatch.setattr(module, "temporary_database", recording)
     return created
 

@@ -11,8 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from api.access_log import AccessEntry, AccessLogUnavailable, MemoryAccessLog, open_access_log
-from api.store import parse_store_url
+from api.storage.access_log import (
+    AccessEntry,
+    AccessLogUnavailable,
+    MemoryAccessLog,
+    open_access_log,
+)
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 READERS = 24

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.errors import (
     AlreadyDischarged,

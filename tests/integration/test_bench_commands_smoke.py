@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.bench_commands import main
+from api.bench.command_path import main
 from tests.integration.bench_support import existing, record_bench_databases
 
 TINY = ["--raw-rows", "20", "--participants", "4", "--sessions", "2", "--rounds", "2"]

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.errors import VersionConflict
 from domain.participant import Participant

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import pytest
 
-from api.cli import main as cli_main
-from api.demo import (
+from api.cli.main import main as cli_main
+from api.seed.demo import (
     DEMO_KEYS,
     HARBOR,
     RIVERSIDE,
@@ -17,7 +17,7 @@ from api.demo import (
     demo_participant_id,
     load_demo_cohort,
 )
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, TimelineEntry
 from domain.participant import Participant
 

@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from api.cipher import create_cipher_key
-from api.cli import main
-from api.store import parse_store_url
+from api.cli.main import main
+from api.storage.cipher import create_cipher_key
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.chain import canonical_json
 from tests.integration.test_tamper_evidence import (

@@ -6,9 +6,9 @@ import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
-from api.disclosure_log import open_disclosure_log
-from api.feed import PARTICIPANT_TOPIC_PREFIX, Feed, FeedQuery
-from api.store import parse_store_url
+from api.feed.events import PARTICIPANT_TOPIC_PREFIX, Feed, FeedQuery
+from api.storage.disclosure_log import open_disclosure_log
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 WRITERS = 4

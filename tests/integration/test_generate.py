@@ -9,9 +9,9 @@ from uuid import UUID
 
 import pytest
 
-from api.cli import main as cli_main
-from api.generate import generate_cohort, generated_participant_id
-from api.store import parse_store_url
+from api.cli.main import main as cli_main
+from api.seed.generate import generate_cohort, generated_participant_id
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.participant import Participant
 

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from api.recorders import PostgresIdempotentRecorder
-from api.store import parse_store_url
+from api.storage.recorders import PostgresIdempotentRecorder
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.errors import AfterDischarge, DomainError, VersionConflict
 from domain.participant import Participant

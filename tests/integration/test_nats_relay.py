@@ -21,9 +21,9 @@ from uuid import UUID
 
 import pytest
 
-from api.disclosure_log import open_disclosure_log
-from api.feed import PARTICIPANT_TOPIC_PREFIX
-from api.store import parse_store_url
+from api.feed.events import PARTICIPANT_TOPIC_PREFIX
+from api.storage.disclosure_log import open_disclosure_log
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")

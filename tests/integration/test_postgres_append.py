@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from api.recorders import PostgresIdempotentRecorder
-from api.store import parse_store_url
+from api.storage.recorders import PostgresIdempotentRecorder
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.errors import VersionConflict
 

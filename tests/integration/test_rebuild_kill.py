@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from api.store import parse_store_url
-from api.synthetic_log import write_log
-from api.views import open_view_store
+from api.seed.synthetic_log import write_log
+from api.storage.store_url import parse_store_url
+from api.storage.views import open_view_store
 from domain.application import ContinuumApplication
 from projections.view_store import ViewRow
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from api.bench.http import PROGRAM, SECRET, server
-from api.cli import main, served_app_from_env
-from api.tokens import Role, mint_token
+from api.cli.main import main, served_app_from_env
+from api.security.tokens import Role, mint_token
 
 ADMIT = {
     "program_id": PROGRAM, "age_group": "adult", "level": "2.1", "pathway": "primary",
@@ -59,7 +59,7 @@ def test_workers_refuse_a_store_they_cannot_share(monkeypatch: pytest.MonkeyPatc
 
 def test_each_worker_freezes_its_startup_heap(monkeypatch: pytest.MonkeyPatch) -> None:
     """A `serve --workers N` process builds its app, then freezes what it built (see
-    api.cli.freeze_startup_heap), before it serves."""
+    api.cli.main.freeze_startup_heap), before it serves."""
     monkeypatch.setenv("CONTINUUM_DATABASE_URL", "memory://")
     monkeypatch.setenv("CONTINUUM_DEMO", "0")
     monkeypatch.setenv("CONTINUUM_JWT_SECRET", SECRET)

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import Repository
 
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.errors import AlreadyCorrected
 from domain.participant import Participant

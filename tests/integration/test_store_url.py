@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from api.recorders import MemoryFactory, PostgresIdempotentRecorder, SQLiteIdempotentRecorder
-from api.store import StoreURLError, parse_store_url
+from api.storage.recorders import (
+    MemoryFactory,
+    PostgresIdempotentRecorder,
+    SQLiteIdempotentRecorder,
+)
+from api.storage.store_url import StoreURLError, parse_store_url
 from domain.application import ContinuumApplication
 
 

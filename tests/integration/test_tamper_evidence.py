@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, Recorded
 from domain.participant import event_id_for
 

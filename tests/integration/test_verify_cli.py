@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from domain.participant import event_id_for
 from tests.integration.test_tamper_evidence import RawStore, open_app, participant_with_sessions
 

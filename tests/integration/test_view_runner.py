@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from api.store import Store, parse_store_url
-from api.synthetic_log import write_log
-from api.views import Views, open_view_store, open_views
+from api.seed.synthetic_log import write_log
+from api.storage.store_url import Store, parse_store_url
+from api.storage.views import Views, open_view_store, open_views
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner

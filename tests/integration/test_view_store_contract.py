@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from api.store import parse_store_url
-from api.views import open_view_store
+from api.storage.store_url import parse_store_url
+from api.storage.views import open_view_store
 from domain.application import ContinuumApplication
 from projections.view_store import ViewRow, ViewStore
 

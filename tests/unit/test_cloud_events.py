@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import get_type_hints
 from uuid import uuid4
 
-from api.cloud_events import cloud_event_type, event_name_of_type, snake_case
+from api.feed.cloud_events import cloud_event_type, event_name_of_type, snake_case
 from domain.chain import CHAIN_FIELDS
 from domain.consent import Consent, ConsentBook
 from domain.participant import ENVELOPE_FIELDS, Participant
 
 # What consumers read in `data`, per type. Changing a set here is a contract change: bump the
-# type's entry in api.cloud_events.DATA_VERSIONS in the same change.
+# type's entry in api.feed.cloud_events.DATA_VERSIONS in the same change.
 PUBLISHED_DATA = {
     "Registered": {"program_id"},
     "Admitted": {

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.cli import freeze_startup_heap
+from api.cli.main import freeze_startup_heap
 
 
 class Node:

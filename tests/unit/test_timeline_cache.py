@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from api import timeline_cache
-from api.timeline_cache import TimelineCache, cached_timeline
+from api.http import timeline_cache as timeline_cache
+from api.http.timeline_cache import TimelineCache, cached_timeline
 from domain.application import ContinuumApplication
 
 

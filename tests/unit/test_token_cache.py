@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from api.tokens import LEEWAY_SECONDS, InvalidToken, Role, TokenVerifier, mint_token
+from api.security.tokens import LEEWAY_SECONDS, InvalidToken, Role, TokenVerifier, mint_token
 
 SECRET = "token-cache-test-secret-0123456789abcdef"
 

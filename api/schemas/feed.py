@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Identifier, Instant, Text
+from api.schemas.participants import Identifier, Instant, Text
 from domain.consent import Consent, ConsentRecorded
 
 

@@ -25,8 +25,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from api.cloud_events import event_name_of_type, to_cloud_event
-from api.disclosure_log import Disclosure, DisclosureLog
+from api.feed.cloud_events import event_name_of_type, to_cloud_event
+from api.storage.disclosure_log import Disclosure, DisclosureLog
 from domain.application import ContinuumApplication
 from domain.consent import ConsentFollower, participant_event_types
 from domain.participant import Participant

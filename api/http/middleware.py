@@ -17,7 +17,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import internal_error, payload_too_large
+from api.http.errors import internal_error, payload_too_large
 from api.logging import get_logger
 
 REQUEST_ID_HEADER = "X-Request-ID"

@@ -24,9 +24,9 @@ from uuid import UUID
 
 from fastapi import Depends
 
-from api.identity import CurrentPrincipal, Principal
-from api.schemas import ErrorBody
-from api.tokens import Role
+from api.schemas.participants import ErrorBody
+from api.security.identity import CurrentPrincipal, Principal
+from api.security.tokens import Role
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
 from domain.participant import Participant

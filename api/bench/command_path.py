@@ -37,7 +37,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg import sql
 
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
-from api.export import StreamUnreadable, export_stream
+from api.cli.export import StreamUnreadable, export_stream
 from api.logging import configure_logging
 from api.settings import Settings
-from api.store import parse_store_url
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.chain import ChainReport
 from domain.errors import ParticipantNotFound

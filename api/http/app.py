@@ -1,6 +1,7 @@
 """The app factory: one ContinuumApplication per app, opened on creation, closed on shutdown.
 
-The demo cohort is not loaded here: `continuum serve` (api.cli) decides that, on an empty store.
+The demo cohort is not loaded here: `continuum serve` (api.cli.main) decides that, on an
+empty store.
 """
 
 from __future__ import annotations
@@ -10,22 +11,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.access_log import open_access_log
-from api.authz import AUTH_RESPONSES
-from api.cipher import check_cipher
-from api.disclosure_log import open_disclosure_log
-from api.errors import install_error_handlers
-from api.feed import Feed
+from api.feed.events import Feed
+from api.http.errors import install_error_handlers
+from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.http.timeline_cache import TimelineCache
 from api.logging import configure_logging, get_logger
-from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.pages import install_pages
 from api.routes import audit, audit_replay, consents, events, health, participants
 from api.routes import views as view_routes
+from api.security.authz import AUTH_RESPONSES
+from api.security.tokens import TokenVerifier
 from api.settings import Settings
-from api.store import parse_store_url
-from api.timeline_cache import TimelineCache
-from api.tokens import TokenVerifier
-from api.views import WakeViewsOnWrite, open_views
+from api.storage.access_log import open_access_log
+from api.storage.cipher import check_cipher
+from api.storage.disclosure_log import open_disclosure_log
+from api.storage.store_url import parse_store_url
+from api.storage.views import WakeViewsOnWrite, open_views
 from domain.application import ContinuumApplication
 
 log = get_logger(__name__)

@@ -25,11 +25,11 @@ from typing import Any
 
 import psycopg
 
-from api.bench_commands import add_store_arguments, temporary_database
-from api.store import parse_store_url
-from api.synthetic_log import write_log
-from api.view_commands import REBUILD_BATCH_SIZE
-from api.views import open_views
+from api.bench.command_path import add_store_arguments, temporary_database
+from api.cli.views import REBUILD_BATCH_SIZE
+from api.seed.synthetic_log import write_log
+from api.storage.store_url import parse_store_url
+from api.storage.views import open_views
 from domain.application import ContinuumApplication
 
 DEFAULT_OUTPUT = Path("bench") / "rebuild.json"

@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.access_log import AccessLogUnavailable
-from api.authz import Forbidden
-from api.tokens import InvalidToken
+from api.security.authz import Forbidden
+from api.security.tokens import InvalidToken
+from api.storage.access_log import AccessLogUnavailable
 from domain.errors import (
     DomainError,
     IdempotencyKeyReused,

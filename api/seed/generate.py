@@ -1,6 +1,6 @@
 """`continuum generate`: a made-up cohort at any size, for benchmarks and load tests.
 
-Journeys reuse the demo's schedules (api.demo: program tracks, weekly screens, 28-day reviews,
+Journeys reuse the demo's schedules (api.seed.demo: program tracks, weekly screens, 28-day reviews,
 residential step-downs) with their parameters drawn from a seeded RNG:
 
 - residential admissions (3.5, 28-30 days, reassessed, stepped down to 2.1), a share of them
@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid5
 
-from api.demo import (
+from api.seed.demo import (
     EVENING,
     MORNING,
     PHP_DAY,
@@ -382,7 +382,7 @@ def register(commands: Any) -> None:
 def generate_command(args: argparse.Namespace) -> int:
     from api.logging import configure_logging
     from api.settings import Settings
-    from api.store import parse_store_url
+    from api.storage.store_url import parse_store_url
 
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)

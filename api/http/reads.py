@@ -16,11 +16,11 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Path, Request
 
-from api.access_log import AccessEntry, AccessLog
-from api.authz import Reader, check_participant
-from api.dependencies import Application, clock
-from api.identity import Principal
-from api.schemas import ErrorBody
+from api.http.dependencies import Application, clock
+from api.schemas.participants import ErrorBody
+from api.security.authz import Reader, check_participant
+from api.security.identity import Principal
+from api.storage.access_log import AccessEntry, AccessLog
 from domain.participant import Participant
 
 PURPOSE_HEADER = "X-Purpose-Of-Use"

@@ -24,15 +24,17 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from api import audit_commands, generate, view_commands
-from api.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
+from api.cli import audit as audit_commands
+from api.cli import views as view_commands
+from api.feed.relay import add_relay_parser
 from api.logging import configure_logging, get_logger
 from api.pages import enable_demo_sign_in
 from api.pages.demo import print_sign_in_links
-from api.relay import add_relay_parser
+from api.security.tokens import Role, demo_tokens, mint_token, parse_ttl
+from api.seed import generate as generate
+from api.seed.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
 from api.settings import Settings, SettingsError
-from api.store import StoreURLError, parse_store_url
-from api.tokens import Role, demo_tokens, mint_token, parse_ttl
+from api.storage.store_url import StoreURLError, parse_store_url
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
 
@@ -146,7 +148,7 @@ def serve_command(args: argparse.Namespace) -> int:
     # one only seeded the store, so it closes its own before they start.
     application.close()
     uvicorn.run(
-        "api.cli:served_app_from_env",
+        "api.cli.main:served_app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -159,7 +161,7 @@ def serve_command(args: argparse.Namespace) -> int:
 def served_app(settings: Settings) -> FastAPI:
     """The app `serve` runs: the demo is loaded by `serve` itself (on an empty store only), so
     the app must not load it; in demo mode the one-click sign-in pages are on."""
-    from api.app import create_app
+    from api.http.app import create_app
 
     app = create_app(replace(settings, demo=False))
     if settings.demo and settings.jwt_secret:
@@ -236,7 +238,7 @@ def token_command(args: argparse.Namespace) -> int:
 
 def cipher_key_command(args: argparse.Namespace) -> int:
     """Print a new random AES-256 key for CONTINUUM_CIPHER_KEY."""
-    from api.cipher import create_cipher_key
+    from api.storage.cipher import create_cipher_key
 
     print(create_cipher_key())
     return 0

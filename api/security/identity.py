@@ -2,7 +2,7 @@
 
 The token is verified with the keys the app factory configured (`app.state.token_verifier`);
 a missing, malformed, expired or forged token is refused with 401 before any route runs.
-What each role may do is decided in one place, `api.authz`.
+What each role may do is decided in one place, `api.security.authz`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.tokens import InvalidToken, Role, TokenVerifier
+from api.security.tokens import InvalidToken, Role, TokenVerifier
 
 # Documents the scheme in OpenAPI; refusals are ours (401 with our error body), not FastAPI's.
 _bearer = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")

@@ -10,7 +10,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.conninfo import make_conninfo
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.store import Store
+from api.storage.store_url import Store
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.pg_listener import NotifyListener

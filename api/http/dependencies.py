@@ -12,10 +12,10 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
-from api.authz import Writer, scoped_participant, visible_programs
-from api.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
-from api.identity import Principal
-from api.schemas import CommandRequest
+from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
+from api.schemas.participants import CommandRequest
+from api.security.authz import Writer, scoped_participant, visible_programs
+from api.security.identity import Principal
 from domain.application import ContinuumApplication, IdempotencyKey
 from domain.errors import InvalidValue
 

@@ -8,8 +8,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
-from api.cipher import cipher_settings
-from api.recorders import MemoryFactory, PostgresIdempotentRecorder, SQLiteIdempotentRecorder
+from api.storage.cipher import cipher_settings
+from api.storage.recorders import (
+    MemoryFactory,
+    PostgresIdempotentRecorder,
+    SQLiteIdempotentRecorder,
+)
 
 DEFAULT_SQLITE_PATH = Path("var") / "continuum.sqlite3"
 
@@ -36,7 +40,7 @@ def parse_store_url(url: str | None, *, pool_size: int = 5, cipher_key: str | No
     """Library settings for a `sqlite:///…`, `postgresql://…` or `memory://` URL.
 
     `cipher_key` (CONTINUUM_CIPHER_KEY) stores events and snapshots encrypted; without it the
-    cipher is explicitly off (see api.cipher).
+    cipher is explicitly off (see api.storage.cipher).
     """
     store = _parse(url, pool_size)
     return replace(

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from fastapi import Request
 
-from api.schemas import Timeline, TimelineEvent
+from api.schemas.participants import Timeline, TimelineEvent
 from domain.application import ContinuumApplication
 from domain.striped_locks import StripedLocks
 

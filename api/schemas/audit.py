@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.view_schemas import FindingBody, WeekBody
+from api.schemas.views import FindingBody, WeekBody
 from domain.chain import ChainReport
 from projections.history import History
 from projections.level_of_care import LevelSpan

@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 from api.logging import configure_logging
 from api.settings import Settings
-from api.store import Store, parse_store_url
-from api.views import Views, open_view_store, open_views
+from api.storage.store_url import Store, parse_store_url
+from api.storage.views import Views, open_view_store, open_views
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner

@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from api.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE, snake_case
-from api.disclosure_log import open_disclosure_log
-from api.feed import MAX_LIMIT, Feed, FeedItem, FeedQuery
+from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE, snake_case
+from api.feed.events import MAX_LIMIT, Feed, FeedItem, FeedQuery
 from api.logging import configure_logging, get_logger
 from api.settings import Settings
-from api.store import parse_store_url
+from api.storage.disclosure_log import open_disclosure_log
+from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 log = get_logger(__name__)
@@ -150,7 +150,7 @@ def _headers(item: FeedItem) -> dict[str, Any]:
 
 
 def add_relay_parser(commands: Any) -> None:
-    """`continuum relay nats ...` (called by api.cli.build_parser)."""
+    """`continuum relay nats ...` (called by api.cli.main.build_parser)."""
     relay = commands.add_parser("relay", help="publish the feed to a message broker")
     brokers = relay.add_subparsers(title="brokers", required=True, metavar="BROKER")
     nats_parser = brokers.add_parser("nats", help="publish to NATS JetStream")

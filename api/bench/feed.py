@@ -1,7 +1,7 @@
 """Feed and relay throughput: events/s through GET /v1/events (pages of 1000) and through
 `continuum relay nats`, over SQLite and PostgreSQL. Run by scripts/bench-feed.
 
-    python -m api.bench_feed [--events 20000] [--postgres URL] [--nats URL]
+    python -m api.bench.feed [--events 20000] [--postgres URL] [--nats URL]
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.dependencies import clock
-from api.disclosure_log import open_disclosure_log
-from api.feed import Feed
-from api.relay import RelayConfig, run_relay
+from api.feed.events import Feed
+from api.feed.relay import RelayConfig, run_relay
+from api.http.app import create_app
+from api.http.dependencies import clock
+from api.security.tokens import Role, mint_token
 from api.settings import Settings
-from api.tokens import Role, mint_token
+from api.storage.disclosure_log import open_disclosure_log
 from domain.application import ContinuumApplication
 
 SECRET = "bench-feed-secret-0123456789abcdef0123"

@@ -206,7 +206,7 @@ def parse_ttl(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _TTL_UNITS[match.group(2)])
 
 
-# The callers `continuum serve` mints tokens for in demo mode (programs of api.demo's cohort).
+# The callers `continuum serve` mints tokens for in demo mode (programs of api.seed.demo's cohort).
 DEMO_PROGRAMS = ("riverside-iop", "harbor-php")
 DEMO_CALLERS: tuple[tuple[Role, str, tuple[str, ...]], ...] = (
     (Role.CLINICIAN, "demo-clinician", DEMO_PROGRAMS),

@@ -1,0 +1,1 @@
+"""The outbound feed: CloudEvents pages, Server-Sent Events and the NATS relay."""

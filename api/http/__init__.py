@@ -1,0 +1,1 @@
+"""The request path: the app factory, middleware, error mapping, route dependencies."""

@@ -1,0 +1,1 @@
+"""HTTP request and response shapes, kept apart from the domain's events."""

@@ -1,0 +1,1 @@
+"""Who is calling and what they may do: bearer tokens, the principal, the role table."""

@@ -1,0 +1,1 @@
+"""Made-up cohorts: the demo journeys, generated cohorts and synthetic logs."""

@@ -1,0 +1,1 @@
+"""Storage adapters: the store URL, recorders, the cipher, the append-only logs, the views."""
