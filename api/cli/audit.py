@@ -4,6 +4,8 @@
     continuum verify --all              every stream in the log (progress on stderr)
     continuum export --participant ID --format jsonl [--output FILE]
                                         the raw stream with its hashes, one JSON object a line
+    continuum export --format fhir-ndjson --output DIR [--participant ID]
+                                        FHIR R4 resources, one NDJSON file per resource type
 
 verify exits 0 when every stream checked is intact, 1 when any is broken (each broken stream
 is named on stdout with its first broken link), 2 for bad usage or an unknown participant.
@@ -21,6 +23,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from api.cli.export import StreamUnreadable, export_stream
+from api.cli.fhir_export import export_fhir_ndjson
 from api.logging import configure_logging
 from api.settings import Settings
 from api.storage.store_url import parse_store_url
@@ -40,10 +43,22 @@ def register(commands: Any) -> None:
     which.add_argument("--participant", type=UUID, metavar="ID", help="one participant")
     verify.set_defaults(run=verify_command)
 
-    export = commands.add_parser("export", help="write a participant's raw stream with hashes")
-    export.add_argument("--participant", type=UUID, metavar="ID", required=True)
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
-    export.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
+    export = commands.add_parser(
+        "export", help="write a participant's raw stream with hashes, or FHIR NDJSON files"
+    )
+    export.add_argument(
+        "--participant",
+        type=UUID,
+        metavar="ID",
+        help="the participant (required for jsonl; fhir-ndjson: default every participant)",
+    )
+    export.add_argument("--format", choices=["jsonl", "fhir-ndjson"], default="jsonl")
+    export.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="jsonl: a file (default stdout); fhir-ndjson: a directory (required)",
+    )
     export.set_defaults(run=export_command)
 
 
@@ -115,6 +130,11 @@ def _verify_all(application: ContinuumApplication, out: TextIO, err: TextIO) -> 
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the participant's stream as JSON lines to --output (or stdout)."""
+    if args.format == "fhir-ndjson":
+        return _export_fhir(args)
+    if args.participant is None:
+        print("continuum export: --format jsonl needs --participant ID", file=sys.stderr)
+        return 2
     with _application() as application:
         try:
             lines = list(export_stream(application, args.participant))
@@ -130,4 +150,20 @@ def export_command(args: argparse.Namespace) -> int:
     else:
         args.output.write_text(text, encoding="ascii")
     print(f"exported {len(lines)} events of {args.participant}", file=sys.stderr)
+    return 0
+
+
+def _export_fhir(args: argparse.Namespace) -> int:
+    if args.output is None:
+        print("continuum export: --format fhir-ndjson needs --output DIR", file=sys.stderr)
+        return 2
+    with _application() as application:
+        try:
+            which = None if args.participant is None else [args.participant]
+            counts = export_fhir_ndjson(application, args.output, which)
+        except ParticipantNotFound:
+            print(f"continuum: no participant {args.participant}", file=sys.stderr)
+            return 2
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    print(f"exported {summary} to {args.output}", file=sys.stderr)
     return 0

@@ -17,7 +17,7 @@ from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from api.http.timeline_cache import TimelineCache
 from api.logging import configure_logging, get_logger
 from api.pages import install_pages
-from api.routes import audit, audit_replay, consents, events, health, participants
+from api.routes import audit, audit_replay, consents, events, fhir, health, participants
 from api.routes import views as view_routes
 from api.security.authz import AUTH_RESPONSES
 from api.security.tokens import TokenVerifier
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_replay.router, responses=AUTH_RESPONSES)
     app.include_router(consents.router, responses=AUTH_RESPONSES)
     app.include_router(events.router, responses=AUTH_RESPONSES)
+    app.include_router(fhir.router, responses=AUTH_RESPONSES)
     # GET /v1/participants (caseload) and POST /v1/participants (admit) share a path; Starlette
     # keeps looking past a method mismatch, so either order works.
     app.include_router(view_routes.router, responses=AUTH_RESPONSES)

@@ -86,19 +86,34 @@ class LoggedRead:
     ) -> RecordRead:
         participant = application.peek_participant(participant_id)
         check_participant(principal, participant)
-        entry = access_log.append(
-            AccessEntry(
-                at=now,
-                sub=principal.sub,
-                role=principal.role.value,
-                participant_id=participant_id,
-                record=self.record,
-                endpoint=_route_template(request),
-                purpose=purpose.value,
-                request_id=getattr(request.state, "request_id", None),
-            )
+        entry = log_access(
+            request, access_log, principal, participant_id, self.record, purpose, now
         )
         return RecordRead(principal=principal, participant=participant, entry=entry)
+
+
+def log_access(
+    request: Request,
+    access_log: AccessLog,
+    principal: Principal,
+    participant_id: UUID,
+    record: str,
+    purpose: PurposeOfUse,
+    now: datetime,
+) -> AccessEntry:
+    """Append the access entry of a read of `record`; raises AccessLogUnavailable (503)."""
+    return access_log.append(
+        AccessEntry(
+            at=now,
+            sub=principal.sub,
+            role=principal.role.value,
+            participant_id=participant_id,
+            record=record,
+            endpoint=_route_template(request),
+            purpose=purpose.value,
+            request_id=getattr(request.state, "request_id", None),
+        )
+    )
 
 
 def _route_template(request: Request) -> str:

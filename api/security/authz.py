@@ -12,6 +12,7 @@ cannot learn who is treated elsewhere.
 | read_feed       | no               | yes     | yes        | yes   |
 | read_audit      | no               | yes     | no         | yes   |
 | read_policy     | yes              | yes     | no         | yes   |
+| read_fhir       | own programs     | yes     | consented  | yes   |
 | change_policy   | no               | no      | no         | yes   |
 """
 
@@ -38,15 +39,25 @@ class Action(StrEnum):
     READ_FEED = "read_feed"  # the event feed for downstream systems
     READ_AUDIT = "read_audit"  # the access log
     READ_POLICY = "read_policy"
+    # A participant's record as FHIR: an integrator gets only what its consents cover.
+    READ_FHIR = "read_fhir"
     CHANGE_POLICY = "change_policy"
 
 
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
-    Role.CLINICIAN: frozenset({Action.READ_RECORD, Action.WRITE_RECORD, Action.READ_POLICY}),
-    Role.AUDITOR: frozenset(
-        {Action.READ_RECORD, Action.READ_FEED, Action.READ_AUDIT, Action.READ_POLICY}
+    Role.CLINICIAN: frozenset(
+        {Action.READ_RECORD, Action.WRITE_RECORD, Action.READ_POLICY, Action.READ_FHIR}
     ),
-    Role.INTEGRATOR: frozenset({Action.READ_FEED}),
+    Role.AUDITOR: frozenset(
+        {
+            Action.READ_RECORD,
+            Action.READ_FEED,
+            Action.READ_AUDIT,
+            Action.READ_POLICY,
+            Action.READ_FHIR,
+        }
+    ),
+    Role.INTEGRATOR: frozenset({Action.READ_FEED, Action.READ_FHIR}),
     Role.ADMIN: frozenset(Action),
 }
 # Roles that see only the participants of the programs their token names.
@@ -146,3 +157,4 @@ FeedReader = Annotated[Principal, Depends(require(Action.READ_FEED))]
 Auditor = Annotated[Principal, Depends(require(Action.READ_AUDIT))]
 PolicyReader = Annotated[Principal, Depends(require(Action.READ_POLICY))]
 PolicyChanger = Annotated[Principal, Depends(require(Action.CHANGE_POLICY))]
+FhirReader = Annotated[Principal, Depends(require(Action.READ_FHIR))]

@@ -36,7 +36,7 @@ class Disclosure:
     participant_id: UUID
     event_ids: tuple[UUID, ...]
     disclosed_at: datetime
-    channel: str  # "feed", "stream" or "nats"
+    channel: str  # "feed", "stream", "nats" or "fhir"
     id: int | None = None  # the log's own sequence, set once recorded
 
     def to_json(self) -> dict[str, Any]:
