@@ -1,14 +1,17 @@
-"""The one place where errors become HTTP responses.
+"""The one place where errors become HTTP responses: RFC 9457 problem details.
 
 Domain families map by meaning: a malformed value 422, a rule the history forbids 409, an
 unknown participant 404, a stale If-Match 412 (409 when the caller sent none), a reused
-Idempotency-Key 422. Every body has `error` (a stable id) and `detail`. Details are for the
-caller only: they may quote its input, so they are never logged.
+Idempotency-Key 422. Every body is `application/problem+json` with `type`
+(`urn:continuum:problem:<error>`), `title`, `status`, `detail`, and the members clients
+already read: `error` (a stable id), `field` (422) and `request_id` (also the X-Request-ID
+header). Details are for the caller only: they may quote its input, so they are never logged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +31,8 @@ from domain.errors import (
     VersionConflict,
 )
 
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:continuum:problem:"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IF_MATCH_HEADER = "If-Match"
 # Where in the request a validation error sits; the field name alone is what callers need.
@@ -39,6 +44,7 @@ _HTTP_ERROR_IDS = {
     406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -68,26 +74,58 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ViewsBehind, _views_behind)
 
 
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem(
+    status: int,
+    error: str,
+    detail: str,
+    *,
+    request_id: str | None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    """An RFC 9457 problem details response; `extra` adds members (`field`, `errors`, ...)."""
+    body = {
+        "type": f"{PROBLEM_TYPE_PREFIX}{error}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "error": error,
+        **extra,
+        "request_id": request_id,
+    }
+    return ProblemResponse(body, status, headers=headers)
+
+
 def error_response(
+    request: Request,
     status: int,
     error: str,
     detail: str,
     *,
     headers: dict[str, str] | None = None,
     **extra: Any,
-) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+) -> ProblemResponse:
+    """The problem response of a request (its id from the request context middleware)."""
+    request_id = getattr(request.state, "request_id", None)
+    return problem(status, error, detail, request_id=request_id, headers=headers, **extra)
 
 
-def payload_too_large(limit: int) -> JSONResponse:
-    return error_response(
-        413, "payload_too_large", f"the request body must be at most {limit} bytes"
+def payload_too_large(limit: int, request_id: str | None) -> ProblemResponse:
+    return problem(
+        413,
+        "payload_too_large",
+        f"the request body must be at most {limit} bytes",
+        request_id=request_id,
     )
 
 
-def internal_error(request_id: str) -> JSONResponse:
+def internal_error(request_id: str) -> ProblemResponse:
     """The last resort for a bug: says nothing of the cause, names the request to look up."""
-    return error_response(
+    return problem(
         500,
         "internal_error",
         "an unexpected error occurred; quote the request id when reporting it",
@@ -96,24 +134,24 @@ def internal_error(request_id: str) -> JSONResponse:
     )
 
 
-def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
     _note_refusal(request, exc.rule)
     if isinstance(exc, InvalidValue):
-        return error_response(422, exc.rule, exc.detail, field=exc.field)
+        return error_response(request, 422, exc.rule, exc.detail, field=exc.field)
     if isinstance(exc, IdempotencyKeyReused):
-        return error_response(422, exc.rule, exc.detail, field=IDEMPOTENCY_KEY_HEADER)
+        return error_response(request, 422, exc.rule, exc.detail, field=IDEMPOTENCY_KEY_HEADER)
     if isinstance(exc, ParticipantNotFound):
-        return error_response(404, exc.rule, exc.detail)
+        return error_response(request, 404, exc.rule, exc.detail)
     if isinstance(exc, VersionConflict):
         return _version_conflict(request, exc)
     if isinstance(exc, RuleViolation):
-        return error_response(409, exc.rule, exc.detail)
+        return error_response(request, 409, exc.rule, exc.detail)
     # A DomainError outside the known families is still a refusal of well-formed input.
-    return error_response(409, exc.rule, exc.detail)
+    return error_response(request, 409, exc.rule, exc.detail)
 
 
-def _version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
+def _version_conflict(request: Request, exc: VersionConflict) -> ProblemResponse:
     conditional = IF_MATCH_HEADER in request.headers
     headers = (
         {"ETag": etag(exc.current_version)}
@@ -121,6 +159,7 @@ def _version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
         else None
     )
     return error_response(
+        request,
         412 if conditional else 409,
         exc.rule,
         exc.detail,
@@ -129,10 +168,11 @@ def _version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
     )
 
 
-def _views_behind(request: Request, exc: Exception) -> JSONResponse:
+def _views_behind(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, ViewsBehind)
     _note_refusal(request, "views_behind")
     return error_response(
+        request,
         503,
         "views_behind",
         f"the views have reached position {exc.reached}, not yet {exc.wanted}; retry shortly",
@@ -142,11 +182,12 @@ def _views_behind(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _invalid_token(request: Request, exc: Exception) -> JSONResponse:
+def _invalid_token(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, InvalidToken)
     _note_refusal(request, "invalid_token")
     # RFC 6750: the challenge names the scheme; the reason is a fixed phrase, never the token.
     return error_response(
+        request,
         401,
         "invalid_token",
         exc.reason,
@@ -154,17 +195,18 @@ def _invalid_token(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, Forbidden)
     _note_refusal(request, "forbidden")
-    return error_response(403, "forbidden", exc.detail)
+    return error_response(request, 403, "forbidden", exc.detail)
 
 
-def _access_log_unavailable(request: Request, exc: Exception) -> JSONResponse:
+def _access_log_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, AccessLogUnavailable)
     _note_refusal(request, "access_log_unavailable")
     # No read is served unless it is in the access log.
     return error_response(
+        request,
         503,
         "access_log_unavailable",
         "the read could not be written to the access log, so it was not served; retry shortly",
@@ -172,16 +214,20 @@ def _access_log_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _request_validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field(error.get("loc", ())), "detail": str(error.get("msg", "invalid"))}
-        for error in exc.errors()
-    ]
+    errors: list[dict[str, str]] = []
+    for error in exc.errors():
+        # A path parameter two dependencies both declare (a route's and LoggedRead's) is
+        # reported by each: the caller is told once.
+        entry = {"field": _field(error.get("loc", ())), "detail": str(error.get("msg", "invalid"))}
+        if entry not in errors:
+            errors.append(entry)
     first = errors[0] if errors else {"field": "body", "detail": "invalid request"}
     _note_refusal(request, "invalid_request")
     # Only field names and messages: pydantic's `input` would echo the caller's values back.
     return error_response(
+        request,
         422,
         "invalid_request",
         f"{first['field']}: {first['detail']}",
@@ -190,12 +236,12 @@ def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     error = _HTTP_ERROR_IDS.get(exc.status_code, "http_error")
     _note_refusal(request, error)
     return error_response(
-        exc.status_code, error, str(exc.detail), headers=getattr(exc, "headers", None)
+        request, exc.status_code, error, str(exc.detail), headers=getattr(exc, "headers", None)
     )
 
 

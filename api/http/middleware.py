@@ -89,7 +89,9 @@ class BodySizeLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await payload_too_large(self.max_body_bytes)(scope, receive, send)
+            await payload_too_large(self.max_body_bytes, scope.get("state", {}).get("request_id"))(
+                scope, receive, send
+            )
             return
         # Read the whole (small, bounded) body now: a limit hit midway through the framework's
         # own read would surface as a generic 400 instead of 413.
@@ -101,7 +103,9 @@ class BodySizeLimitMiddleware:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await payload_too_large(self.max_body_bytes)(scope, receive, send)
+                await payload_too_large(
+                    self.max_body_bytes, scope.get("state", {}).get("request_id")
+                )(scope, receive, send)
                 return
             more_body = message.get("more_body", False)
         await self.app(scope, _replay(bytes(body), receive), send)

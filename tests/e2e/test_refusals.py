@@ -9,8 +9,10 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from api.security.tokens import Role
 from tests.e2e.support import (
     admission,
+    bearer,
     correction,
     days_after_admission,
     discharge,
@@ -154,10 +156,15 @@ def test_bad_level_code_at_admission(client: TestClient) -> None:
     response = client.post("/v1/participants", json=admission(level="2.7"))
 
     assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
+        "type": "urn:continuum:problem:invalid_value",
+        "title": "Unprocessable Entity",
+        "status": 422,
         "error": "invalid_value",
         "detail": response.json()["detail"],
         "field": "level",
+        "request_id": response.headers["X-Request-ID"],
     }
 
 
@@ -218,3 +225,36 @@ def test_unknown_participant(client: TestClient) -> None:
     ):
         assert response.status_code == 404
         assert response.json()["error"] == "participant_not_found"
+
+
+def test_every_refusal_is_a_problem_details_body(client: TestClient, participant: str) -> None:
+    """401, 403, 404 (route and participant), 405, 409 and 422 all answer RFC 9457 problem
+    details (application/problem+json) with type, title, status, detail, error and the
+    request's id."""
+    missing = "00000000-0000-4000-8000-000000000000"
+    answers = [
+        client.get("/v1/participants", headers={"Authorization": "Bearer nope"}),
+        client.get("/v1/audit/access-log", headers=bearer(Role.INTEGRATOR, sub="i-1")),
+        client.get("/v1/no-such-route"),
+        client.get(f"/v1/participants/{missing}"),
+        client.delete(f"/v1/participants/{participant}"),
+        client.post("/v1/participants", json=admission(participant_id=participant)),
+        client.get("/v1/participants/not-a-uuid/timeline"),
+    ]
+    assert [r.status_code for r in answers] == [401, 403, 404, 404, 405, 409, 422]
+    for response in answers:
+        assert response.headers["content-type"] == "application/problem+json", response.text
+        body = response.json()
+        assert body["status"] == response.status_code
+        assert body["type"] == f"urn:continuum:problem:{body['error']}"
+        assert body["title"] and body["detail"]
+        assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_a_malformed_path_id_is_reported_once(client: TestClient) -> None:
+    """A path id that is not a UUID is named once, though two dependencies read it."""
+    response = client.get("/v1/participants/not-a-uuid/timeline")
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "participant_id"
+    assert [e["field"] for e in response.json()["errors"]] == ["participant_id"]
