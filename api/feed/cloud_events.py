@@ -7,6 +7,8 @@ the attributes are plain JSON values, so the SDK would add a dependency and noth
   the program the participant was in when the event was recorded, so `source` + `id` is unique;
 - `type`: `org.continuum.participant.<snake_case name>.v<data version>`;
 - `subject`: the participant id; `time`: when it happened clinically (`occurred_at`);
+- `dataschema`: `urn:continuum:dataschema:<type>`, naming the `<Name>Data` schema of `data`
+  (in the OpenAPI document's components and docs/asyncapi.yaml);
 - `data`: what the event says (never the envelope, `recorded_by` or the hash chain);
 - extensions (lower-case alphanumerics, as the spec requires): `position` (the global log
   position, the feed's cursor), `recordedat` (when it was recorded), `redisclosure` (the 42 CFR
@@ -26,6 +28,7 @@ from domain.participant import Participant
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "org.continuum.participant."
+DATASCHEMA_PREFIX = "urn:continuum:dataschema:"
 # 42 CFR 2.32(a)(2): the short form of the notice every disclosure must carry.
 REDISCLOSURE_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 REDISCLOSURE_HEADER = "Part2-Redisclosure-Notice"
@@ -58,20 +61,27 @@ def event_name_of_type(type_or_name: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
+def dataschema_of(event_type: str) -> str:
+    """The URI naming the schema of an event type's `data`."""
+    return f"{DATASCHEMA_PREFIX}{event_type}"
+
+
 def source_of(program_id: str) -> str:
     return f"/continuum/programs/{program_id}"
 
 
 def to_cloud_event(event: Participant.Event, *, position: int, program_id: str) -> dict[str, Any]:
     """The structured-mode JSON object of one participant event."""
+    event_type = cloud_event_type(type(event).__name__)
     return {
         "specversion": SPEC_VERSION,
         "id": str(event.event_id),
         "source": source_of(program_id),
-        "type": cloud_event_type(type(event).__name__),
+        "type": event_type,
         "subject": str(event.originator_id),
         "time": _instant(event.occurred_at),
         "datacontenttype": "application/json",
+        "dataschema": dataschema_of(event_type),
         "data": _jsonable(event.clinical_fields()),
         "position": position,
         "recordedat": _instant(event.recorded_at),

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api.feed.events import Feed
 from api.http.errors import install_error_handlers
 from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.http.openapi import install_openapi, operation_id
 from api.http.timeline_cache import TimelineCache
 from api.logging import configure_logging, get_logger
 from api.pages import install_pages
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Each participant's journey through levels of addiction treatment care",
         lifespan=lifespan,
+        # Served from packaged files by install_openapi, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.store = store
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(view_routes.router, responses=AUTH_RESPONSES)
     # The clinicians' HTML pages (sign-in, caseloads, records, forms) and their stylesheet.
     install_pages(app)
+    install_openapi(app)
     return app
 
 

@@ -38,7 +38,15 @@ async def clock() -> datetime:
 
 
 def expected_version(
-    if_match: Annotated[str | None, Header(alias=IF_MATCH_HEADER)] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias=IF_MATCH_HEADER,
+            description='The stream version the write expects, as the ETag spells it ("7"); '
+            "a stale one answers 412 with the current ETag",
+            examples=['"7"'],
+        ),
+    ] = None,
 ) -> int | None:
     """The stream version named by If-Match, if the caller sent one."""
     if if_match is None:
@@ -84,7 +92,16 @@ def write_context(
     application: Annotated[ContinuumApplication, Depends(get_application)],
     now: Annotated[datetime, Depends(clock)],
     version: Annotated[int | None, Depends(expected_version)],
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_KEY_HEADER)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            description="Chosen by the caller (1-255 visible ASCII characters) to retry a write "
+            "safely: a retry with the same key and body answers the first response again; the "
+            "same key with another body is 422",
+            examples=["3f1c9b2e-session-2026-02-03"],
+        ),
+    ] = None,
 ) -> WriteContext:
     """The preconditions and provenance of a write request, by a caller that may write there."""
     participant_id = _path_participant_id(request)

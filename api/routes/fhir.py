@@ -60,7 +60,6 @@ _EXAMPLE: dict[str, Any] = {
 
 @router.get(
     "/v1/participants/{participant_id}/fhir",
-    operation_id="getFhirBundle",
     response_class=JSONResponse,
     responses={
         200: {

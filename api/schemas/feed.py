@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.events import CloudEvent
 from api.schemas.participants import Identifier, Instant, Text
 from domain.consent import Consent, ConsentRecorded
 
@@ -92,7 +92,7 @@ class ConsentList(BaseModel):
 class FeedPageBody(BaseModel):
     """A page of the feed (documentation only: pages are served as built)."""
 
-    events: list[dict[str, Any]] = Field(description="CloudEvents 1.0, structured JSON")
+    events: list[CloudEvent] = Field(description="CloudEvents 1.0, structured JSON")
     next_after: int = Field(description="The last position scanned: pass it as `after` next")
 
 

@@ -1,9 +1,10 @@
 """Hostile input, generated from the app's own OpenAPI document (schemathesis, stateless).
 
 Every operation is sent schemathesis-generated requests, valid and invalid, as an admin (so
-requests get past authentication and reach validation and the store). Two checks on each
+requests get past authentication and reach validation and the store). Checks on each
 answer: never a 5xx (but the documented 503 of a read asking for a log position the views have
-not reached), and the body matches the schema the document declares for its status.
+not reached); the status is one the document declares for the operation; the content type and
+the headers are the declared ones; and the body matches the schema declared for its status.
 Bounded (MAX_EXAMPLES per operation, no deadline) to stay within a couple of minutes; the
 number of requests sent is printed in the test summary ("schemathesis: N generated requests").
 
@@ -22,7 +23,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from starlette.types import Receive, Scope, Send
 
 from tests.e2e.support import admission, bearer, build_app
@@ -97,5 +103,12 @@ def test_no_server_errors_and_responses_match_the_schema(
     stash = request.config.stash
     stash[REQUESTS_SENT] = stash.get(REQUESTS_SENT, 0) + 1
     case.call_and_validate(
-        headers=admin_headers, checks=[no_unexpected_server_error, response_schema_conformance]
+        headers=admin_headers,
+        checks=[
+            no_unexpected_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        ],
     )
