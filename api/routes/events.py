@@ -58,6 +58,15 @@ def recipient_of(principal: Principal) -> str | None:
     return principal.sub if principal.role is Role.INTEGRATOR else None
 
 
+_SSE_EXAMPLE = (
+    "retry: 2000\n\n"
+    "id: 42\n"
+    "event: org.continuum.participant.session_attended.v1\n"
+    'data: {"specversion":"1.0","id":"0f4a7c1e-2b3d-5e6f-8a9b-0c1d2e3f4a5b",'
+    '"type":"org.continuum.participant.session_attended.v1","position":42}\n\n'
+    ": heartbeat\n\n"
+)
+
 FeedDep = Annotated[Feed, Depends(get_feed)]
 Now = Annotated[datetime, Depends(clock)]
 After = Annotated[int | None, Query(ge=0, description="The last position already seen")]
@@ -96,7 +105,19 @@ def read_events(
 @router.get(
     "/v1/events/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE"}},
+    responses={
+        200: {
+            "description": "Server-Sent Events: each frame names its CloudEvent type in "
+            "`event:` (use addEventListener(type), see docs/asyncapi.yaml), `id:` is the "
+            "position",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": _SSE_EXAMPLE,
+                }
+            },
+        }
+    },
 )
 def stream_events(
     request: Request,
