@@ -25,14 +25,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from api.feed.cloud_events import event_name_of_type, to_cloud_event
+from api.feed.cloud_events import cloud_event_type, event_name_of_type, to_cloud_event
 from api.storage.disclosure_log import Disclosure, DisclosureLog
 from domain.application import ContinuumApplication
 from domain.consent import ConsentFollower, participant_event_types
+from domain.errors import InvalidValue
 from domain.participant import Participant
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+MAX_TYPES = 50
 # One request scans at most this many positions, so a recipient with consents for few
 # participants still gets a prompt (possibly empty) page that moves its cursor forward.
 SCAN_BUDGET = 20_000
@@ -40,6 +42,23 @@ PUBLISHED_TYPES = frozenset(participant_event_types())
 PARTICIPANT_TOPIC_PREFIX = f"{Participant.TOPIC}."
 _PROGRAM_TOPICS = (Participant.Registered.TOPIC, Participant.Admitted.TOPIC)
 _FOLLOW_BATCH = 5000
+
+
+class UnknownEventTypes(InvalidValue):
+    """`types=` names a kind of event the feed does not publish (422, listing the valid ones)."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        self.valid = [
+            spelling
+            for name in sorted(PUBLISHED_TYPES)
+            for spelling in (name, cloud_event_type(name))
+        ]
+        super().__init__(
+            "types",
+            f"unknown event types {sorted(unknown)[:5]}; valid: event names such as "
+            f"{', '.join(sorted(PUBLISHED_TYPES))}, or their CloudEvent types "
+            "(org.continuum.participant.<snake_case>.v1)",
+        )
 
 
 @dataclass(frozen=True)
@@ -51,10 +70,26 @@ class FeedQuery:
 
     @staticmethod
     def parse_types(raw: str | None) -> frozenset[str] | None:
-        """`types=SessionAttended,org.continuum.participant.discharged.v1` -> event names."""
+        """`types=SessionAttended,org.continuum.participant.discharged.v1` -> event names.
+
+        Only the documented spellings are accepted, the event name or its full CloudEvent
+        type: an unknown one is refused (422), never read as "no such events", which would let
+        a consumer with a typo checkpoint past everything.
+        """
         if not raw:
             return None
-        return frozenset(event_name_of_type(t.strip()) for t in raw.split(",") if t.strip())
+        asked = [t.strip() for t in raw.split(",") if t.strip()]
+        if len(asked) > MAX_TYPES:
+            raise InvalidValue("types", f"at most {MAX_TYPES} types")
+        names = {t: event_name_of_type(t) for t in asked}
+        unknown = [
+            t
+            for t, name in names.items()
+            if name not in PUBLISHED_TYPES or (t != name and t != cloud_event_type(name))
+        ]
+        if unknown:
+            raise UnknownEventTypes(unknown)
+        return frozenset(names.values())
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,10 @@ def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
     _note_refusal(request, exc.rule)
     if isinstance(exc, InvalidValue):
-        return error_response(request, 422, exc.rule, exc.detail, field=exc.field)
+        # Some refusals list the accepted values (e.g. the feed's `types`).
+        valid = getattr(exc, "valid", None)
+        extra = {"valid": valid} if valid else {}
+        return error_response(request, 422, exc.rule, exc.detail, field=exc.field, **extra)
     if isinstance(exc, IdempotencyKeyReused):
         return error_response(request, 422, exc.rule, exc.detail, field=IDEMPOTENCY_KEY_HEADER)
     if isinstance(exc, ParticipantNotFound):

@@ -105,3 +105,20 @@ def test_bad_cursors_and_limits_are_refused(client: TestClient) -> None:
     refused = client.get("/v1/events?limit=1001", headers=auditor())
     assert refused.status_code == 422
     assert refused.json()["field"] == "limit"
+
+
+def test_unknown_types_are_refused_with_the_valid_ones(client: TestClient, participant: str) -> None:
+    """`types=Bogus` (a typo) and `types=session_attended` (an undocumented spelling) answer
+    422 naming `types` and listing the accepted spellings, on the page and on the stream;
+    documented names and CloudEvent types still select."""
+    for typo in ("Bogus", "session_attended", "SessionAttended,Bogus", "org.continuum.x.v1"):
+        for path in ("/v1/events", "/v1/events/stream"):
+            response = client.get(path, params={"types": typo}, headers=auditor())
+            assert response.status_code == 422, (typo, path)
+            body = response.json()
+            assert body["field"] == "types"
+            assert "SessionAttended" in body["valid"]
+            assert "org.continuum.participant.session_attended.v1" in body["valid"]
+    version_two = "org.continuum.participant.session_attended.v2"
+    assert client.get("/v1/events", params={"types": version_two}).status_code == 422
+    assert read_feed(client, auditor(), types="Admitted")["events"]
