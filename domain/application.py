@@ -475,9 +475,15 @@ class ContinuumApplication(Application[UUID]):
         recorded_by: str,
         now: datetime,
     ) -> ConsentRecorded:
-        """End a consent from now on; disclosures already made stay in the disclosure log."""
+        """End a consent from now on; disclosures already made stay in the disclosure log.
+
+        Revoking a revoked consent records nothing and answers the first revocation's outcome
+        (`recorded` False): a client retrying after a lost answer must not see a refusal.
+        """
         for _attempt in range(MAX_COMMAND_ATTEMPTS):
             consent = self.get_consent(participant_id, consent_id)
+            if consent.revoked_at is not None:
+                return self._revocation_of(consent)
             consent.revoke(reason=reason, recorded_by=recorded_by, now=now)
             try:
                 recordings = self.save(consent)
@@ -486,6 +492,13 @@ class ContinuumApplication(Application[UUID]):
             position = recordings[-1].notification.id
             return ConsentRecorded(consent.id, participant_id, consent.version, position)
         raise VersionConflict("the consent changed concurrently; try again", current_version=None)
+
+    def _revocation_of(self, consent: Consent) -> ConsentRecorded:
+        terms = self.consent_follower().terms(consent.id)
+        position = terms.revoked_position if terms is not None else None
+        return ConsentRecorded(
+            consent.id, consent.participant_id, consent.version, position or 0, recorded=False
+        )
 
     # ---- queries --------------------------------------------------------------------------
 

@@ -152,6 +152,7 @@ class ConsentTerms:
     expires_at: datetime
     granted_at: datetime
     revoked_at: datetime | None = None
+    revoked_position: int | None = None  # the revocation's log position, once folded
 
     def in_force(self, at: datetime) -> bool:
         revoked = self.revoked_at is not None and self.revoked_at <= at
@@ -168,7 +169,7 @@ class ConsentBook:
         self._by_id: dict[UUID, ConsentTerms] = {}
         self._by_participant: dict[UUID, list[UUID]] = {}
 
-    def apply(self, event: Any) -> None:
+    def apply(self, event: Any, position: int | None = None) -> None:
         if isinstance(event, Consent.Granted):
             self._by_id[event.originator_id] = ConsentTerms(
                 consent_id=event.originator_id,
@@ -182,7 +183,9 @@ class ConsentBook:
         elif isinstance(event, Consent.Revoked):
             terms = self._by_id.get(event.originator_id)
             if terms is not None:
-                self._by_id[event.originator_id] = replace(terms, revoked_at=event.timestamp)
+                self._by_id[event.originator_id] = replace(
+                    terms, revoked_at=event.timestamp, revoked_position=position
+                )
 
     def permits(
         self, participant_id: UUID, recipient_id: str, event_type: str, at: datetime
@@ -195,6 +198,9 @@ class ConsentBook:
 
     def of(self, participant_id: UUID) -> list[ConsentTerms]:
         return [self._by_id[cid] for cid in self._by_participant.get(participant_id, ())]
+
+    def terms(self, consent_id: UUID) -> ConsentTerms | None:
+        return self._by_id.get(consent_id)
 
 
 CONSENT_TOPICS = (Consent.Granted.TOPIC, Consent.Revoked.TOPIC)
@@ -223,7 +229,7 @@ class ConsentFollower:
                     inclusive_of_start=False,
                 )
                 for notification in batch:
-                    self._book.apply(mapper.to_domain_event(notification))
+                    self._book.apply(mapper.to_domain_event(notification), notification.id)
                 if len(batch) < FOLLOW_BATCH:
                     self._position = end
                 else:
@@ -239,6 +245,10 @@ class ConsentFollower:
     def of(self, participant_id: UUID) -> list[ConsentTerms]:
         with self._lock:
             return self._book.of(participant_id)
+
+    def terms(self, consent_id: UUID) -> ConsentTerms | None:
+        with self._lock:
+            return self._book.terms(consent_id)
 
 
 def participant_event_types() -> list[str]:
@@ -263,3 +273,4 @@ class ConsentRecorded:
     participant_id: UUID
     version: int
     position: int
+    recorded: bool = True  # False: a retried revocation, answered with the first's outcome

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
@@ -58,7 +58,17 @@ def grant_consent(
 
 
 @router.post(
-    "/{consent_id}/revoke", status_code=201, response_model=ConsentReceipt, responses=_ERRORS
+    "/{consent_id}/revoke",
+    status_code=201,
+    response_model=ConsentReceipt,
+    responses={
+        **_ERRORS,
+        200: {
+            "model": ConsentReceipt,
+            "description": "Already revoked: the first revocation's receipt (nothing recorded)",
+        },
+        409: {"model": ErrorBody, "description": "The consent changed concurrently"},
+    },
 )
 def revoke_consent(
     participant_id: ParticipantId,
@@ -66,13 +76,17 @@ def revoke_consent(
     body: RevocationRequest,
     principal: Writer,
     application: Application,
+    response: Response,
     now: Now,
 ) -> ConsentReceipt:
-    """End a consent now: nothing more is disclosed under it, from any position."""
+    """End a consent now: nothing more is disclosed under it, from any position. Retrying
+    (the consent already revoked) answers 200 with the same receipt and records nothing."""
     scoped_participant(application, principal, participant_id)
     recorded = application.revoke_consent(
         participant_id, consent_id, reason=body.reason, recorded_by=principal.sub, now=now
     )
+    if not recorded.recorded:
+        response.status_code = 200
     return ConsentReceipt.of(recorded)
 
 

@@ -107,7 +107,9 @@ def test_bad_cursors_and_limits_are_refused(client: TestClient) -> None:
     assert refused.json()["field"] == "limit"
 
 
-def test_unknown_types_are_refused_with_the_valid_ones(client: TestClient, participant: str) -> None:
+def test_unknown_types_are_refused_with_the_valid_ones(
+    client: TestClient, participant: str
+) -> None:
     """`types=Bogus` (a typo) and `types=session_attended` (an undocumented spelling) answer
     422 naming `types` and listing the accepted spellings, on the page and on the stream;
     documented names and CloudEvent types still select."""

@@ -1,4 +1,4 @@
-"""The OpenAPI document: lint-clean, readable, with an example per operation, and rendered offline."""
+"""The OpenAPI document: lint-clean, readable, an example per operation, rendered offline."""
 
 from __future__ import annotations
 
