@@ -15,6 +15,10 @@ LogFormat = Literal["json", "console", "auto"]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Failed authentications a source address may make within the window before it is answered
+# 429 (OWASP Authentication Cheat Sheet: throttle failed attempts per client).
+DEFAULT_AUTH_FAILURE_LIMIT = 20
+DEFAULT_AUTH_FAILURE_WINDOW_SECONDS = 60
 
 # Published in the source on purpose: it signs the demo tokens `continuum serve` prints, so it is
 # accepted only in demo mode (CONTINUUM_DEMO on) and refused everywhere else.
@@ -46,6 +50,13 @@ class Settings:
     # Token verification: an HS256 shared secret and/or an RS256 public key (PEM text).
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: str | None = None
+    # RS256 keys from an identity provider's JWKS, chosen by the token's `kid`.
+    jwt_jwks_url: str | None = None
+    # When set, tokens must carry exactly this `iss` / an `aud` naming this audience.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
+    auth_failure_window_seconds: int = DEFAULT_AUTH_FAILURE_WINDOW_SECONDS
     # Base64 AES key: events and snapshots are stored encrypted when set (api.storage.cipher).
     cipher_key: str | None = field(default=None, repr=False)
 
@@ -73,20 +84,37 @@ class Settings:
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             jwt_secret=_jwt_secret(get("JWT_SECRET"), demo=demo),
             jwt_public_key=_pem_file("CONTINUUM_JWT_PUBLIC_KEY", get("JWT_PUBLIC_KEY")),
+            jwt_jwks_url=_url("CONTINUUM_JWT_JWKS_URL", get("JWT_JWKS_URL")),
+            jwt_issuer=get("JWT_ISSUER"),
+            jwt_audience=get("JWT_AUDIENCE"),
+            auth_failure_limit=_integer(
+                "CONTINUUM_AUTH_FAILURE_LIMIT",
+                get("AUTH_FAILURE_LIMIT"),
+                DEFAULT_AUTH_FAILURE_LIMIT,
+                low=1,
+            ),
+            auth_failure_window_seconds=_integer(
+                "CONTINUUM_AUTH_FAILURE_WINDOW_SECONDS",
+                get("AUTH_FAILURE_WINDOW_SECONDS"),
+                DEFAULT_AUTH_FAILURE_WINDOW_SECONDS,
+                low=1,
+                high=86400,
+            ),
             cipher_key=_cipher_key(get("CIPHER_KEY")),
         )
 
     def with_token_keys(self) -> Settings:
         """These settings with a key to verify tokens: the configured ones, or in demo mode
         (and only then) the published demo secret. Refuses to start without any."""
-        if self.jwt_secret or self.jwt_public_key:
+        if self.jwt_secret or self.jwt_public_key or self.jwt_jwks_url:
             return self
         if self.demo:
             return replace(self, jwt_secret=DEMO_JWT_SECRET)
         raise SettingsError(
             "no key to verify tokens: set CONTINUUM_JWT_SECRET (HS256, at least "
-            f"{MIN_JWT_SECRET_LENGTH} characters) or CONTINUUM_JWT_PUBLIC_KEY (a PEM file, "
-            "RS256); CONTINUUM_DEMO=1 uses the published demo secret instead"
+            f"{MIN_JWT_SECRET_LENGTH} characters), CONTINUUM_JWT_PUBLIC_KEY (a PEM file, RS256) "
+            "or CONTINUUM_JWT_JWKS_URL (an identity provider's key set); CONTINUUM_DEMO=1 uses "
+            "the published demo secret instead"
         )
 
     @property
@@ -125,6 +153,14 @@ def _pem_file(name: str, raw: str | None) -> str | None:
         return Path(raw).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsError(f"{name} must name a readable PEM file: {error}") from None
+
+
+def _url(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise SettingsError(f"{name} must be an http(s) URL; got {raw!r}")
+    return raw
 
 
 def _cipher_key(raw: str | None) -> str | None:

@@ -20,6 +20,7 @@ from api.logging import configure_logging, get_logger
 from api.pages import install_pages
 from api.routes import audit, audit_replay, consents, events, fhir, health, participants
 from api.routes import views as view_routes
+from api.security.auth_limits import FailedAuthLimiter
 from api.security.authz import AUTH_RESPONSES
 from api.security.tokens import TokenVerifier
 from api.settings import Settings
@@ -39,7 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(json=settings.log_json, level=settings.log_level)
     # No key to verify tokens: refuse to start, unless in demo mode (the published dev secret).
     settings = settings.with_token_keys()
-    verifier = TokenVerifier(secret=settings.jwt_secret, public_key_pem=settings.jwt_public_key)
+    verifier = TokenVerifier(
+        secret=settings.jwt_secret,
+        public_key_pem=settings.jwt_public_key,
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
     if settings.uses_demo_secret:
         log.warning("demo_jwt_secret", detail="tokens are checked with the PUBLISHED demo secret")
     store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
@@ -80,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.application = application
     app.state.token_verifier = verifier
+    app.state.auth_limiter = FailedAuthLimiter(
+        settings.auth_failure_limit, settings.auth_failure_window_seconds
+    )
     app.state.access_log = access_log
     app.state.feed = feed
     app.state.views = views

@@ -19,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.security.auth_limits import TooManyFailedAuthentications
 from api.security.authz import Forbidden
-from api.security.tokens import InvalidToken
+from api.security.tokens import InvalidToken, TokenKeysUnavailable
 from api.storage.access_log import AccessLogUnavailable
 from domain.errors import (
     DomainError,
@@ -72,6 +73,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(AccessLogUnavailable, _access_log_unavailable)
     app.add_exception_handler(ViewsBehind, _views_behind)
+    app.add_exception_handler(TooManyFailedAuthentications, _too_many_failures)
+    app.add_exception_handler(TokenKeysUnavailable, _token_keys_unavailable)
 
 
 class ProblemResponse(JSONResponse):
@@ -195,6 +198,30 @@ def _invalid_token(request: Request, exc: Exception) -> ProblemResponse:
         "invalid_token",
         exc.reason,
         headers={"WWW-Authenticate": 'Bearer realm="continuum", error="invalid_token"'},
+    )
+
+
+def _too_many_failures(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, TooManyFailedAuthentications)
+    _note_refusal(request, "too_many_failed_authentications")
+    return error_response(
+        request,
+        429,
+        "too_many_failed_authentications",
+        "too many failed authentications from this address; retry after the given seconds",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
+def _token_keys_unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, TokenKeysUnavailable)
+    _note_refusal(request, "token_keys_unavailable")
+    return error_response(
+        request,
+        503,
+        "token_keys_unavailable",
+        "the identity provider's signing keys could not be fetched; retry shortly",
+        headers={"Retry-After": "5"},
     )
 
 

@@ -70,6 +70,15 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, malformed, expired or forged token"},
     403: {"model": ErrorBody, "description": "The caller's role or program may not do this"},
     422: {"model": ErrorBody, "description": "Malformed input; `field` names it"},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many failed authentications from this address; see Retry-After",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "The identity provider's keys (CONTINUUM_JWT_JWKS_URL) could not be "
+        "fetched; see Retry-After",
+    },
 }
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.security.tokens import InvalidToken, Role, TokenVerifier
+from api.security.auth_limits import FailedAuthLimiter
+from api.security.tokens import Claims, InvalidToken, Role, TokenVerifier
 
 # Documents the scheme in OpenAPI; refusals are ours (401 with our error body), not FastAPI's.
 _bearer = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")
@@ -35,10 +37,12 @@ async def current_principal(
     """The caller of this request, from its verified `Authorization: Bearer` token."""
     # async: pure CPU and, for a token seen before, a dictionary lookup (TokenVerifier keeps
     # verified tokens); a plain def would cost a threadpool hop on every request.
-    if credentials is None:
-        raise InvalidToken("a bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
-    claims = verifier.verify(credentials.credentials)
+    token = None if credentials is None else credentials.credentials
+    if token is not None and verifier.known(token):
+        claims = verifier.verify(token)  # seen before: only its expiry is checked again
+    else:
+        claims = await _authenticate(request, verifier, token)
     principal = Principal(sub=claims.sub, role=claims.role, programs=claims.programs)
     # The access line names who made each request (an id, never a name or the token).
     request.state.principal_sub = principal.sub
@@ -46,3 +50,19 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def _authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Claims:
+    """Verify a token not seen before, counting failures against the caller's address."""
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    address = request.client.host if request.client else "unknown"
+    limiter.check(address)
+    try:
+        if token is None:
+            raise InvalidToken("a bearer token is required")
+        if verifier.fetches_keys:  # a JWKS fetch may wait on the network: off the event loop
+            return await anyio.to_thread.run_sync(verifier.verify, token)
+        return verifier.verify(token)
+    except InvalidToken:
+        limiter.failed(address)
+        raise

@@ -1,9 +1,13 @@
 """Bearer tokens: the claims Continuum reads, how they are verified, and dev tokens.
 
 A token is a JWT with `exp`, `sub` (user or service id), `role` and, for clinicians, `programs`.
-Each configured key is tied to one algorithm (the shared secret to HS256, the public key to
-RS256): the token's header never chooses how it is checked, so `alg: none` and HS/RS
-confusion (an HS256 token "signed" with the public key) are refused.
+Each configured key is tied to one algorithm (the shared secret to HS256, the public key or an
+identity provider's JWKS to RS256): the token's header never chooses how it is checked, so
+`alg: none` and HS/RS confusion (an HS256 token "signed" with the public key) are refused.
+
+With a JWKS URL the RS256 key is the one the token's `kid` names in the provider's key set
+(PyJWT's PyJWKClient): a `kid` not in the cached set fetches the set again, so a provider's
+key rotation needs no restart. With an issuer or audience configured, `iss` / `aud` must match.
 """
 
 from __future__ import annotations
@@ -69,6 +73,18 @@ class TokenKeyError(SettingsError):
     """A configured verification key is unusable."""
 
 
+class TokenKeysUnavailable(Exception):
+    """The identity provider's key set could not be fetched: the token cannot be judged (503)."""
+
+
+# How long fetched JWKS keys are kept, and the least time between two fetches a token with an
+# unknown `kid` may cause (PyJWKClient's defaults: a flood of made-up kids cannot flood the
+# identity provider).
+JWKS_LIFESPAN_SECONDS = 300.0
+JWKS_REFRESH_COOLDOWN_SECONDS = 30.0
+JWKS_TIMEOUT_SECONDS = 5.0
+
+
 class TokenVerifier:
     """Checks signatures, expiry and claims with the keys configured at start."""
 
@@ -77,22 +93,53 @@ class TokenVerifier:
         *,
         secret: str | None = None,
         public_key_pem: str | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        jwks_refresh_cooldown: float = JWKS_REFRESH_COOLDOWN_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
         self._keys: dict[str, Any] = {}
+        self._jwks: jwt.PyJWKClient | None = None
+        self._issuer = issuer
+        self._audience = audience
         if secret:
             self._keys["HS256"] = secret
+        if public_key_pem and jwks_url:
+            raise TokenKeyError(
+                "set CONTINUUM_JWT_PUBLIC_KEY or CONTINUUM_JWT_JWKS_URL, not both "
+                "(both verify RS256)"
+            )
         if public_key_pem:
             self._keys["RS256"] = _rsa_public_key(public_key_pem)
+        if jwks_url:
+            self._jwks = jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=True,
+                lifespan=JWKS_LIFESPAN_SECONDS,
+                timeout=JWKS_TIMEOUT_SECONDS,
+                cooldown_duration=jwks_refresh_cooldown,
+            )
+            self._keys["RS256"] = self._jwks
         if not self._keys:
-            raise TokenKeyError("a token verifier needs a secret or a public key")
+            raise TokenKeyError("a token verifier needs a secret, a public key or a JWKS URL")
         self._verified: OrderedDict[str, tuple[Claims, float]] = OrderedDict()
         self._verified_lock = threading.Lock()
 
     @property
     def algorithms(self) -> tuple[str, ...]:
         return tuple(self._keys)
+
+    @property
+    def fetches_keys(self) -> bool:
+        """True when verifying an unseen token may wait on the network (a JWKS fetch)."""
+        return self._jwks is not None
+
+    def known(self, token: str) -> bool:
+        """Whether `token` was verified before (so verifying it again does no I/O)."""
+        with self._verified_lock:
+            return token in self._verified
 
     def verify(self, token: str) -> Claims:
         """The token's claims, if its signature, expiry and claims hold.
@@ -125,21 +172,43 @@ class TokenVerifier:
         if not isinstance(algorithm, str) or algorithm not in self._keys:
             raise InvalidToken("the token's algorithm is not accepted")
         key = self._keys[algorithm]
+        if isinstance(key, jwt.PyJWKClient):
+            key = _signing_key(key, token)
+        required = ["exp", "sub", "role"]
+        required += ["iss"] if self._issuer else []
+        required += ["aud"] if self._audience else []
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
-                options={"require": ["exp", "sub", "role"]},
+                options={"require": required},
                 leeway=LEEWAY_SECONDS,
+                issuer=self._issuer,
+                audience=self._audience,
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("the token has expired") from None
         except jwt.MissingRequiredClaimError:
             raise InvalidToken("the token lacks a required claim") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("the token's issuer is not accepted") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("the token's audience is not accepted") from None
         except jwt.PyJWTError:
             raise InvalidToken("the token is invalid") from None
         return _claims(claims), float(claims["exp"])
+
+
+def _signing_key(jwks: jwt.PyJWKClient, token: str) -> Any:
+    try:
+        return jwks.get_signing_key_from_jwt(token).key
+    except jwt.PyJWKClientConnectionError:
+        raise TokenKeysUnavailable("the identity provider's key set could not be fetched") from None
+    except (jwt.PyJWKClientError, jwt.DecodeError):
+        raise InvalidToken(
+            "the token's signing key is not in the identity provider's set"
+        ) from None
 
 
 def _rsa_public_key(pem: str) -> RSAPublicKey:
