@@ -29,7 +29,7 @@ from api.cli import views as view_commands
 from api.feed.relay import add_relay_parser
 from api.logging import configure_logging, get_logger
 from api.pages import enable_demo_sign_in
-from api.pages.demo import print_sign_in_links
+from api.pages.demo import demo_page_link, print_sign_in_links
 from api.security.tokens import Role, demo_tokens, mint_token, parse_ttl
 from api.seed import generate as generate
 from api.seed.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
@@ -134,11 +134,14 @@ def serve_command(args: argparse.Namespace) -> int:
     log.info("serving", url=base_url, store=app.state.store.display, workers=args.workers)
     print(f"Continuum serving on {base_url} (store {app.state.store.display})", file=sys.stderr)
     showcase = demo_participant_id(SHOWCASE_PARTICIPANT)
-    if exists(application, showcase):
-        print(f"Demo timeline: {base_url}/v1/participants/{showcase}/timeline", file=sys.stderr)
     if settings.demo and settings.jwt_secret:
         print_demo_tokens(settings)
         print_sign_in_links(base_url, settings.jwt_secret)
+        if exists(application, showcase):
+            # A page a browser can open: it signs the demo clinician in first (the API's
+            # /v1/.../timeline needs an Authorization header no link can carry).
+            link = demo_page_link(base_url, settings.jwt_secret, f"/participants/{showcase}")
+            print(f"Demo timeline (signs in as demo-clinician): {link}", file=sys.stderr)
     if args.workers == 1:
         freeze_startup_heap()
         # log_config=None keeps the handlers configure_logging installed.

@@ -25,6 +25,13 @@ def sign_in_links(
     return links
 
 
+def demo_page_link(base_url: str, secret: str, page: str) -> str:
+    """A link that signs the demo clinician in and opens `page` (a path of this site)."""
+    role, sub, programs = DEMO_CALLERS[0]
+    token = mint_token(secret, role=role, sub=sub, programs=programs, ttl=timedelta(hours=8))
+    return f"{base_url}/signin?token={quote(token, safe='')}&next={quote(page)}"
+
+
 def print_sign_in_links(base_url: str, secret: str, out: TextIO | None = None) -> None:
     """The links, to stderr (never to the logs)."""
     stream = out or sys.stderr

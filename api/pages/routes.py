@@ -170,7 +170,7 @@ def _signin_form(
     return response
 
 
-def _sign_in(request: Request, token: str) -> Response:
+def _sign_in(request: Request, token: str, next_page: str = "/caseload") -> Response:
     try:
         principal = verify_token(request, token)
     except InvalidToken as refused:
@@ -183,7 +183,7 @@ def _sign_in(request: Request, token: str) -> Response:
             error=f"The role {principal.role} cannot use these pages (it reads no records).",
             status=403,
         )
-    response = redirect("/caseload")
+    response = redirect(next_page)
     set_session(request, response, token)
     return response
 
@@ -193,10 +193,14 @@ def signin_page(
     request: Request,
     token: Annotated[str | None, Query(max_length=8192)] = None,
     signed_out: bool = False,
+    next_page: Annotated[
+        str, Query(alias="next", max_length=200, pattern=r"^/[A-Za-z0-9/_-]*$")
+    ] = "/caseload",
 ) -> Response:
-    """The sign-in form; in demo mode, `?token=` signs in at once (the links serve prints)."""
+    """The sign-in form; in demo mode, `?token=` signs in at once (the links serve prints)
+    and goes on to `?next=` (a path of this site only: never another host)."""
     if token is not None and _demo_links(request):
-        return _sign_in(request, token)
+        return _sign_in(request, token, "/caseload" if next_page.startswith("//") else next_page)
     return _signin_form(request, notice="You are signed out." if signed_out else None)
 
 

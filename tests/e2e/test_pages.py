@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.pages import enable_demo_sign_in
+from api.pages.demo import demo_page_link
 from api.pages.session import SESSION_COOKIE
 from tests.e2e.support import (
     PROGRAM,
+    TEST_JWT_SECRET,
     admission,
     bearer,
     build_app,
@@ -129,6 +131,25 @@ def test_demo_link_signs_in_only_in_demo_mode(app_client: TestClient) -> None:
     response = app_client.get(link)
     assert response.status_code == 303
     assert SESSION_COOKIE in response.headers["set-cookie"]
+
+
+def test_the_printed_demo_timeline_link_opens_in_a_browser(
+    app_client: TestClient, participant: str
+) -> None:
+    """The "Demo timeline" link `serve` prints signs the demo clinician in and lands on the
+    participant's page (a browser sends no Authorization header, so an API URL would be 401);
+    `next` never leads off the site."""
+    enable_demo_sign_in(app_client.app)  # type: ignore[arg-type]
+    link = demo_page_link("", TEST_JWT_SECRET, f"/participants/{participant}")
+    response = app_client.get(link)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/participants/{participant}"
+    page = app_client.get(f"/participants/{participant}")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    elsewhere = link.replace(f"next=/participants/{participant}", "next=//evil.example")
+    assert app_client.get(elsewhere).status_code == 422
+    double_slash = app_client.get(link.split("&next=")[0] + "&next=//evil")
+    assert double_slash.headers["location"] == "/caseload"
 
 
 def test_integrator_is_refused(app_client: TestClient) -> None:
