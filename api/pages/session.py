@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 import jwt
 from fastapi import Request, Response
 
+from api.security.identity import SESSION_COOKIE as SESSION_COOKIE
 from api.security.identity import Principal
 from api.security.tokens import InvalidToken, TokenVerifier
 
-SESSION_COOKIE = "continuum_session"
 SIGNIN_CSRF_COOKIE = "continuum_signin_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_TOKEN_LENGTH = 8192

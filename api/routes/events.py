@@ -19,13 +19,14 @@ from uuid import UUID
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
 from api.http.dependencies import clock
 from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
-from api.security.authz import Auditor, FeedReader
-from api.security.identity import Principal
+from api.security.authz import Action, Auditor, FeedReader, Forbidden, may
+from api.security.identity import SESSION_COOKIE, Principal, bearer_scheme, principal_of
 from api.security.tokens import Role
 from api.storage.disclosure_log import DisclosureLog
 
@@ -51,6 +52,20 @@ def get_feed(request: Request) -> Feed:
 def stream_settings(request: Request) -> StreamSettings:
     settings: StreamSettings = getattr(request.app.state, "stream_settings", StreamSettings())
     return settings
+
+
+async def stream_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """A feed reader from its bearer token or, for a browser's EventSource (which cannot send
+    headers), the pages' session cookie: HttpOnly and SameSite=Strict, so another site's page
+    can neither read it nor make the browser send it."""
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    principal = await principal_of(request, token)
+    if not may(principal, Action.READ_FEED):
+        raise Forbidden(f"the role {principal.role} may not read feed")
+    return principal
 
 
 def recipient_of(principal: Principal) -> str | None:
@@ -121,7 +136,7 @@ def read_events(
 )
 def stream_events(
     request: Request,
-    principal: FeedReader,
+    principal: Annotated[Principal, Depends(stream_reader)],
     feed: FeedDep,
     settings: Annotated[StreamSettings, Depends(stream_settings)],
     after: After = None,

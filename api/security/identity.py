@@ -18,7 +18,9 @@ from api.security.auth_limits import FailedAuthLimiter
 from api.security.tokens import Claims, InvalidToken, Role, TokenVerifier
 
 # Documents the scheme in OpenAPI; refusals are ours (401 with our error body), not FastAPI's.
-_bearer = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")
+bearer_scheme = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")
+# The pages' session cookie: the signed-in token itself (api.pages.session).
+SESSION_COOKIE = "continuum_session"
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,17 @@ class Principal:
 
 async def current_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller of this request, from its verified `Authorization: Bearer` token."""
+    return await principal_of(request, None if credentials is None else credentials.credentials)
+
+
+async def principal_of(request: Request, token: str | None) -> Principal:
+    """The caller presenting `token` (None: no token, 401)."""
     # async: pure CPU and, for a token seen before, a dictionary lookup (TokenVerifier keeps
     # verified tokens); a plain def would cost a threadpool hop on every request.
     verifier: TokenVerifier = request.app.state.token_verifier
-    token = None if credentials is None else credentials.credentials
     if token is not None and verifier.known(token):
         claims = verifier.verify(token)  # seen before: only its expiry is checked again
     else:

@@ -266,3 +266,20 @@ def test_sign_out_ends_the_session(page: Any, server: LiveServer) -> None:
     assert page.get_by_text("You are signed out.").is_visible()
     page.goto(f"{server.base_url}/caseload")
     assert re.search(r"/signin$", page.url)
+
+
+def test_the_documented_sse_example_receives_events_in_a_browser(
+    page: Any, server: LiveServer
+) -> None:
+    """The browser example of docs/events.md, run as written on a page of the site by a
+    signed-in auditor, receives CloudEvents through EventSource and addEventListener."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+    block = docs.read_text().split("<!-- sse-browser-example:begin -->")[1]
+    snippet = block.split("```js")[1].split("```")[0]
+    sign_in(page, server, role="auditor")
+    page.evaluate(f"() => {{ {snippet}\nwindow.__received = received; window.__stream = stream; }}")
+    page.wait_for_function("() => window.__received.length >= 3")
+    received = page.evaluate("() => window.__received.slice(0, 3)")
+    page.evaluate("() => window.__stream.close()")
+    assert received[0]["type"] == "org.continuum.participant.registered.v1"
+    assert all(event["specversion"] == "1.0" for event in received)

@@ -13,8 +13,10 @@ from typing import Any
 
 import httpx
 
+from api.security.identity import SESSION_COOKIE
+from api.security.tokens import Role
 from tests.e2e.feed_support import auditor, grant, integrator, server
-from tests.e2e.support import admission, bearer, session
+from tests.e2e.support import admission, bearer, session, token
 
 READ_TIMEOUT = 10.0
 CONSUMER = Path(__file__).resolve().parents[2] / "scripts" / "consume-feed"
@@ -157,3 +159,16 @@ def test_reference_consumer_resumes_from_its_checkpoint_file(server: str, tmp_pa
     second = consume()
     assert [line.split("\t")[3] for line in second] == [participant]
     assert int(checkpoint.read_text()) == int(second[0].split("\t")[0])
+
+
+def test_a_browser_session_cookie_opens_the_stream_only(server: str) -> None:
+    """EventSource sends no Authorization header: the stream accepts the pages' session
+    cookie (an auditor's), the feed page and records do not, and no cookie is 401."""
+    cookie = {SESSION_COOKIE: token(Role.AUDITOR, sub="browser-auditor")}
+    with httpx.Client(base_url=server, cookies=cookie, timeout=10) as client:
+        with client.stream("GET", "/v1/events/stream") as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+        assert client.get("/v1/events").status_code == 401
+    with httpx.Client(base_url=server, timeout=10) as anonymous:
+        assert anonymous.get("/v1/events/stream").status_code == 401
