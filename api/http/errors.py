@@ -203,26 +203,32 @@ def _invalid_token(request: Request, exc: Exception) -> ProblemResponse:
 
 def _too_many_failures(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, TooManyFailedAuthentications)
-    _note_refusal(request, "too_many_failed_authentications")
-    return error_response(
+    return _unavailable(
         request,
         429,
         "too_many_failed_authentications",
         "too many failed authentications from this address; retry after the given seconds",
-        headers={"Retry-After": str(exc.retry_after_seconds)},
+        exc.retry_after_seconds,
     )
 
 
 def _token_keys_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, TokenKeysUnavailable)
-    _note_refusal(request, "token_keys_unavailable")
-    return error_response(
+    return _unavailable(
         request,
         503,
         "token_keys_unavailable",
         "the identity provider's signing keys could not be fetched; retry shortly",
-        headers={"Retry-After": "5"},
+        5,
     )
+
+
+def _unavailable(
+    request: Request, status: int, error: str, detail: str, retry_after: int
+) -> ProblemResponse:
+    """A refusal that passes with time: the problem, with Retry-After."""
+    _note_refusal(request, error)
+    return error_response(request, status, error, detail, headers={"Retry-After": str(retry_after)})
 
 
 def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
@@ -233,14 +239,13 @@ def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
 
 def _access_log_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, AccessLogUnavailable)
-    _note_refusal(request, "access_log_unavailable")
     # No read is served unless it is in the access log.
-    return error_response(
+    return _unavailable(
         request,
         503,
         "access_log_unavailable",
         "the read could not be written to the access log, so it was not served; retry shortly",
-        headers={"Retry-After": "1"},
+        1,
     )
 
 

@@ -45,6 +45,13 @@ class PurposeOfUse(StrEnum):
     PATRQT = "PATRQT"  # the patient's own request
 
 
+# The declared purpose of a read (HL7 PurposeOfUse), TREAT when the header is absent.
+Purpose = Annotated[
+    PurposeOfUse,
+    Header(alias=PURPOSE_HEADER, description="Why the record is read (HL7 PurposeOfUse)"),
+]
+
+
 @dataclass(frozen=True)
 class RecordRead:
     """A read the caller may make and that is already in the access log.
@@ -79,10 +86,7 @@ class LoggedRead:
         application: Application,
         access_log: Annotated[AccessLog, Depends(get_access_log)],
         now: Annotated[datetime, Depends(clock)],
-        purpose: Annotated[
-            PurposeOfUse,
-            Header(alias=PURPOSE_HEADER, description="Why the record is read (HL7 PurposeOfUse)"),
-        ] = PurposeOfUse.TREAT,
+        purpose: Purpose = PurposeOfUse.TREAT,
     ) -> RecordRead:
         participant = application.peek_participant(participant_id)
         check_participant(principal, participant)

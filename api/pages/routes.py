@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.http.dependencies import WriteContext, clock
+from api.http.reads import PurposeOfUse, log_access
 from api.pages import model
 from api.pages.forms import (
     FORMS,
@@ -55,7 +56,7 @@ from api.security.authz import (
 )
 from api.security.identity import Principal
 from api.security.tokens import InvalidToken
-from api.storage.access_log import AccessEntry, AccessLogUnavailable
+from api.storage.access_log import AccessLogUnavailable
 from api.storage.views import Views
 from domain.application import ContinuumApplication, TimelineEntry
 from domain.errors import DomainError, ParticipantNotFound
@@ -69,7 +70,7 @@ PageSession = Annotated[Session, Depends(current_session)]
 Now = Annotated[datetime, Depends(clock)]
 # How long a form's redirect waits for the caseload views to include the write.
 VIEWS_WAIT_SECONDS = 2.0
-PAGE_PURPOSE = "TREAT"
+PAGE_PURPOSE = PurposeOfUse.TREAT
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -114,20 +115,9 @@ def _log_read(
     request: Request, principal: Principal, participant_id: UUID, record: str, now: datetime
 ) -> None:
     """Write the read to the access log before the page is served (as LoggedRead does)."""
-    route = getattr(request.scope.get("route"), "path", request.url.path)
+    access_log = request.app.state.access_log
     try:
-        request.app.state.access_log.append(
-            AccessEntry(
-                at=now,
-                sub=principal.sub,
-                role=principal.role.value,
-                participant_id=participant_id,
-                record=record,
-                endpoint=str(route),
-                purpose=PAGE_PURPOSE,
-                request_id=getattr(request.state, "request_id", None),
-            )
-        )
+        log_access(request, access_log, principal, participant_id, record, PAGE_PURPOSE, now)
     except AccessLogUnavailable:
         raise PageRefusal(
             503,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
@@ -22,7 +22,7 @@ from api.fhir.resources import consented_events, participant_resources
 from api.http.dependencies import Application, clock
 from api.http.reads import (
     LOGGED_READ_RESPONSES,
-    PURPOSE_HEADER,
+    Purpose,
     PurposeOfUse,
     get_access_log,
     log_access,
@@ -83,10 +83,7 @@ def get_fhir_bundle(
     application: Application,
     access_log: Annotated[AccessLog, Depends(get_access_log)],
     now: Annotated[datetime, Depends(clock)],
-    purpose: Annotated[
-        PurposeOfUse,
-        Header(alias=PURPOSE_HEADER, description="Why the record is read (HL7 PurposeOfUse)"),
-    ] = PurposeOfUse.TREAT,
+    purpose: Purpose = PurposeOfUse.TREAT,
 ) -> JSONResponse:
     """The participant's record as FHIR R4: Patient, EpisodeOfCare, Encounter, Observation,
     Consent; every resource labelled 42CFRPart2 with the redisclosure notice."""
