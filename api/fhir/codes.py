@@ -25,6 +25,7 @@ UCUM: Final = "http://unitsofmeasure.org"
 # Continuum's own systems and identifiers.
 PARTICIPANT_ID: Final = "urn:continuum:participant"
 PROGRAM_ID: Final = "urn:continuum:program"
+EPISODE_ID: Final = "urn:continuum:episode"  # value: <participant id>/<episode number>
 RECIPIENT_ID: Final = "urn:continuum:recipient"
 OBSERVATION_CODE: Final = "urn:continuum:codesystem:observation"
 SERVICE_TYPE: Final = "urn:continuum:codesystem:service-type"

@@ -127,7 +127,7 @@ def participant_resources(
     active = bool(episodes) and episodes[-1].end is None
     return [
         _patient(patient_id, active),
-        *(_episode_of_care(e, patient) for e in episodes),
+        *(_episode_of_care(e, patient_id, patient) for e in episodes),
         *entries,
         *(_consent(c, patient, now) for c in consents),
     ]
@@ -162,7 +162,7 @@ def _patient(patient_id: str, active: bool) -> Resource:
     }
 
 
-def _episode_of_care(episode: _Episode, patient: dict[str, str]) -> Resource:
+def _episode_of_care(episode: _Episode, patient_id: str, patient: dict[str, str]) -> Resource:
     history: list[dict[str, Any]] = [
         {
             "url": codes.LEVEL_HISTORY_EXTENSION,
@@ -186,7 +186,7 @@ def _episode_of_care(episode: _Episode, patient: dict[str, str]) -> Resource:
         "id": episode.event_id,
         "meta": meta(),
         "extension": history,
-        "identifier": [{"system": codes.PARTICIPANT_ID, "value": f"episode-{episode.number}"}],
+        "identifier": [{"system": codes.EPISODE_ID, "value": f"{patient_id}/{episode.number}"}],
         "status": "finished" if episode.end else "active",
         "type": [concept(_level_coding(episode.levels[-1].level), text="level of care")],
         "patient": patient,

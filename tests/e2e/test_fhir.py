@@ -77,6 +77,7 @@ def test_the_bundle_holds_each_entry_with_its_codes_and_periods(
     }  # fmt: skip
     (episode,) = _of_type(bundle, "EpisodeOfCare")
     assert episode["status"] == "active"
+    assert episode["identifier"] == [{"system": codes.EPISODE_ID, "value": f"{participant}/1"}]
     assert episode["period"] == {"start": iso(ADMITTED_AT)}
     assert episode["managingOrganization"]["identifier"]["value"] == "riverside-iop"
     history = [
