@@ -1,0 +1,35 @@
+"""Every consent, level with the log: what a disclosure is decided with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from domain.consent import Consent, ConsentBook, ConsentTerms
+from domain.service.log_follower import LogFollower
+
+CONSENT_TOPICS = (Consent.Granted.TOPIC, Consent.Revoked.TOPIC)
+
+
+class ConsentFollower(LogFollower):
+    """A `ConsentBook` kept level with the notification log, shared by a process's threads."""
+
+    topics: ClassVar[tuple[str, ...]] = CONSENT_TOPICS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._book = ConsentBook()
+
+    def apply(self, event: Any) -> None:
+        self._book.apply(event)
+
+    def permits(
+        self, participant_id: UUID, recipient_id: str, event_type: str, at: datetime
+    ) -> bool:
+        with self.lock:
+            return self._book.permits(participant_id, recipient_id, event_type, at)
+
+    def of(self, participant_id: UUID) -> list[ConsentTerms]:
+        with self.lock:
+            return self._book.of(participant_id)
