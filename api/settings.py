@@ -38,7 +38,7 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the service reads from its environment."""
 
-    # None: the default SQLite file (see api.storage.store_url.parse_store_url).
+    # None: the default SQLite file (see api.storage.store_url).
     database_url: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -81,7 +81,7 @@ class Settings:
             demo=demo,
             max_body_bytes=max_body,
             log_format=_log_format(get("LOG_FORMAT")),
-            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            log_level=_log_level(get("LOG_LEVEL")),
             jwt_secret=_jwt_secret(get("JWT_SECRET"), demo=demo),
             jwt_public_key=_pem_file("CONTINUUM_JWT_PUBLIC_KEY", get("JWT_PUBLIC_KEY")),
             jwt_jwks_url=_url("CONTINUUM_JWT_JWKS_URL", get("JWT_JWKS_URL")),
@@ -200,6 +200,19 @@ def _flag(name: str, raw: str | None, *, default: bool) -> bool:
     if lowered in _FALSE:
         return False
     raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no, on/off); got {raw!r}")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str | None) -> str:
+    if raw is None:
+        return "INFO"
+    if raw.upper() not in LOG_LEVELS:
+        raise SettingsError(
+            f"CONTINUUM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; got {raw!r}"
+        )
+    return raw.upper()
 
 
 def _log_format(raw: str | None) -> LogFormat:

@@ -36,7 +36,6 @@ from domain.chain import ChainReport, Unreadable, verify_chain
 from domain.chained import ChainedAggregate
 from domain.consent import (
     Consent,
-    ConsentFollower,
     ConsentNotFound,
     ConsentRecorded,
     ConsentTerms,
@@ -52,6 +51,7 @@ from domain.fresh_reads import FreshReads
 from domain.participant import CORRECTABLE_ENTRIES, Participant, event_id_for
 from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
+from domain.service.consents import ConsentFollower
 from domain.striped_locks import StripedLocks
 
 # A command that lost a race re-runs against the newer stream; a few rounds always settle it

@@ -5,12 +5,12 @@ A consent is in force for a disclosure made at moment `at` when it was granted, 
 and has not expired by `at`. The decision is always taken at disclosure time: an event recorded
 while a consent was in force is still withheld once the consent is revoked or expired.
 
-`ConsentBook` is the pure fold the feed decides with: every consent by participant.
+`ConsentBook` is the pure fold the feed decides with: every consent by participant
+(domain.service.consents keeps one level with the log).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from domain.chained import ChainedAggregate
 from domain.errors import InvalidValue, ParticipantNotFound, RuleViolation
@@ -201,54 +200,6 @@ class ConsentBook:
 
     def terms(self, consent_id: UUID) -> ConsentTerms | None:
         return self._by_id.get(consent_id)
-
-
-CONSENT_TOPICS = (Consent.Granted.TOPIC, Consent.Revoked.TOPIC)
-# Consent events are rare: the log is scanned for them in large steps.
-FOLLOW_BATCH = 5000
-
-
-class ConsentFollower:
-    """A `ConsentBook` kept level with the notification log, shared by a process's threads."""
-
-    def __init__(self) -> None:
-        self._book = ConsentBook()
-        self._position = 0
-        self._lock = threading.Lock()
-
-    def catch_up(self, recorder: ApplicationRecorder, mapper: Mapper[UUID]) -> int:
-        """Fold every consent event recorded so far; return the log position reached."""
-        with self._lock:
-            end = recorder.max_notification_id() or 0
-            while self._position < end:
-                batch = recorder.select_notifications(
-                    start=self._position,
-                    limit=FOLLOW_BATCH,
-                    stop=end,
-                    topics=CONSENT_TOPICS,
-                    inclusive_of_start=False,
-                )
-                for notification in batch:
-                    self._book.apply(mapper.to_domain_event(notification), notification.id)
-                if len(batch) < FOLLOW_BATCH:
-                    self._position = end
-                else:
-                    self._position = batch[-1].id
-            return self._position
-
-    def permits(
-        self, participant_id: UUID, recipient_id: str, event_type: str, at: datetime
-    ) -> bool:
-        with self._lock:
-            return self._book.permits(participant_id, recipient_id, event_type, at)
-
-    def of(self, participant_id: UUID) -> list[ConsentTerms]:
-        with self._lock:
-            return self._book.of(participant_id)
-
-    def terms(self, consent_id: UUID) -> ConsentTerms | None:
-        with self._lock:
-            return self._book.terms(consent_id)
 
 
 def participant_event_types() -> list[str]:

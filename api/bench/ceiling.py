@@ -18,9 +18,8 @@ import psycopg
 from api.bench.command_path import event_rows
 from api.bench.common import Timed, in_processes, split, timed
 from api.bench.rebuild import read_and_decode
+from api.bootstrap import open_url
 from api.storage.recorders import PostgresIdempotentRecorder
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
 
 PG_TABLE = (
     "CREATE TABLE IF NOT EXISTS scratch_events (originator_id uuid NOT NULL, "
@@ -127,7 +126,7 @@ def select_and_decode(app_url: str) -> Timed:
     """Every notification of the application's log read 500 at a time and decoded."""
 
     def setup() -> Callable[[], int]:
-        app = ContinuumApplication(env=parse_store_url(app_url, pool_size=1).settings)
+        app = open_url(app_url, pool_size=1).application
 
         def run() -> int:
             try:
@@ -156,7 +155,7 @@ def append_function(append_statement: bytes, raw_url: str, count: int) -> Callab
 
 def append_event_statement(raw_url: str) -> bytes:
     """PostgreSQL: create the application's tables and functions; its one-event append."""
-    app = ContinuumApplication(env=parse_store_url(raw_url, pool_size=1).settings)
+    app = open_url(raw_url, pool_size=1).application
     try:
         recorder = app.recorder
         assert isinstance(recorder, PostgresIdempotentRecorder)

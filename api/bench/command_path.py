@@ -37,7 +37,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg import sql
 
-from api.storage.store_url import parse_store_url
+from api.bootstrap import open_url
 from domain.application import ContinuumApplication
 
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -234,7 +234,7 @@ def _session(
 
 def measure(raw: RawWriter, store_url: str, sizes: Sizes) -> tuple[RawCeiling, CommandPath]:
     """Both paths in alternating rounds, so background load on a shared machine hits both."""
-    app = ContinuumApplication(env=parse_store_url(store_url).settings)
+    app = open_url(store_url).application
     raw_seconds = command_seconds = 0.0
     try:
         for round_ in range(sizes.rounds):

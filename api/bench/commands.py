@@ -18,8 +18,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from api.bench.common import Timed, in_processes, split, timed
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
+from api.bootstrap import open_url
 
 PANEL = {"cocaine": "negative", "opiates": "negative", "thc": "negative"}
 
@@ -30,7 +29,7 @@ def command_mix(
     """Set up one application and `threads` writers sharing its participants between them;
     the timed part returns the events they appended."""
     # A connection per writer, and one for the application's own reads.
-    app = ContinuumApplication(env=parse_store_url(store_url, pool_size=threads + 1).settings)
+    app = open_url(store_url, pool_size=threads + 1).application
     now = datetime.now(UTC)
     admitted_at = now - timedelta(days=per_participant + 1)
     ids = [uuid4() for _ in range(participants)]

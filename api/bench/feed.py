@@ -22,7 +22,6 @@ from api.http.app import create_app
 from api.http.dependencies import clock
 from api.security.tokens import Role, mint_token
 from api.settings import Settings
-from api.storage.disclosure_log import open_disclosure_log
 from domain.application import ContinuumApplication
 
 SECRET = "bench-feed-secret-0123456789abcdef0123"
@@ -78,13 +77,12 @@ def feed_rate(client: TestClient, role: Role, sub: str) -> tuple[int, float]:
         after = body["next_after"]
 
 
-def relay_rate(application: ContinuumApplication, nats_url: str) -> tuple[int, float]:
+def relay_rate(feed: Feed, nats_url: str) -> tuple[int, float]:
     token = secrets.token_hex(4)
     config = RelayConfig(
         url=nats_url, recipient=RECIPIENT, stream=f"BENCH_{token}",
         subject_prefix=f"bench_{token}", batch=1000, once=True,
     )  # fmt: skip
-    feed = Feed(application, open_disclosure_log(application))
     started = time.perf_counter()
     stats = asyncio.run(run_relay(feed, config))
     seconds = time.perf_counter() - started
@@ -116,7 +114,7 @@ def bench(url: str, events: int, nats_url: str | None) -> None:
             count, rate = feed_rate(client, role, sub)
             print(f"  GET /v1/events as {role.value}: {count} events, {rate:,.0f} events/s")
         if nats_url:
-            count, rate = relay_rate(application, nats_url)
+            count, rate = relay_rate(app.state.feed, nats_url)
             print(f"  relay nats: {count} events, {rate:,.0f} events/s")
 
 

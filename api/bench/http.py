@@ -25,10 +25,9 @@ import httpx
 
 from api.bench import wrk
 from api.bench.connections import sampled_split
+from api.bootstrap import open_url
 from api.security.tokens import Role, mint_token
 from api.seed.generate import PendingCohort
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
 
 SECRET = "continuum-bench-secret-0123456789abcdef-0123"
 PROGRAM = "bench-http"
@@ -41,7 +40,7 @@ WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
 def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
     """A participant with `timeline_events` events, and one participant per client to write to."""
-    app = ContinuumApplication(env=parse_store_url(store_url, pool_size=1).settings)
+    app = open_url(store_url, pool_size=1).application
     cohort = PendingCohort()
     now = datetime.now(UTC)
     # Before every session the load generator writes (it starts 300 days back).

@@ -18,9 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from api.storage.store_url import parse_store_url
-from api.storage.views import open_views
-from domain.application import ContinuumApplication
+from api.bootstrap import open_url
 
 WRITER_PARTICIPANTS = 20
 
@@ -45,9 +43,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
-    store = parse_store_url(store_url)
-    app = ContinuumApplication(env=store.settings)
-    views = open_views(app, store)
+    service = open_url(store_url)
+    app = service.application
+    views = service.views
     committed: list[tuple[int, float]] = []  # (position, when the view commit returned)
     commit = views.store.commit
 

@@ -26,10 +26,9 @@ from typing import Any
 import psycopg
 
 from api.bench.command_path import add_store_arguments, temporary_database
+from api.bootstrap import open_url
 from api.cli.views import REBUILD_BATCH_SIZE
 from api.seed.synthetic_log import write_log
-from api.storage.store_url import parse_store_url
-from api.storage.views import open_views
 from domain.application import ContinuumApplication
 
 DEFAULT_OUTPUT = Path("bench") / "rebuild.json"
@@ -82,13 +81,13 @@ def read_and_decode(app: ContinuumApplication) -> int:
 
 
 def measure(backend: str, server: str, url: str, participants: int, events: int) -> RebuildResult:
-    store = parse_store_url(url)
-    app = ContinuumApplication(env=store.settings)
+    service = open_url(url)
+    app = service.application
     try:
         started = time.perf_counter()
         written = write_log(app, participants=participants, events_per_participant=events)
         write_seconds = time.perf_counter() - started
-        views = open_views(app, store)
+        views = service.views
         views.runner.batch_size = REBUILD_BATCH_SIZE
         started = time.perf_counter()
         read = read_and_decode(app)

@@ -11,17 +11,15 @@ import resource
 import sys
 import time
 
+from api.bootstrap import open_url
 from api.cli.views import REBUILD_BATCH_SIZE
-from api.storage.store_url import parse_store_url
-from api.storage.views import open_views
-from domain.application import ContinuumApplication
 
 
 def main(argv: list[str]) -> int:
-    store = parse_store_url(argv[0], pool_size=2)
-    app = ContinuumApplication(env=store.settings)
+    service = open_url(argv[0], pool_size=2)
+    app = service.application
     try:
-        views = open_views(app, store)
+        views = service.views
         views.runner.batch_size = REBUILD_BATCH_SIZE
         head = app.recorder.max_notification_id() or 0
         started = time.perf_counter()

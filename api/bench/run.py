@@ -43,9 +43,8 @@ from api.bench.common import (
 )
 from api.bench.http import http_bench
 from api.bench.live import append_to_visible
+from api.bootstrap import open_url
 from api.seed.generate import generate_cohort
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
 
 DEFAULT_OUTPUT = Path("bench") / "results.json"
 # The command path's writer set-ups per number of writers: (rounds key, one process each?).
@@ -141,7 +140,7 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
 
     say(f"{kind}: bulk import of a generated cohort")
     participants = max(4, sizes.cohort_events // EVENTS_PER_PARTICIPANT)
-    app = ContinuumApplication(env=parse_store_url(backend.app_url).settings)
+    app = open_url(backend.app_url).application
     try:
         generated = generate_cohort(
             app, participants=participants, weeks=sizes.cohort_weeks, seed=GENERATE_SEED,

@@ -2,10 +2,12 @@
 
     continuum verify --participant ID   recompute one participant's hash chain
     continuum verify --all              every stream in the log (progress on stderr)
-    continuum export --participant ID --format jsonl [--output FILE]
-                                        the raw stream with its hashes, one JSON object a line
+    continuum export (--participant ID | --all) --format jsonl [--output FILE [--force]]
+                                        the raw streams with their hashes, one JSON object a
+                                        line; FILE is created new, mode 0600 (--force replaces)
     continuum export --format fhir-ndjson --output DIR [--participant ID]
-                                        FHIR R4 resources, one NDJSON file per resource type
+                                        FHIR R4 resources of every participant (or one), one
+                                        NDJSON file per resource type (api.cli.fhir_export)
 
 verify exits 0 when every stream checked is intact, 1 when any is broken (each broken stream
 is named on stdout with its first broken link), 2 for bad usage or an unknown participant.
@@ -22,17 +24,16 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
-from api.cli.export import StreamUnreadable, export_stream
+from api.bootstrap import open_service
+from api.cli.export import StreamUnreadable, export_stream, output_file, streams_in_log
 from api.cli.fhir_export import export_fhir_ndjson
+from api.cli.parsing import EXIT_REFUSED, CommandFailed
+from api.cli.progress import Progress
 from api.logging import configure_logging
 from api.settings import Settings
-from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.chain import ChainReport
 from domain.errors import ParticipantNotFound
-
-# Redraw the --all progress line at most this often.
-PROGRESS_INTERVAL_SECONDS = 0.2
 
 
 def register(commands: Any) -> None:
@@ -44,20 +45,24 @@ def register(commands: Any) -> None:
     verify.set_defaults(run=verify_command)
 
     export = commands.add_parser(
-        "export", help="write a participant's raw stream with hashes, or FHIR NDJSON files"
+        "export", help="write raw streams with their hashes, or FHIR R4 NDJSON files"
     )
+    # jsonl needs one of the two; fhir-ndjson exports every participant unless --participant.
+    streams = export.add_mutually_exclusive_group()
+    streams.add_argument("--participant", type=UUID, metavar="ID", help="one participant")
+    streams.add_argument("--all", action="store_true", help="every stream in the log")
     export.add_argument(
-        "--participant",
-        type=UUID,
-        metavar="ID",
-        help="the participant (required for jsonl; fhir-ndjson: default every participant)",
+        "--format", choices=["jsonl", "fhir-ndjson"], default="jsonl", help="the file format"
     )
-    export.add_argument("--format", choices=["jsonl", "fhir-ndjson"], default="jsonl")
     export.add_argument(
         "--output",
         type=Path,
         metavar="PATH",
-        help="jsonl: a file (default stdout); fhir-ndjson: a directory (required)",
+        help="jsonl: a new file, created mode 0600 (none: stdout); "
+        "fhir-ndjson: a directory (required)",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="replace --output if it exists (never through a link)"
     )
     export.set_defaults(run=export_command)
 
@@ -66,13 +71,9 @@ def register(commands: Any) -> None:
 def _application() -> Iterator[ContinuumApplication]:
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
     # No aggregate cache: every check reads the stored rows.
-    application = ContinuumApplication(env={**store.settings, "AGGREGATE_CACHE_MAXSIZE": ""})
-    try:
-        yield application
-    finally:
-        application.close()
+    with open_service(settings, aggregate_cache=False) as service:
+        yield service.application
 
 
 # ---- verify -----------------------------------------------------------------------------------
@@ -95,27 +96,19 @@ def verify_command(args: argparse.Namespace) -> int:
 def _verify_all(application: ContinuumApplication, out: TextIO, err: TextIO) -> int:
     head = application.recorder.max_notification_id() or 0
     started = time.perf_counter()
-    drawn = 0.0
-
-    def progress(streams: int, position: int) -> None:
-        nonlocal drawn
-        now = time.perf_counter()
-        if now - drawn >= PROGRESS_INTERVAL_SECONDS or position >= head:
-            drawn = now
-            err.write(f"\rverify: {streams} streams, log position {position}/{head}")
-            err.flush()
-
+    bar = Progress("verify: log position", out=err)
     streams = events = 0
     broken: list[ChainReport] = []
-    for report in application.verify_all(progress):
+    for report in application.verify_all(lambda _streams, position: bar(position, head)):
         streams += 1
         events += report.events
         if not report.ok:
             broken.append(report)
             print(report.describe(), file=out)
+    bar.close()
     elapsed = time.perf_counter() - started
     err.write(
-        f"\rverify: {streams} streams, {events} events in {elapsed:.1f}s "
+        f"verify: {streams} streams, {events} events in {elapsed:.1f}s "
         f"({events / max(elapsed, 1e-9):,.0f} events/s)\n"
     )
     if broken:
@@ -129,41 +122,50 @@ def _verify_all(application: ContinuumApplication, out: TextIO, err: TextIO) -> 
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """Write the participant's stream as JSON lines to --output (or stdout)."""
+    """Write one participant's stream, or every stream, as JSON lines to --output (or stdout)."""
     if args.format == "fhir-ndjson":
         return _export_fhir(args)
-    if args.participant is None:
-        print("continuum export: --format jsonl needs --participant ID", file=sys.stderr)
-        return 2
-    with _application() as application:
+    if args.participant is None and not args.all:
+        raise CommandFailed("--format jsonl needs --participant ID or --all")
+    # The destination is checked (and created, empty, mode 0600) before the store is opened.
+    with output_file(args.output, force=args.force) as out, _application() as application:
+        if args.all:
+            streams = written = 0
+            for originator_id in streams_in_log(application):
+                written += _export_one(application, originator_id, out)
+                streams += 1
+            print(f"exported {written} events of {streams} streams", file=sys.stderr)
+            return 0
         try:
-            lines = list(export_stream(application, args.participant))
+            written = _export_one(application, args.participant, out)
         except ParticipantNotFound:
-            print(f"continuum: no participant {args.participant}", file=sys.stderr)
-            return 2
-        except StreamUnreadable as error:
-            print(f"continuum: {error}; run `continuum verify`", file=sys.stderr)
-            return 1
-    text = "".join(f"{line}\n" for line in lines)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="ascii")
-    print(f"exported {len(lines)} events of {args.participant}", file=sys.stderr)
+            raise CommandFailed(f"no participant {args.participant}") from None
+    print(f"exported {written} events of {args.participant}", file=sys.stderr)
     return 0
+
+
+def _export_one(application: ContinuumApplication, originator_id: UUID, out: TextIO) -> int:
+    written = 0
+    try:
+        for line in export_stream(application, originator_id):
+            out.write(f"{line}\n")
+            written += 1
+    except StreamUnreadable as error:
+        raise CommandFailed(
+            f"stream {originator_id}: {error}; run `continuum verify`", EXIT_REFUSED
+        ) from None
+    return written
 
 
 def _export_fhir(args: argparse.Namespace) -> int:
     if args.output is None:
-        print("continuum export: --format fhir-ndjson needs --output DIR", file=sys.stderr)
-        return 2
+        raise CommandFailed("--format fhir-ndjson needs --output DIR")
     with _application() as application:
         try:
             which = None if args.participant is None else [args.participant]
             counts = export_fhir_ndjson(application, args.output, which)
         except ParticipantNotFound:
-            print(f"continuum: no participant {args.participant}", file=sys.stderr)
-            return 2
+            raise CommandFailed(f"no participant {args.participant}") from None
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     print(f"exported {summary} to {args.output}", file=sys.stderr)
     return 0

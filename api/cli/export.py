@@ -11,10 +11,16 @@ exported decrypted: the hashes were taken over the plaintext fields.
 
 from __future__ import annotations
 
+import os
+import secrets
+import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
 from uuid import UUID
 
+from api.cli.parsing import CommandFailed
 from domain.application import ContinuumApplication
 from domain.chain import canonical_json, event_content
 from domain.errors import ParticipantNotFound
@@ -48,3 +54,66 @@ def export_stream(application: ContinuumApplication, originator_id: UUID) -> Ite
             cause = error.__cause__ or error
             raise StreamUnreadable(row.originator_version, type(cause).__name__) from error
         yield export_line(row.topic, vars(event))
+
+
+# Streams are found by scanning the log in batches of this many notifications.
+SCAN_BATCH = 5000
+
+
+def streams_in_log(application: ContinuumApplication) -> Iterator[UUID]:
+    """Every stream's id, once, in the order the streams first appear in the log."""
+    seen: set[UUID] = set()
+    position = 0
+    while batch := application.recorder.select_notifications(
+        start=position, limit=SCAN_BATCH, inclusive_of_start=False
+    ):
+        for notification in batch:
+            originator_id = UUID(str(notification.originator_id))
+            if originator_id not in seen:
+                seen.add(originator_id)
+                yield originator_id
+        position = batch[-1].id
+
+
+# Owner read/write only: the export holds protected health information (HIPAA's access
+# control safeguard, 45 CFR 164.312(a)(1)), whatever the operator's umask.
+EXPORT_FILE_MODE = 0o600
+
+
+@contextmanager
+def output_file(path: Path | None, *, force: bool) -> Iterator[TextIO]:
+    """Where an export is written: stdout, or a file created for it, mode 0600.
+
+    An existing file is refused unless `force`, and then replaced whole by a rename, so a
+    symbolic link at `path` is replaced itself rather than followed (O_EXCL and O_NOFOLLOW
+    refuse one otherwise). If the export fails, the file is removed.
+    """
+    if path is None:
+        yield sys.stdout
+        return
+    if not path.parent.is_dir():
+        raise CommandFailed(
+            f"--output: the directory {path.parent} does not exist; create it or choose another"
+        )
+    target = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial") if force else path
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        descriptor = os.open(target, flags, EXPORT_FILE_MODE)
+    except FileExistsError:
+        raise CommandFailed(
+            f"--output: {path} already exists; choose a new file, or --force to replace it"
+        ) from None
+    except OSError as error:
+        raise CommandFailed(f"--output: cannot create {path} ({error.strerror})") from None
+    try:
+        os.fchmod(descriptor, EXPORT_FILE_MODE)  # the umask may have taken bits off; exact
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            yield out
+        if force:
+            try:
+                os.replace(target, path)
+            except OSError as error:
+                raise CommandFailed(f"--output: cannot replace {path} ({error.strerror})") from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise

@@ -5,12 +5,15 @@
     continuum demo [--force]   load the demo cohort into CONTINUUM_DATABASE_URL
     continuum token --role R --sub S [--program P ...] [--ttl 8h]   a dev token (HS256)
     continuum cipher-key       a new random key for CONTINUUM_CIPHER_KEY
-    continuum generate --participants N [--weeks W --seed S]   a made-up cohort (api/generate.py)
-    continuum rebuild [--verify], continuum project [--once]   the views (api/view_commands.py)
-    continuum verify [--all | --participant ID], continuum export --participant ID
-                               tamper evidence (api/audit_commands.py)
+    continuum generate --participants N [--weeks W --seed S]   a made-up cohort (api/seed)
+    continuum rebuild [--verify], continuum project [--once]   the views (api/cli/views.py)
+    continuum verify [--all | --participant ID], continuum export (--participant ID | --all)
+                               tamper evidence (api/cli/audit.py)
+    continuum relay nats --recipient R   publish the consented feed (api/feed/relay.py)
 
-Exit codes: 0 done, 1 refused (e.g. the store already has events), 2 bad usage or settings.
+Every command opens the store through api.bootstrap. Exit codes: 0 done, 1 refused (e.g. the
+store already has events), 2 bad usage or settings (a wrong cipher key included), 3 the
+database or broker did not answer. Each failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ import gc
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from api.bootstrap import StoreUnavailable, describe_store, open_service
 from api.cli import audit as audit_commands
 from api.cli import views as view_commands
+from api.cli.parsing import EXIT_UNAVAILABLE, EXIT_USAGE, CommandFailed, CommandParser
 from api.feed.relay import add_relay_parser
 from api.logging import configure_logging, get_logger
 from api.pages import enable_demo_sign_in
@@ -34,7 +40,7 @@ from api.security.tokens import Role, demo_tokens, mint_token, parse_ttl
 from api.seed import generate as generate
 from api.seed.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
 from api.settings import Settings, SettingsError
-from api.storage.store_url import StoreURLError, parse_store_url
+from api.storage.store_url import StoreURLError
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
 
@@ -56,24 +62,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except (SettingsError, StoreURLError) as error:
-        print(f"continuum: {error}", file=sys.stderr)
-        return 2
+        return _failed(str(error), EXIT_USAGE)
+    except StoreUnavailable as error:
+        return _failed(str(error), EXIT_UNAVAILABLE)
+    except CommandFailed as error:
+        return _failed(str(error), error.exit_code)
+
+
+def _failed(message: str, exit_code: int) -> int:
+    print(f"continuum: {message}", file=sys.stderr)
+    return exit_code
+
+
+def package_version() -> str:
+    try:
+        return version("continuum")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="continuum", description="Records participants' journeys through levels of care."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve the HTTP API")
-    serve.add_argument("--host", help="overrides CONTINUUM_HOST (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="overrides CONTINUUM_PORT (default 8000)")
+    serve.add_argument("--host", help="overrides CONTINUUM_HOST (itself 127.0.0.1 if unset)")
+    serve.add_argument("--port", type=int, help="overrides CONTINUUM_PORT (itself 8000 if unset)")
     serve.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="server processes sharing the port (default 1; one per core on a busy server)",
+        help="server processes sharing the port (one per core on a busy server)",
     )
     serve.set_defaults(run=serve_command)
 
@@ -91,12 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser(
         "token", help="mint a dev token signed with CONTINUUM_JWT_SECRET (demo: the demo secret)"
     )
-    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument(
+        "--role", required=True, choices=[r.value for r in Role], help="what the caller may do"
+    )
     token.add_argument("--sub", required=True, help="the user or service id")
     token.add_argument(
-        "--program", action="append", default=[], help="a program the caller sees (repeatable)"
+        "--program",
+        action="append",
+        default=[],
+        help="a program the caller sees (repeatable; none: no program's records)",
     )
-    token.add_argument("--ttl", type=parse_ttl, default="8h", help="lifetime: 30m, 8h, 2d")
+    token.add_argument("--ttl", type=token_lifetime, default="8h", help="lifetime: 30m, 8h, 2d")
     token.set_defaults(run=token_command)
 
     cipher_key = commands.add_parser("cipher-key", help="print a new key for CONTINUUM_CIPHER_KEY")
@@ -121,7 +148,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("continuum serve: --workers must be at least 1", file=sys.stderr)
         return 2
-    if args.workers > 1 and parse_store_url(settings.database_url).kind == "memory":
+    if args.workers > 1 and describe_store(settings).kind == "memory":
         print("continuum serve: an in-memory store cannot be shared by workers", file=sys.stderr)
         return 2
     app = served_app(settings)
@@ -200,8 +227,8 @@ def demo_command(args: argparse.Namespace) -> int:
     """Load the demo cohort; refuse a store with events unless --force."""
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
-    application = ContinuumApplication(env=store.settings)
+    service = open_service(settings)
+    store, application = service.store, service.application
     try:
         if has_events(application) and not args.force:
             print(
@@ -237,6 +264,14 @@ def token_command(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def token_lifetime(text: str) -> timedelta:
+    """--ttl's type: a usage error that says what a lifetime looks like."""
+    try:
+        return parse_ttl(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def cipher_key_command(args: argparse.Namespace) -> int:

@@ -6,8 +6,9 @@
     continuum project [--once]   catch the views up, then (without --once) follow new events:
                                  what a separate projection process runs
 
-Progress goes to stderr as a plain text bar. A rebuild killed midway resumes from its tracked
-position with `continuum project --once` (or any runner): rows and position commit together.
+Progress (rate and time left) goes to stderr: a bar on a terminal, plain lines elsewhere. A
+rebuild killed midway resumes from its tracked position with `continuum project --once` (or
+any runner): rows and position commit together.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any
 
+from api.bootstrap import Service, open_service
+from api.cli.progress import Progress
 from api.logging import configure_logging
 from api.settings import Settings
-from api.storage.store_url import Store, parse_store_url
-from api.storage.views import Views, open_view_store, open_views
-from domain.application import ContinuumApplication
+from api.storage.views import Views
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner
 
@@ -51,69 +51,34 @@ def register(commands: Any) -> None:
     project.set_defaults(run=project_command)
 
 
-class ProgressBar:
-    """`[#####.....] position/head  NN%  N events/s` on one stderr line, redrawn at most 5x/s."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str, start: int = 0, out: TextIO = sys.stderr) -> None:
-        self.label = label
-        self.out = out
-        self.started = time.perf_counter()
-        self.start_position = start
-        self.drawn_at = 0.0
-        self.position = start
-
-    def __call__(self, position: int, head: int) -> None:
-        self.position = position
-        now = time.perf_counter()
-        if now - self.drawn_at < 0.2 and position < head:
-            return
-        self.drawn_at = now
-        share = position / head if head else 1.0
-        filled = int(self.WIDTH * share)
-        rate = (position - self.start_position) / max(now - self.started, 1e-9)
-        self.out.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-            f"{position}/{head} {share:4.0%} {rate:,.0f} events/s"
-        )
-        self.out.flush()
-
-    def done(self) -> None:
-        elapsed = time.perf_counter() - self.started
-        self.out.write(f"\n{self.label}: position {self.position} in {elapsed:.1f} s\n")
-        self.out.flush()
-
-
 @contextmanager
-def _opened() -> Iterator[tuple[ContinuumApplication, Store, Views]]:
+def _opened() -> Iterator[Service]:
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url)
-    application = ContinuumApplication(env=store.settings)
-    try:
-        yield application, store, open_views(application, store)
-    finally:
-        application.close()
+    # open_service decodes the first and last stored events with the configured key before
+    # anything is dropped: a wrong or missing key stops here with every view untouched.
+    with open_service(settings) as service:
+        yield service
 
 
 def rebuild_command(args: argparse.Namespace) -> int:
     """Drop and replay the live views, or (--verify) compare them with a fresh rebuild."""
-    with _opened() as (application, store, views):
+    with _opened() as service:
         if args.verify:
-            return _verify(application, store, views)
+            return _verify(service, service.views)
+        views = service.views
         views.runner.batch_size = REBUILD_BATCH_SIZE
-        bar = ProgressBar("rebuild")
+        bar = Progress("rebuild")
         views.runner.rebuild(progress=bar)
-        bar.done()
+        bar.close()
     return 0
 
 
-def _verify(application: ContinuumApplication, store: Store, live: Views) -> int:
-    fresh_store = open_view_store(application, store, VERIFY_VIEW_NAME)
+def _verify(service: Service, live: Views) -> int:
+    fresh_store = service.view_store(VERIFY_VIEW_NAME)
     fresh = ViewRunner(
-        application.recorder,
-        application.mapper,
+        service.application.recorder,
+        service.application.mapper,
         fresh_store,
         ParticipantViewFold(),
         batch_size=REBUILD_BATCH_SIZE,
@@ -124,9 +89,9 @@ def _verify(application: ContinuumApplication, store: Store, live: Views) -> int
             # Digests include the position: catch the live views up first, then rebuild to
             # exactly where they stand, so both describe the same prefix of the log.
             position = live.runner.catch_up()
-            bar = ProgressBar("verify")
+            bar = Progress("verify")
             fresh.rebuild(progress=bar, until=position)
-            bar.done()
+            bar.close()
             live_digest, fresh_digest = live.store.digest(), fresh_store.digest()
             if live_digest == fresh_digest or live.store.position() == position:
                 break
@@ -146,11 +111,12 @@ def _verify(application: ContinuumApplication, store: Store, live: Views) -> int
 
 def project_command(args: argparse.Namespace) -> int:
     """Catch the views up; without --once keep following until SIGTERM or SIGINT."""
-    with _opened() as (_application, _store, views):
-        bar = ProgressBar("catch-up", start=views.store.position())
+    with _opened() as service:
+        views = service.views
+        bar = Progress("catch-up", initial=views.store.position())
         views.runner.batch_size = REBUILD_BATCH_SIZE
         views.runner.catch_up(progress=bar)
-        bar.done()
+        bar.close()
         if args.once:
             return 0
         stopping = threading.Event()

@@ -18,19 +18,20 @@ consents are internal (a consent names other recipients, so it is never disclose
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from api.feed.cloud_events import cloud_event_type, event_name_of_type, to_cloud_event
 from api.storage.disclosure_log import Disclosure, DisclosureLog
 from domain.application import ContinuumApplication
-from domain.consent import ConsentFollower, participant_event_types
+from domain.consent import participant_event_types
 from domain.errors import InvalidValue
 from domain.participant import Participant
+from domain.service.consents import ConsentFollower
+from domain.service.log_follower import LogFollower
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -41,7 +42,6 @@ SCAN_BUDGET = 20_000
 PUBLISHED_TYPES = frozenset(participant_event_types())
 PARTICIPANT_TOPIC_PREFIX = f"{Participant.TOPIC}."
 _PROGRAM_TOPICS = (Participant.Registered.TOPIC, Participant.Admitted.TOPIC)
-_FOLLOW_BATCH = 5000
 
 
 class UnknownEventTypes(InvalidValue):
@@ -122,35 +122,24 @@ class FeedPage:
         ]
 
 
-class ProgramFollower:
+class ProgramFollower(LogFollower):
     """Which program each participant was in at each version (from Registered and Admitted)."""
 
-    def __init__(self) -> None:
-        self._programs: dict[UUID, list[tuple[int, str]]] = {}
-        self._position = 0
-        self._lock = threading.Lock()
+    topics: ClassVar[tuple[str, ...]] = _PROGRAM_TOPICS
 
-    def catch_up(self, application: ContinuumApplication, stop: int) -> None:
-        with self._lock:
-            while self._position < stop:
-                batch = application.recorder.select_notifications(
-                    start=self._position,
-                    limit=_FOLLOW_BATCH,
-                    stop=stop,
-                    topics=_PROGRAM_TOPICS,
-                    inclusive_of_start=False,
-                )
-                for notification in batch:
-                    event = application.mapper.to_domain_event(notification)
-                    program = getattr(event, "program_id", None)
-                    if isinstance(program, str):
-                        self._programs.setdefault(event.originator_id, []).append(
-                            (event.originator_version, program)
-                        )
-                self._position = stop if len(batch) < _FOLLOW_BATCH else batch[-1].id
+    def __init__(self) -> None:
+        super().__init__()
+        self._programs: dict[UUID, list[tuple[int, str]]] = {}
+
+    def apply(self, event: Any) -> None:
+        program = getattr(event, "program_id", None)
+        if isinstance(program, str):
+            self._programs.setdefault(event.originator_id, []).append(
+                (event.originator_version, program)
+            )
 
     def program_at(self, participant_id: UUID, version: int) -> str:
-        with self._lock:
+        with self.lock:
             program = ""
             for since, name in self._programs.get(participant_id, ()):
                 if since > version:
@@ -185,7 +174,7 @@ class Feed:
             if not batch:
                 break
             scanned += len(batch)
-            self.programs.catch_up(self.application, batch[-1].id)
+            self.programs.catch_up(recorder, self.application.mapper, batch[-1].id)
             if recipient is not None and consents is None:
                 # Caught up after the rows were read: revocations up to now are all seen.
                 consents = self.application.consent_follower()

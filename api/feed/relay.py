@@ -31,14 +31,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from api.bootstrap import open_service
+from api.cli.parsing import EXIT_UNAVAILABLE, CommandFailed
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE, snake_case
 from api.feed.events import MAX_LIMIT, Feed, FeedItem, FeedQuery
 from api.logging import configure_logging, get_logger
 from api.settings import Settings
-from api.storage.disclosure_log import open_disclosure_log
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
 
 log = get_logger(__name__)
 
@@ -66,6 +66,13 @@ class RelayConfig:
     def checkpoint_name(self) -> str:
         return f"nats:{self.stream}:{self.recipient}"
 
+    @property
+    def display_url(self) -> str:
+        """The server URL without credentials, safe to print."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+
 
 @dataclass
 class RelayStats:
@@ -79,13 +86,20 @@ def subject_for(prefix: str, item: FeedItem) -> str:
     return f"{prefix}.{program}.{snake_case(type(item.event).__name__)}"
 
 
+async def _log_broker_error(error: Exception) -> None:
+    """Connection trouble goes to the log, as one line, not to stderr as a traceback."""
+    log.warning("nats_error", error=type(error).__name__)
+
+
 async def run_relay(feed: Feed, config: RelayConfig) -> RelayStats:
     """Publish until stopped (or, with `once`, until level with the log)."""
     import nats
     from nats.js.api import StreamConfig
     from nats.js.errors import NotFoundError
 
-    connection = await nats.connect(config.url, connect_timeout=5, max_reconnect_attempts=5)
+    connection = await nats.connect(
+        config.url, connect_timeout=5, max_reconnect_attempts=5, error_cb=_log_broker_error
+    )
     stats = RelayStats(
         position=await asyncio.to_thread(feed.log.checkpoint, config.checkpoint_name)
     )
@@ -154,13 +168,16 @@ def add_relay_parser(commands: Any) -> None:
     relay = commands.add_parser("relay", help="publish the feed to a message broker")
     brokers = relay.add_subparsers(title="brokers", required=True, metavar="BROKER")
     nats_parser = brokers.add_parser("nats", help="publish to NATS JetStream")
-    nats_parser.add_argument("--url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    nats_parser.add_argument("--url", default=DEFAULT_URL, help="the NATS server")
     nats_parser.add_argument(
         "--recipient",
-        help="the recipient whose consents decide what is published (required)",
+        required=True,
+        help="the recipient whose consents decide what is published",
     )
-    nats_parser.add_argument("--stream", default=DEFAULT_STREAM)
-    nats_parser.add_argument("--subject-prefix", default=DEFAULT_PREFIX)
+    nats_parser.add_argument("--stream", default=DEFAULT_STREAM, help="the JetStream stream")
+    nats_parser.add_argument(
+        "--subject-prefix", default=DEFAULT_PREFIX, help="first token of every subject"
+    )
     nats_parser.add_argument("--batch", type=int, default=500, help="events per checkpoint")
     nats_parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
     nats_parser.add_argument(
@@ -183,8 +200,9 @@ def relay_nats_command(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    store = parse_store_url(settings.database_url, pool_size=2, cipher_key=settings.cipher_key)
-    application = ContinuumApplication(env=store.settings)
+    from nats.errors import Error as NatsError
+
+    service = open_service(settings, pool_size=2)
     config = RelayConfig(
         url=args.url,
         recipient=args.recipient,
@@ -197,12 +215,18 @@ def relay_nats_command(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     try:
-        feed = Feed(application, open_disclosure_log(application))
-        stats = asyncio.run(run_relay(feed, config))
+        stats = asyncio.run(run_relay(service.feed, config))
     except KeyboardInterrupt:
         return 0
+    except (OSError, NatsError) as error:
+        # The class name only: the library's messages can quote the server URL's credentials.
+        raise CommandFailed(
+            f"cannot reach NATS at {config.display_url} ({type(error).__name__}): is "
+            "nats-server running with JetStream (-js), and --url right?",
+            EXIT_UNAVAILABLE,
+        ) from None
     finally:
-        application.close()
+        service.close()
     seconds = time.perf_counter() - started
     print(
         f"published={stats.published} duplicates={stats.duplicates} position={stats.position} "

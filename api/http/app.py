@@ -1,4 +1,4 @@
-"""The app factory: one ContinuumApplication per app, opened on creation, closed on shutdown.
+"""The app factory: one store per app (opened by api.bootstrap on creation), closed on shutdown.
 
 The demo cohort is not loaded here: `continuum serve` (api.cli.main) decides that, on an
 empty store.
@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.feed.events import Feed
+from api.bootstrap import open_service
 from api.http.errors import install_error_handlers
 from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.http.openapi import install_openapi, operation_id
@@ -24,12 +24,7 @@ from api.security.auth_limits import FailedAuthLimiter
 from api.security.authz import AUTH_RESPONSES
 from api.security.tokens import TokenVerifier
 from api.settings import Settings
-from api.storage.access_log import open_access_log
-from api.storage.cipher import check_cipher
-from api.storage.disclosure_log import open_disclosure_log
-from api.storage.store_url import parse_store_url
-from api.storage.views import WakeViewsOnWrite, open_views
-from domain.application import ContinuumApplication
+from api.storage.views import WakeViewsOnWrite
 
 log = get_logger(__name__)
 
@@ -49,17 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.uses_demo_secret:
         log.warning("demo_jwt_secret", detail="tokens are checked with the PUBLISHED demo secret")
-    store = parse_store_url(settings.database_url, cipher_key=settings.cipher_key)
-    application = ContinuumApplication(env=store.settings)
+    service = open_service(settings)
     try:
-        # A wrong CONTINUUM_CIPHER_KEY stops the start here, not at some later read.
-        check_cipher(application, encrypted=store.encrypted)
-        access_log = open_access_log(application)
-        feed = Feed(application, open_disclosure_log(application))
-    except Exception:
-        application.close()
+        store, application = service.store, service.application
+        access_log, feed, views = service.access_log, service.feed, service.views
+    except BaseException:
+        service.close()
         raise
-    views = open_views(application, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -380,37 +379,44 @@ def register(commands: Any) -> None:
 
 
 def generate_command(args: argparse.Namespace) -> int:
+    from eventsourcing.persistence import IntegrityError
+
+    from api.bootstrap import open_service, with_database_url
+    from api.cli.parsing import EXIT_REFUSED, CommandFailed
+    from api.cli.progress import Progress
     from api.logging import configure_logging
     from api.settings import Settings
-    from api.storage.store_url import parse_store_url
 
-    settings = Settings.from_env()
+    settings = with_database_url(Settings.from_env(), args.database_url)
     configure_logging(json=settings.log_json, level=settings.log_level)
     if args.participants < 1 or args.weeks < 1:
-        print("continuum: --participants and --weeks must be at least 1", file=sys.stderr)
-        return 2
-    store = parse_store_url(args.database_url or settings.database_url,
-                            cipher_key=settings.cipher_key)  # fmt: skip
-    application = ContinuumApplication(env=store.settings)
-
-    def report(done: int, events: int) -> None:
-        print(f"\rgenerate: {done}/{args.participants} participants, {events} events",
-              end="", file=sys.stderr, flush=True)  # fmt: skip
-
-    try:
-        result = generate_cohort(
-            application,
-            participants=args.participants,
-            weeks=args.weeks,
-            seed=args.seed,
-            today=args.today or datetime.now(UTC).date(),
-            progress=report,
-        )
-    finally:
-        application.close()
-    print(file=sys.stderr)
+        raise CommandFailed("--participants and --weeks must be at least 1")
+    used_seed = CommandFailed(
+        f"the store already holds the cohort of --seed {args.seed}: choose another --seed, "
+        "or an empty store",
+        EXIT_REFUSED,
+    )
+    with open_service(settings) as service:
+        # The same seed gives the same ids: checked before anything is written.
+        if service.application.recorder.select_events(
+            generated_participant_id(args.seed, 0), limit=1
+        ):
+            raise used_seed
+        bar = Progress("generate", unit="participants")
+        try:
+            result = generate_cohort(
+                service.application,
+                participants=args.participants,
+                weeks=args.weeks,
+                seed=args.seed,
+                today=args.today or datetime.now(UTC).date(),
+                progress=lambda done, _events: bar(done, args.participants),
+            )
+        except IntegrityError:  # a later participant of this seed was there already
+            raise used_seed from None
+        bar.close()
     print(
         f"Generated {result.participants} participants, {result.events} events into "
-        f"{store.display} in {result.seconds:.1f} s ({result.events_per_s:,.0f} events/s)"
+        f"{service.store.display} in {result.seconds:.1f} s ({result.events_per_s:,.0f} events/s)"
     )
     return 0

@@ -16,11 +16,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
-
-from domain.application import ContinuumApplication
 
 SQLITE_TABLE = "access_log"
 MAX_PAGE = 500
@@ -302,18 +300,3 @@ class PostgresAccessLog(AccessLog):
                 (*params, limit),
             )
             return [_entry(tuple(row.values())) for row in curs.fetchall()]
-
-
-def open_access_log(application: ContinuumApplication) -> AccessLog:
-    """The access log in the same store as the application's events (created if missing)."""
-    recorder = application.recorder
-    access_log: AccessLog
-    if isinstance(recorder, PostgresApplicationRecorder):
-        prefix = recorder.events_table_name.removesuffix("_events")
-        access_log = PostgresAccessLog(recorder.datastore, f"{prefix}_access_log")
-    elif isinstance(recorder, SQLiteApplicationRecorder):
-        access_log = SQLiteAccessLog(recorder.datastore)
-    else:
-        access_log = MemoryAccessLog()
-    access_log.create_table()
-    return access_log

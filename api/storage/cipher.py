@@ -5,9 +5,10 @@ environment itself: the library merges os.environ under our settings and looks u
 `CONTINUUM_<NAME>` before `<NAME>`, so both spellings are always set here (empty when off) and a
 stray variable cannot switch the cipher on, or off, behind the settings' back.
 
-A store must be read with the key it was written with. `check_cipher` decodes the first stored
-event when the app opens the store, so a wrong key, a key on a plaintext store, or no key on an
-encrypted one stops the start with a clear error instead of failing on some later read.
+A store must be read with the key it was written with. `check_cipher` decodes the first and the
+last stored events when the store is opened (api.bootstrap), so a wrong key, a key on a
+plaintext store, or no key on an encrypted one stops every entry point with a clear error
+instead of failing on some later read, or after a rebuild dropped the views.
 """
 
 from __future__ import annotations
@@ -39,12 +40,20 @@ def cipher_settings(cipher_key: str | None) -> dict[str, str]:
 
 
 def check_cipher(application: ContinuumApplication, *, encrypted: bool) -> None:
-    """Decode the first stored event; raise CipherMismatch if this key cannot read it."""
-    first = application.recorder.select_notifications(start=None, limit=1)
-    if not first:
+    """Decode the first and the last stored event; raise CipherMismatch if this key cannot.
+
+    Both ends: a store whose later events were written under another key (or none) is refused
+    too, before a command that rebuilds from the log drops anything.
+    """
+    recorder = application.recorder
+    head = recorder.max_notification_id()
+    if not head:
         return  # an empty store is written with whatever key is configured now
+    first = recorder.select_notifications(start=None, limit=1)
+    last = recorder.select_notifications(start=head, limit=1)
     try:
-        application.mapper.to_domain_event(first[0])
+        for notification in (*first, *last):
+            application.mapper.to_domain_event(notification)
     except Exception:
         # Never the exception's text: it may quote stored bytes.
         if encrypted:

@@ -19,11 +19,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
-
-from domain.application import ContinuumApplication
 
 Checkpoint = tuple[str, int]  # consumer name, feed position
 
@@ -69,20 +67,6 @@ class DisclosureLog(Protocol):
 
     def checkpoint(self, name: str) -> int:
         """The named consumer's position (0 before its first)."""
-
-
-def open_disclosure_log(application: ContinuumApplication) -> DisclosureLog:
-    """The log in the events' own store, its tables created if missing."""
-    recorder = application.recorder
-    log: DisclosureLog
-    if isinstance(recorder, PostgresApplicationRecorder):
-        log = PostgresDisclosureLog(recorder.datastore)
-    elif isinstance(recorder, SQLiteApplicationRecorder):
-        log = SQLiteDisclosureLog(recorder.datastore)
-    else:
-        log = MemoryDisclosureLog()
-    log.create_tables()
-    return log
 
 
 def _row(row: Sequence[Any]) -> Disclosure:

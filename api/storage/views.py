@@ -5,20 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.conninfo import make_conninfo
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.storage.store_url import Store
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.pg_listener import NotifyListener
-from projections.postgres_views import PostgresViewStore
 from projections.queries import ViewQueries
 from projections.runner import ViewRunner
-from projections.sqlite_views import SQLiteViewStore
-from projections.view_store import VIEW_NAME, MemoryViewStore, ViewStore
+from projections.view_store import ViewStore
 
 # A lost NOTIFY (or SQLite, which has none) delays a view by at most this long.
 POLL_INTERVAL_SECONDS = 0.25
@@ -44,41 +38,19 @@ class Views:
         self.runner.stop()
 
 
-def open_view_store(
-    app: ContinuumApplication, store: Store, view_name: str = VIEW_NAME
-) -> ViewStore:
-    """The view tables in the same database as the events (created if missing)."""
-    recorder = app.recorder
-    view_store: ViewStore
-    if isinstance(recorder, PostgresApplicationRecorder):
-        view_store = PostgresViewStore(recorder.datastore, view_name)
-    elif isinstance(recorder, SQLiteApplicationRecorder):
-        view_store = SQLiteViewStore(recorder.datastore, view_name)
-    else:
-        view_store = MemoryViewStore(view_name)
-    view_store.create_tables()
-    return view_store
+def follow_views(
+    application: ContinuumApplication,
+    view_store: ViewStore,
+    listener: Callable[[Callable[[], None]], NotifyListener | None],
+) -> Views:
+    """The participant views in `view_store`, fed from the application's log.
 
-
-def open_views(app: ContinuumApplication, store: Store, view_name: str = VIEW_NAME) -> Views:
-    view_store = open_view_store(app, store, view_name)
-    runner = ViewRunner(app.recorder, app.mapper, view_store, ParticipantViewFold())
-    listener = None
-    if isinstance(app.recorder, PostgresApplicationRecorder):
-        listener = NotifyListener(_conninfo(store), app.recorder.channel_name, runner.wake)
-    return Views(view_store, runner, ViewQueries(view_store, app.policy_timeline), listener)
-
-
-def _conninfo(store: Store) -> str:
-    s = store.settings
-    return make_conninfo(
-        host=s["POSTGRES_HOST"],
-        port=s["POSTGRES_PORT"],
-        dbname=s["POSTGRES_DBNAME"],
-        user=s["POSTGRES_USER"],
-        password=s["POSTGRES_PASSWORD"],
-        connect_timeout=s["POSTGRES_CONNECT_TIMEOUT"],
-    )
+    `listener` builds what wakes the runner on each commit (PostgreSQL's NOTIFY), or None
+    where there is none; api.bootstrap chooses it with the backend.
+    """
+    runner = ViewRunner(application.recorder, application.mapper, view_store, ParticipantViewFold())
+    queries = ViewQueries(view_store, application.policy_timeline)
+    return Views(view_store, runner, queries, listener(runner.wake))
 
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -11,14 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from api.bootstrap import open_url
 from api.storage.access_log import (
     AccessEntry,
     AccessLogUnavailable,
     MemoryAccessLog,
-    open_access_log,
 )
-from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication
 
 READERS = 24
 
@@ -46,9 +44,9 @@ def append_together(log: object, count: int) -> list[AccessEntry | BaseException
 
 
 def test_concurrent_entries_are_each_stored_once_with_their_own_id(database_url: str) -> None:
-    app = ContinuumApplication(env=parse_store_url(database_url, pool_size=4).settings)
+    service = open_url(database_url, pool_size=4)
     try:
-        log = open_access_log(app)
+        log = service.access_log
         appended = append_together(log, READERS)
         assert all(isinstance(a, AccessEntry) for a in appended), appended
         stored = {e.request_id: e for e in log.entries(limit=READERS * 2)}
@@ -57,7 +55,7 @@ def test_concurrent_entries_are_each_stored_once_with_their_own_id(database_url:
             assert isinstance(a, AccessEntry)
             assert stored[a.request_id] == a  # same id, same content
     finally:
-        app.close()
+        service.close()
 
 
 class SlowMemoryAccessLog(MemoryAccessLog):

@@ -6,8 +6,8 @@ import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
-from api.feed.events import PARTICIPANT_TOPIC_PREFIX, Feed, FeedQuery
-from api.storage.disclosure_log import open_disclosure_log
+from api.bootstrap import open_url
+from api.feed.events import PARTICIPANT_TOPIC_PREFIX, FeedQuery
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
@@ -52,8 +52,8 @@ def test_paging_consumer_sees_every_event_once_in_order_under_concurrent_writers
     PostgreSQL, when a consumer pages GET-/v1/events-style with `after=` until the writers are
     done and one more page is empty, then the positions it saw are strictly increasing and equal
     every participant event's position in the log: nothing skipped, nothing twice."""
-    reader = ContinuumApplication(env=parse_store_url(postgres_url).settings)
-    feed = Feed(reader, open_disclosure_log(reader))
+    service = open_url(postgres_url)
+    reader, feed = service.application, service.feed
     # Opened one by one: concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL's catalog.
     applications = [
         ContinuumApplication(env=parse_store_url(postgres_url, pool_size=2).settings)

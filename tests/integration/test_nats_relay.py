@@ -21,9 +21,8 @@ from uuid import UUID
 
 import pytest
 
+from api.bootstrap import open_url
 from api.feed.events import PARTICIPANT_TOPIC_PREFIX
-from api.storage.disclosure_log import open_disclosure_log
-from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
@@ -138,7 +137,8 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
     restarted, then the JetStream stream holds every consented event exactly once, in log order,
     none of the unconsented participant's, and the disclosure log names each event once."""
     _require_nats()
-    application = ContinuumApplication(env=parse_store_url(postgres_url).settings)
+    service = open_url(postgres_url)
+    application = service.application
     token = secrets.token_hex(4)
     stream, prefix = f"CONTINUUM_TEST_{token}", f"continuum_test_{token}"
     try:
@@ -196,7 +196,7 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
             f"{prefix}.riverside-iop.session_attended",
         }
 
-        log = open_disclosure_log(application)
+        log = service.disclosure_log
         rows = log.select(recipient=RECIPIENT, limit=100_000)
         logged = [str(e) for row in rows for e in row.event_ids]
         assert sorted(logged) == sorted(event_ids)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from api.bootstrap import Service, open_url
 from api.seed.synthetic_log import write_log
-from api.storage.store_url import parse_store_url
-from api.storage.views import open_view_store
 from domain.application import ContinuumApplication
 from projections.view_store import ViewRow
 
@@ -48,14 +47,18 @@ def url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app(url: str) -> Iterator[ContinuumApplication]:
-    application = ContinuumApplication(env=parse_store_url(url).settings)
-    yield application
-    application.close()
+def service(url: str) -> Iterator[Service]:
+    with open_url(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def app(service: Service) -> ContinuumApplication:
+    return service.application
 
 
 def test_a_rebuild_killed_midway_then_resumed_equals_a_clean_rebuild(
-    url: str, app: ContinuumApplication
+    url: str, service: Service, app: ContinuumApplication
 ) -> None:
     """Given a log of ~35k events and caught-up views, when `continuum rebuild` is killed
     with SIGKILL while its tracked position is past 0 and short of the head, and then
@@ -64,7 +67,7 @@ def test_a_rebuild_killed_midway_then_resumed_equals_a_clean_rebuild(
     write_log(app, participants=PARTICIPANTS, events_per_participant=EVENTS_EACH)
     head = app.recorder.max_notification_id()
     assert head is not None and head >= 30_000
-    views = open_view_store(app, parse_store_url(url))
+    views = service.view_store()
 
     rebuild = continuum(url, "rebuild")
     killed_at = None
@@ -91,12 +94,12 @@ def test_a_rebuild_killed_midway_then_resumed_equals_a_clean_rebuild(
 
 
 def test_verify_reports_views_that_differ_from_a_clean_rebuild(
-    url: str, app: ContinuumApplication
+    url: str, service: Service, app: ContinuumApplication
 ) -> None:
     """Given caught-up views with one row altered behind the runner's back, when `continuum
     rebuild --verify` runs, then it exits 1 and says the views differ."""
     write_log(app, participants=3, events_per_participant=10)
-    views = open_view_store(app, parse_store_url(url))
+    views = service.view_store()
     assert run(url, "project", "--once").returncode == 0
     position, rows = views.position(), list(views.all_rows())
     altered = ViewRow(rows[0].participant_id, rows[0].program_id, "discharged", None, "{}")

@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
+from api.bootstrap import Service, open_url
 from api.seed.synthetic_log import write_log
-from api.storage.store_url import Store, parse_store_url
-from api.storage.views import Views, open_view_store, open_views
+from api.storage.views import Views
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner
@@ -22,20 +22,19 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
-    return parse_store_url(database_url)
+def service(database_url: str) -> Iterator[Service]:
+    with open_url(database_url) as opened:
+        yield opened
 
 
 @pytest.fixture
-def app(store: Store) -> Iterator[ContinuumApplication]:
-    application = ContinuumApplication(env=store.settings)
-    yield application
-    application.close()
+def app(service: Service) -> ContinuumApplication:
+    return service.application
 
 
 @pytest.fixture
-def views(app: ContinuumApplication, store: Store) -> Iterator[Views]:
-    opened = open_views(app, store)
+def views(service: Service) -> Iterator[Views]:
+    opened = service.views
     yield opened
     opened.stop()
 
@@ -106,7 +105,7 @@ def test_catch_up_resumes_from_the_tracked_position(
 
 
 def test_two_runners_racing_yield_the_views_of_one_clean_rebuild(
-    app: ContinuumApplication, store: Store, views: Views
+    app: ContinuumApplication, service: Service, views: Views
 ) -> None:
     """Given two runners with different batch sizes on the same view tables, when both catch
     up at once, then the views are identical (digest) to a single clean rebuild."""
@@ -127,7 +126,7 @@ def test_two_runners_racing_yield_the_views_of_one_clean_rebuild(
         thread.join()
 
     assert errors == []
-    clean = open_view_store(app, store, "participant_views_clean")
+    clean = service.view_store("participant_views_clean")
     runner_on(app, clean, 500).rebuild()
     assert views.store.digest() == clean.digest()
 
@@ -169,9 +168,8 @@ def wait_until(condition: object, timeout: float) -> bool:
 def test_postgres_notify_wakes_the_views(postgres_url: str) -> None:
     """Given views polling only once a minute, when another process's app writes, then the
     LISTEN/NOTIFY wake-up brings the views to the write within seconds."""
-    store = parse_store_url(postgres_url)
-    reader, writer = (ContinuumApplication(env=store.settings) for _ in range(2))
-    views = open_views(reader, store)
+    reader, writer = open_url(postgres_url), open_url(postgres_url).application
+    views = reader.views
     try:
         views.runner.catch_up()
         views.runner.start(poll_interval=60)
@@ -191,9 +189,8 @@ def test_postgres_notify_wakes_the_views(postgres_url: str) -> None:
 def test_postgres_polling_covers_a_lost_notify(postgres_url: str) -> None:
     """Given the LISTEN connection stopped (every NOTIFY lost), when another process's app
     writes, then the periodic poll still brings the views to the write."""
-    store = parse_store_url(postgres_url)
-    reader, writer = (ContinuumApplication(env=store.settings) for _ in range(2))
-    views = open_views(reader, store)
+    reader, writer = open_url(postgres_url), open_url(postgres_url).application
+    views = reader.views
     try:
         views.runner.catch_up()
         views.runner.start(poll_interval=0.2)  # the listener is never started: no wake-ups

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from api.storage.store_url import parse_store_url
-from api.storage.views import open_view_store
-from domain.application import ContinuumApplication
+from api.bootstrap import open_url
 from projections.view_store import ViewRow, ViewStore
 
 
@@ -22,11 +20,8 @@ class ViewStoreContract:
 
     @pytest.fixture
     def store(self, store_url: str) -> Iterator[ViewStore]:
-        app = ContinuumApplication(env=parse_store_url(store_url).settings)
-        try:
-            yield open_view_store(app, parse_store_url(store_url), "contract_views")
-        finally:
-            app.close()
+        with open_url(store_url) as service:
+            yield service.view_store("contract_views")
 
     def test_starts_empty_at_position_zero(self, store: ViewStore) -> None:
         """Given fresh tables, then the position is 0 and there are no rows."""

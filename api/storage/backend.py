@@ -1,0 +1,111 @@
+"""The three places events can live, and how each one builds the tables kept beside the events.
+
+A `Backend` is chosen once, by the composition root (api.bootstrap) from the store URL's scheme,
+and handed to whatever builds a view store, an access log, a disclosure log or a NOTIFY
+listener: nothing else asks a recorder which database it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.conninfo import make_conninfo
+
+from api.storage.access_log import AccessLog, MemoryAccessLog, PostgresAccessLog, SQLiteAccessLog
+from api.storage.disclosure_log import (
+    DisclosureLog,
+    MemoryDisclosureLog,
+    PostgresDisclosureLog,
+    SQLiteDisclosureLog,
+)
+from api.storage.store_url import Store
+from projections.pg_listener import NotifyListener
+from projections.postgres_views import PostgresViewStore
+from projections.sqlite_views import SQLiteViewStore
+from projections.view_store import MemoryViewStore, ViewStore
+
+Wake = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How one kind of store builds its side tables (each built empty if missing)."""
+
+    kind: str  # "memory", "sqlite" or "postgres", as Store.kind
+    view_store: Callable[[ApplicationRecorder, str], ViewStore]
+    access_log: Callable[[ApplicationRecorder], AccessLog]
+    disclosure_log: Callable[[ApplicationRecorder], DisclosureLog]
+    # PostgreSQL wakes the views on each commit (LISTEN/NOTIFY); the others are polled only.
+    notify_listener: Callable[[ApplicationRecorder, Store, Wake], NotifyListener | None]
+
+
+def _no_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> None:
+    return None
+
+
+MEMORY = Backend(
+    kind="memory",
+    view_store=lambda recorder, name: MemoryViewStore(name),
+    access_log=lambda recorder: MemoryAccessLog(),
+    disclosure_log=lambda recorder: MemoryDisclosureLog(),
+    notify_listener=_no_listener,
+)
+
+
+def _sqlite(recorder: ApplicationRecorder) -> SQLiteApplicationRecorder:
+    # The root built this recorder from the same Store it chose this backend by.
+    return cast(SQLiteApplicationRecorder, recorder)
+
+
+SQLITE = Backend(
+    kind="sqlite",
+    view_store=lambda recorder, name: SQLiteViewStore(_sqlite(recorder).datastore, name),
+    access_log=lambda recorder: SQLiteAccessLog(_sqlite(recorder).datastore),
+    disclosure_log=lambda recorder: SQLiteDisclosureLog(_sqlite(recorder).datastore),
+    notify_listener=_no_listener,
+)
+
+
+def _postgres(recorder: ApplicationRecorder) -> PostgresApplicationRecorder:
+    return cast(PostgresApplicationRecorder, recorder)
+
+
+def _postgres_access_log(recorder: ApplicationRecorder) -> AccessLog:
+    postgres = _postgres(recorder)
+    # Named after the events table, so two applications in one schema keep separate logs.
+    prefix = postgres.events_table_name.removesuffix("_events")
+    return PostgresAccessLog(postgres.datastore, f"{prefix}_access_log")
+
+
+def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> NotifyListener:
+    s = store.settings
+    conninfo = make_conninfo(
+        host=s["POSTGRES_HOST"],
+        port=s["POSTGRES_PORT"],
+        dbname=s["POSTGRES_DBNAME"],
+        user=s["POSTGRES_USER"],
+        password=s["POSTGRES_PASSWORD"],
+        connect_timeout=s["POSTGRES_CONNECT_TIMEOUT"],
+    )
+    return NotifyListener(conninfo, _postgres(recorder).channel_name, wake)
+
+
+POSTGRES = Backend(
+    kind="postgres",
+    view_store=lambda recorder, name: PostgresViewStore(_postgres(recorder).datastore, name),
+    access_log=_postgres_access_log,
+    disclosure_log=lambda recorder: PostgresDisclosureLog(_postgres(recorder).datastore),
+    notify_listener=_postgres_listener,
+)
+
+BACKENDS = {backend.kind: backend for backend in (MEMORY, SQLITE, POSTGRES)}
+
+
+def backend_of(store: Store) -> Backend:
+    """The backend a parsed store URL names."""
+    return BACKENDS[store.kind]
