@@ -8,16 +8,23 @@ later version of the code; value objects are rebuilt from them on the way in and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from hashlib import sha1
-from typing import Any
-from uuid import UUID, uuid5
+from typing import TYPE_CHECKING, Any, TypeAlias
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
-from domain.chain import CHAIN_FIELDS
+from domain import participant_events as ev
 from domain.chained import ChainedAggregate
+from domain.checks import MAX_TEXT, check_aware, check_text
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    ParticipantCommand,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.errors import (
     AfterDischarge,
     AlreadyActive,
@@ -32,7 +39,9 @@ from domain.errors import (
     SameLevel,
     UnknownEvent,
 )
+from domain.event_ids import EVENT_ID_NAMESPACE, event_id_for, event_id_text
 from domain.levels import CriteriaEdition, LevelOfCare
+from domain.participant_events import CORRECTABLE_ENTRIES, ENVELOPE_FIELDS
 from domain.values import (
     AgeGroup,
     DimensionRatings,
@@ -45,64 +54,8 @@ from domain.values import (
     parse_choice,
 )
 
-EVENT_ID_NAMESPACE = UUID("6f1d3c1e-0b7a-4c52-9a49-3c7f3e0f6a10")
-
 # Clocks drift between a ward tablet and the server; a little slack avoids refusing honest entries.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
-MAX_TEXT = 2000
-
-
-# Fields every participant event carries, apart from the chain's.
-ENVELOPE_FIELDS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "occurred_at",
-        "recorded_by",
-    }
-)
-
-
-def event_id_for(participant_id: UUID, version: int) -> UUID:
-    """The stable public id of the event at `version` in a participant's stream."""
-    return uuid5(EVENT_ID_NAMESPACE, f"{participant_id}/{version}")
-
-
-_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
-
-
-def event_id_text(participant_id: UUID | str, version: int) -> str:
-    """`str(event_id_for(participant_id, version))`, spelled from the SHA-1 digest directly
-    (the participant id as a UUID, or as its canonical text when the caller has that already).
-
-    Every event applied (on replay too) files its id as text; building a UUID object only to
-    print it was a measurable share of replays and rebuilds.
-    """
-    digest = bytearray(sha1(_NAMESPACE_BYTES + f"{participant_id}/{version}".encode()).digest())
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def check_aware(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidValue(field, "must be a date-time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(field, "must carry a UTC offset, e.g. 2026-02-02T09:00:00Z")
-    return value
-
-
-def check_text(value: object, field: str, *, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidValue(field, "must be text")
-    if required and not value.strip():
-        raise InvalidValue(field, "must not be empty")
-    if len(value) > MAX_TEXT:
-        raise InvalidValue(field, f"must be at most {MAX_TEXT} characters")
-    return value
 
 
 class Participant(ChainedAggregate):
@@ -114,136 +67,38 @@ class Participant(ChainedAggregate):
 
     TOPIC = "continuum.Participant"
 
-    class Event(ChainedAggregate.Event):
-        occurred_at: datetime
-        recorded_by: str
-
-        def clinical_fields(self) -> dict[str, Any]:
-            """What this kind of event says, without the fields every event carries
-            (ids, version, times, recorded_by) or the chain's hashes."""
-            return {
-                name: value
-                for name, value in vars(self).items()
-                if name not in ENVELOPE_FIELDS and name not in CHAIN_FIELDS
-            }
-
-        @property
-        def event_id(self) -> UUID:
-            return event_id_for(self.originator_id, self.originator_version)
-
-        @property
-        def recorded_at(self) -> datetime:
-            return self.timestamp
-
-        # Remembering every entry here keeps that bookkeeping out of each event's apply(),
-        # and it runs on replay as well as on trigger.
-        def mutate(self, aggregate: Any) -> Any:
-            mutated = super().mutate(aggregate)
-            if isinstance(mutated, Participant):
-                _remember_entry(mutated, self)
-            return mutated
-
-    class Registered(Aggregate.Created, Event):
-        """The stream was opened for a person in a program; the first Admitted follows at once."""
-
-        TOPIC = "continuum.Participant.Registered.v1"
-        program_id: str
-
-    # Naming our creation event as the library's `Created` stops it defining one of its own.
-    Created = Registered
-
-    class Admitted(Event):
-        TOPIC = "continuum.Participant.Admitted.v1"
-        program_id: str
-        age_group: str
-        level: str
-        criteria_edition: str
-        pathway: str
-        referred_from_level: str | None
-        episode: int
-
-        def apply(self, participant: Participant) -> None:
-            participant.program_id = self.program_id
-            participant.age_group = self.age_group
-            participant.level_code = self.level
-            participant.level_edition = self.criteria_edition
-            participant.level_since = self.occurred_at
-            participant.episode = self.episode
-            participant.admitted_at = self.occurred_at
-            participant.discharged_at = None
-            participant.status = "active"
-
-    class LevelChanged(Event):
-        """Shared shape of step-down and step-up; never stored under this topic."""
-
-        TOPIC = "continuum.Participant.LevelChanged.abstract"
-        from_level: str
-        to_level: str
-        criteria_edition: str
-        reason: str
-
-        def apply(self, participant: Participant) -> None:
-            participant.level_code = self.to_level
-            participant.level_edition = self.criteria_edition
-            participant.level_since = self.occurred_at
-
-    class SteppedDown(LevelChanged):
-        TOPIC = "continuum.Participant.SteppedDown.v1"
-
-    class SteppedUp(LevelChanged):
-        TOPIC = "continuum.Participant.SteppedUp.v1"
-
-    class SessionAttended(Event):
-        TOPIC = "continuum.Participant.SessionAttended.v1"
-        service: str
-        duration_minutes: int
-        modality: str | None
-        track: str | None
-
-    class SessionMissed(Event):
-        TOPIC = "continuum.Participant.SessionMissed.v1"
-        service: str
-        duration_minutes: int
-        modality: str | None
-        track: str | None
-
-    class ScreeningResultRecorded(Event):
-        TOPIC = "continuum.Participant.ScreeningResultRecorded.v1"
-        specimen: str
-        status: str
-        results: dict[str, str]
-        prescribed: list[str]
-
-        @property
-        def screening(self) -> ScreeningResult:
-            return ScreeningResult.parse(self.specimen, self.status, self.results, self.prescribed)
-
-    class Reassessed(Event):
-        TOPIC = "continuum.Participant.Reassessed.v1"
-        dimensions: dict[str, int]
-        recommended_level: str
-        decided_level: str
-        criteria_edition: str
-        rationale: str
-
-    class Discharged(Event):
-        TOPIC = "continuum.Participant.Discharged.v1"
-        reason: str
-        to_level: str | None
-
-        def apply(self, participant: Participant) -> None:
-            participant.status = "discharged"
-            participant.discharged_at = self.occurred_at
-
-    class EntryCorrected(Event):
-        """An earlier entry was entered in error; both stay in the history."""
-
-        TOPIC = "continuum.Participant.EntryCorrected.v1"
-        corrected_event_id: UUID
-        reason: str
-
-        def apply(self, participant: Participant) -> None:
-            participant.corrected[str(self.corrected_event_id)] = str(self.event_id)
+    # The event classes (domain.participant_events), bound here so the library registers
+    # their topics with this aggregate and applies them to it. `Created` names the creation
+    # event as the library's own, which stops it defining one. Aliases for mypy; at run time
+    # plain attributes, since the library reads class annotations as dataclass fields.
+    if TYPE_CHECKING:
+        Event: TypeAlias = ev.ParticipantEvent
+        Registered: TypeAlias = ev.Registered
+        Created: TypeAlias = ev.Registered
+        Admitted: TypeAlias = ev.Admitted
+        LevelChanged: TypeAlias = ev.LevelChanged
+        SteppedDown: TypeAlias = ev.SteppedDown
+        SteppedUp: TypeAlias = ev.SteppedUp
+        SessionAttended: TypeAlias = ev.SessionAttended
+        SessionMissed: TypeAlias = ev.SessionMissed
+        ScreeningResultRecorded: TypeAlias = ev.ScreeningResultRecorded
+        Reassessed: TypeAlias = ev.Reassessed
+        Discharged: TypeAlias = ev.Discharged
+        EntryCorrected: TypeAlias = ev.EntryCorrected
+    else:
+        Event = ev.ParticipantEvent
+        Registered = ev.Registered
+        Created = ev.Registered
+        Admitted = ev.Admitted
+        LevelChanged = ev.LevelChanged
+        SteppedDown = ev.SteppedDown
+        SteppedUp = ev.SteppedUp
+        SessionAttended = ev.SessionAttended
+        SessionMissed = ev.SessionMissed
+        ScreeningResultRecorded = ev.ScreeningResultRecorded
+        Reassessed = ev.Reassessed
+        Discharged = ev.Discharged
+        EntryCorrected = ev.EntryCorrected
 
     # State stays in plain JSON-friendly values so snapshots need no extra transcodings.
     def __init__(self, program_id: str, occurred_at: datetime, recorded_by: str) -> None:
@@ -265,7 +120,9 @@ class Participant(ChainedAggregate):
         # corrected event id -> the correcting event's id
         self.corrected: dict[str, str] = {}
 
-    # ---- commands -------------------------------------------------------------------------
+    # ---- commands ---------------------------------------------------------------------------
+    # Each takes the command as the request named it; the event's `occurred_at` is the command's
+    # own time field (`admitted_at`, `started_at`, ...), which is also the field refusals name.
 
     @classmethod
     def register(
@@ -277,9 +134,10 @@ class Participant(ChainedAggregate):
         recorded_by: str,
         now: datetime,
     ) -> Participant:
+        """Open the stream (`Registered`); the first admission follows at once (`open`)."""
         check_text(program_id, "program_id")
         check_aware(occurred_at, "admitted_at")
-        participant = cls._create(
+        return cls._create(
             cls.Registered,
             id=participant_id,
             program_id=program_id,
@@ -287,28 +145,49 @@ class Participant(ChainedAggregate):
             recorded_by=recorded_by,
             timestamp=now,
         )
+
+    @classmethod
+    def open(
+        cls, command: Admit, participant_id: UUID, *, recorded_by: str, now: datetime
+    ) -> Participant:
+        """A new participant's stream: registered and admitted, as of `admitted_at`."""
+        participant = cls.register(
+            participant_id,
+            command.program_id,
+            occurred_at=command.admitted_at,
+            recorded_by=recorded_by,
+            now=now,
+        )
+        participant.admit(command, recorded_by=recorded_by, now=now)
         return participant
 
-    def admit(
-        self,
-        *,
-        program_id: str,
-        age_group: str,
-        level: str,
-        criteria_edition: str,
-        pathway: str,
-        referred_from_level: str | None,
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
-    ) -> None:
-        check_text(program_id, "program_id")
-        parsed_level = LevelOfCare.parse(level, criteria_edition, field="level")
-        parsed_pathway = parse_choice(Pathway, pathway, "pathway")
+    def execute(self, command: ParticipantCommand, *, recorded_by: str, now: datetime) -> None:
+        """Apply any participant command to this stream (pending until saved)."""
+        match command:
+            case Admit():
+                self.admit(command, recorded_by=recorded_by, now=now)
+            case ChangeLevel():
+                self.change_level(command, recorded_by=recorded_by, now=now)
+            case RecordSession():
+                self.record_session(command, recorded_by=recorded_by, now=now)
+            case RecordScreening():
+                self.record_screening(command, recorded_by=recorded_by, now=now)
+            case Reassess():
+                self.reassess(command, recorded_by=recorded_by, now=now)
+            case Discharge():
+                self.discharge(command, recorded_by=recorded_by, now=now)
+            case CorrectEntry():
+                self.correct_entry(command, recorded_by=recorded_by, now=now)
+
+    def admit(self, command: Admit, *, recorded_by: str, now: datetime) -> None:
+        check_text(command.program_id, "program_id")
+        edition = command.criteria_edition
+        parsed_level = LevelOfCare.parse(command.level, edition, field="level")
+        parsed_pathway = parse_choice(Pathway, command.pathway, "pathway")
         referred = None
-        if referred_from_level is not None:
+        if command.referred_from_level is not None:
             referred = LevelOfCare.parse(
-                referred_from_level, criteria_edition, field="referred_from_level"
+                command.referred_from_level, edition, field="referred_from_level"
             )
             if parsed_pathway is Pathway.STEP_DOWN and not referred > parsed_level:
                 raise InvalidValue(
@@ -318,42 +197,35 @@ class Participant(ChainedAggregate):
                 raise InvalidValue(
                     "referred_from_level", "a step-up admission comes from a lower level"
                 )
-        self._check_time(occurred_at, "admitted_at", now)
+        admitted_at = command.admitted_at
+        self._check_time(admitted_at, "admitted_at", now)
         if self.status == "active":
             raise AlreadyActive(f"participant is already in episode {self.episode}")
-        if self.discharged_at is not None and occurred_at < self.discharged_at:
+        if self.discharged_at is not None and admitted_at < self.discharged_at:
             raise BeforeAdmission("a readmission cannot precede the previous discharge")
         self._trigger(
             self.Admitted,
             now,
-            program_id=program_id,
-            age_group=parse_choice(AgeGroup, age_group, "age_group").value,
+            program_id=command.program_id,
+            age_group=parse_choice(AgeGroup, command.age_group, "age_group").value,
             level=parsed_level.code,
             criteria_edition=parsed_level.edition.value,
             pathway=parsed_pathway.value,
             referred_from_level=referred.code if referred else None,
             episode=self.episode + 1,
-            occurred_at=occurred_at,
+            occurred_at=admitted_at,
             recorded_by=recorded_by,
         )
 
-    def change_level(
-        self,
-        *,
-        to_level: str,
-        criteria_edition: str | None,
-        reason: str,
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
-    ) -> None:
-        current = self._check_active(occurred_at, "effective_at", now)
-        edition = criteria_edition or current.edition.value
-        target = LevelOfCare.parse(to_level, edition, field="to_level")
-        check_text(reason, "reason")
+    def change_level(self, command: ChangeLevel, *, recorded_by: str, now: datetime) -> None:
+        effective_at = command.effective_at
+        current = self._check_active(effective_at, "effective_at", now)
+        edition = command.criteria_edition or current.edition.value
+        target = LevelOfCare.parse(command.to_level, edition, field="to_level")
+        check_text(command.reason, "reason")
         if target.same_intensity(current):
             raise SameLevel(f"participant is already at level {current.code}")
-        if self.level_since is not None and occurred_at < self.level_since:
+        if self.level_since is not None and effective_at < self.level_since:
             raise OutOfOrder(
                 f"effective_at is before the current level's start ({self.level_since.isoformat()})"
             )
@@ -364,53 +236,37 @@ class Participant(ChainedAggregate):
             from_level=current.code,
             to_level=target.code,
             criteria_edition=target.edition.value,
-            reason=reason,
-            occurred_at=occurred_at,
+            reason=command.reason,
+            occurred_at=effective_at,
             recorded_by=recorded_by,
         )
 
-    def record_session(
-        self,
-        *,
-        attended: bool,
-        service: str,
-        duration_minutes: int,
-        modality: str | None,
-        track: str | None,
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
-    ) -> None:
-        parsed_service = parse_choice(ServiceType, service, "service")
-        check_duration_minutes(duration_minutes)
+    def record_session(self, command: RecordSession, *, recorded_by: str, now: datetime) -> None:
+        parsed_service = parse_choice(ServiceType, command.service, "service")
+        check_duration_minutes(command.duration_minutes)
+        modality = command.modality
         parsed_modality = None if modality is None else parse_choice(Modality, modality, "modality")
-        if track is not None:
-            check_text(track, "track")
-        self._check_active(occurred_at, "started_at", now)
+        if command.track is not None:
+            check_text(command.track, "track")
+        self._check_active(command.started_at, "started_at", now)
         self._trigger(
-            self.SessionAttended if attended else self.SessionMissed,
+            self.SessionAttended if command.attended else self.SessionMissed,
             now,
             service=parsed_service.value,
-            duration_minutes=duration_minutes,
+            duration_minutes=command.duration_minutes,
             modality=parsed_modality.value if parsed_modality else None,
-            track=track,
-            occurred_at=occurred_at,
+            track=command.track,
+            occurred_at=command.started_at,
             recorded_by=recorded_by,
         )
 
     def record_screening(
-        self,
-        *,
-        specimen: str,
-        status: str,
-        results: Mapping[str, str],
-        prescribed: Sequence[str],
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
+        self, command: RecordScreening, *, recorded_by: str, now: datetime
     ) -> None:
-        screening = ScreeningResult.parse(specimen, status, results, prescribed)
-        self._check_active(occurred_at, "collected_at", now)
+        screening = ScreeningResult.parse(
+            command.specimen, command.status, command.results, command.prescribed
+        )
+        self._check_active(command.collected_at, "collected_at", now)
         self._trigger(
             self.ScreeningResultRecorded,
             now,
@@ -418,28 +274,19 @@ class Participant(ChainedAggregate):
             status=screening.status.value,
             results={name: result.value for name, result in sorted(screening.results.items())},
             prescribed=sorted(screening.prescribed),
-            occurred_at=occurred_at,
+            occurred_at=command.collected_at,
             recorded_by=recorded_by,
         )
 
-    def reassess(
-        self,
-        *,
-        dimensions: Mapping[str, object],
-        recommended_level: str,
-        decided_level: str,
-        criteria_edition: str | None,
-        rationale: str,
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
-    ) -> None:
-        ratings = DimensionRatings.parse(dimensions)
-        current = self._check_active(occurred_at, "assessed_at", now)
-        edition = criteria_edition or current.edition.value
-        recommended = LevelOfCare.parse(recommended_level, edition, field="recommended_level")
-        decided = LevelOfCare.parse(decided_level, edition, field="decided_level")
-        check_text(rationale, "rationale", required=False)
+    def reassess(self, command: Reassess, *, recorded_by: str, now: datetime) -> None:
+        ratings = DimensionRatings.parse(command.dimensions)
+        current = self._check_active(command.assessed_at, "assessed_at", now)
+        edition = command.criteria_edition or current.edition.value
+        recommended = LevelOfCare.parse(
+            command.recommended_level, edition, field="recommended_level"
+        )
+        decided = LevelOfCare.parse(command.decided_level, edition, field="decided_level")
+        check_text(command.rationale, "rationale", required=False)
         self._trigger(
             self.Reassessed,
             now,
@@ -447,47 +294,40 @@ class Participant(ChainedAggregate):
             recommended_level=recommended.code,
             decided_level=decided.code,
             criteria_edition=decided.edition.value,
-            rationale=rationale,
-            occurred_at=occurred_at,
+            rationale=command.rationale,
+            occurred_at=command.assessed_at,
             recorded_by=recorded_by,
         )
 
-    def discharge(
-        self,
-        *,
-        reason: str,
-        to_level: str | None,
-        occurred_at: datetime,
-        recorded_by: str,
-        now: datetime,
-    ) -> None:
-        parsed_reason = parse_choice(DischargeReason, reason, "reason")
+    def discharge(self, command: Discharge, *, recorded_by: str, now: datetime) -> None:
+        parsed_reason = parse_choice(DischargeReason, command.reason, "reason")
         if self.status == "discharged":
             raise AlreadyDischarged(f"episode {self.episode} is already discharged")
-        current = self._check_active(occurred_at, "discharged_at", now)
-        if self.latest_occurred_at is not None and occurred_at < self.latest_occurred_at:
+        discharged_at = command.discharged_at
+        current = self._check_active(discharged_at, "discharged_at", now)
+        if self.latest_occurred_at is not None and discharged_at < self.latest_occurred_at:
             raise OutOfOrder(
                 "discharged_at is before entries already recorded in this episode "
                 f"(latest {self.latest_occurred_at.isoformat()})"
             )
         referred = (
             None
-            if to_level is None
-            else LevelOfCare.parse(to_level, current.edition.value, field="to_level")
+            if command.to_level is None
+            else LevelOfCare.parse(command.to_level, current.edition.value, field="to_level")
         )
         self._trigger(
             self.Discharged,
             now,
             reason=parsed_reason.value,
             to_level=referred.code if referred else None,
-            occurred_at=occurred_at,
+            occurred_at=discharged_at,
             recorded_by=recorded_by,
         )
 
-    def correct_entry(
-        self, *, event_id: UUID, reason: str, recorded_by: str, now: datetime
-    ) -> None:
-        check_text(reason, "reason")
+    def correct_entry(self, command: CorrectEntry, *, recorded_by: str, now: datetime) -> None:
+        """The correction's `occurred_at` is when it is recorded: the mistake is found now."""
+        event_id = command.event_id
+        check_text(command.reason, "reason")
         entry_type = self.entries.get(str(event_id))
         if entry_type is None:
             raise UnknownEvent(f"event {event_id} is not in this participant's stream")
@@ -502,7 +342,7 @@ class Participant(ChainedAggregate):
             self.EntryCorrected,
             now,
             corrected_event_id=event_id,
-            reason=reason,
+            reason=command.reason,
             occurred_at=now,
             recorded_by=recorded_by,
         )
@@ -543,21 +383,15 @@ class Participant(ChainedAggregate):
         self.trigger_event(event_class, timestamp=now, **fields)
 
 
-# Entries whose retraction leaves the journey's shape (episode, level, status) unchanged.
-# Admissions, level changes and discharges shape everything after them, so a mistake there
-# is put right by a later fact (another level change, a readmission), not retracted.
-CORRECTABLE_ENTRIES = frozenset(
-    {"SessionAttended", "SessionMissed", "ScreeningResultRecorded", "Reassessed"}
-)
-
-
-def _remember_entry(participant: Participant, event: Participant.Event) -> None:
-    participant.entries[event_id_text(event.originator_id, event.originator_version)] = type(
-        event
-    ).__name__
-    if isinstance(event, Participant.Admitted):
-        participant.latest_occurred_at = event.occurred_at
-    elif not isinstance(event, Participant.EntryCorrected | Participant.Registered):
-        latest = participant.latest_occurred_at
-        if latest is None or event.occurred_at > latest:
-            participant.latest_occurred_at = event.occurred_at
+__all__ = [
+    "CLOCK_SKEW_ALLOWANCE",
+    "CORRECTABLE_ENTRIES",
+    "ENVELOPE_FIELDS",
+    "EVENT_ID_NAMESPACE",
+    "MAX_TEXT",
+    "Participant",
+    "check_aware",
+    "check_text",
+    "event_id_for",
+    "event_id_text",
+]

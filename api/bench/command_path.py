@@ -39,6 +39,7 @@ from psycopg import sql
 
 from api.bootstrap import open_url
 from domain.application import ContinuumApplication
+from domain.commands import Admit, RecordSession
 
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_OUTPUT = Path("bench") / "commands.json"
@@ -204,13 +205,15 @@ def command_round(app: ContinuumApplication, participants: int, sessions: int) -
 def _admit(
     app: ContinuumApplication, pid: UUID, admitted_at: datetime, now: datetime
 ) -> Callable[[], object]:
-    return lambda: app.admit(
-        participant_id=pid,
-        program_id="bench-iop",
-        age_group="adult",
-        level="2.1",
-        pathway="primary",
-        admitted_at=admitted_at,
+    return lambda: app.execute(
+        Admit(
+            participant_id=pid,
+            program_id="bench-iop",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=admitted_at,
+        ),
         recorded_by="bench",
         now=now,
     )
@@ -219,14 +222,16 @@ def _admit(
 def _session(
     app: ContinuumApplication, pid: UUID, started_at: datetime, now: datetime
 ) -> Callable[[], object]:
-    return lambda: app.record_session(
-        pid,
-        service="group",
-        started_at=started_at,
-        duration_minutes=180,
-        attended=True,
-        modality="CBT",
-        track="morning",
+    return lambda: app.execute(
+        RecordSession(
+            participant_id=pid,
+            service="group",
+            started_at=started_at,
+            duration_minutes=180,
+            attended=True,
+            modality="CBT",
+            track="morning",
+        ),
         recorded_by="bench",
         now=now,
     )

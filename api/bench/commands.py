@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 
 from api.bench.common import Timed, in_processes, split, timed
 from api.bootstrap import open_url
+from domain.commands import Admit, RecordScreening, RecordSession
 
 PANEL = {"cocaine": "negative", "opiates": "negative", "thc": "negative"}
 
@@ -37,25 +38,48 @@ def command_mix(
     def write(share: Sequence[UUID]) -> int:
         events = 0
         for pid in share:
-            app.admit(
-                participant_id=pid, program_id="bench-iop", age_group="adult", level="2.1",
-                pathway="primary", admitted_at=admitted_at, recorded_by="bench", now=now,
-            )  # fmt: skip
+            app.execute(
+                Admit(
+                    participant_id=pid,
+                    program_id="bench-iop",
+                    age_group="adult",
+                    level="2.1",
+                    pathway="primary",
+                    admitted_at=admitted_at,
+                ),
+                recorded_by="bench",
+                now=now,
+            )
             events += 2
         for day in range(1, per_participant + 1):
             at = admitted_at + timedelta(days=day)
             for pid in share:
                 if day % 3 == 0:
-                    app.record_screening(
-                        pid, collected_at=at, specimen="urine", status="valid",
-                        results=PANEL, recorded_by="bench", now=now,
-                    )  # fmt: skip
-                else:
-                    app.record_session(
-                        pid, service="group", started_at=at, duration_minutes=180,
-                        attended=True, modality="CBT", track="morning", recorded_by="bench",
+                    app.execute(
+                        RecordScreening(
+                            participant_id=pid,
+                            collected_at=at,
+                            specimen="urine",
+                            status="valid",
+                            results=PANEL,
+                        ),
+                        recorded_by="bench",
                         now=now,
-                    )  # fmt: skip
+                    )
+                else:
+                    app.execute(
+                        RecordSession(
+                            participant_id=pid,
+                            service="group",
+                            started_at=at,
+                            duration_minutes=180,
+                            attended=True,
+                            modality="CBT",
+                            track="morning",
+                        ),
+                        recorded_by="bench",
+                        now=now,
+                    )
                 events += 1
         return events
 

@@ -23,6 +23,7 @@ from api.http.dependencies import clock
 from api.security.tokens import Role, mint_token
 from api.settings import Settings
 from domain.application import ContinuumApplication
+from domain.commands import Admit, GrantConsent, RecordSession
 
 SECRET = "bench-feed-secret-0123456789abcdef0123"
 RECIPIENT = "bench-integrator"
@@ -34,31 +35,37 @@ def seed(application: ContinuumApplication, events: int) -> int:
     participants = max(1, events // (SESSIONS_PER_PARTICIPANT + 2))
     admitted = NOW - timedelta(days=90)
     for n in range(participants):
-        pid = application.admit(
-            participant_id=None,
-            program_id=f"program-{n % 3}",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=admitted,
+        pid = application.execute(
+            Admit(
+                participant_id=None,
+                program_id=f"program-{n % 3}",
+                age_group="adult",
+                level="2.1",
+                pathway="primary",
+                admitted_at=admitted,
+            ),
             recorded_by="bench",
             now=NOW,
         ).participant_id
-        application.grant_consent(
-            pid,
-            recipient_id=RECIPIENT,
-            scope=["all"],
-            expires_at=NOW + timedelta(days=365),
+        application.execute(
+            GrantConsent(
+                participant_id=pid,
+                recipient_id=RECIPIENT,
+                scope=["all"],
+                expires_at=NOW + timedelta(days=365),
+            ),
             recorded_by="bench",
             now=NOW,
         )
         for day in range(SESSIONS_PER_PARTICIPANT):
-            application.record_session(
-                pid,
-                service="group",
-                started_at=admitted + timedelta(days=day, minutes=n),
-                duration_minutes=180,
-                attended=True,
+            application.execute(
+                RecordSession(
+                    participant_id=pid,
+                    service="group",
+                    started_at=admitted + timedelta(days=day, minutes=n),
+                    duration_minutes=180,
+                    attended=True,
+                ),
                 recorded_by="bench",
                 now=NOW,
             )

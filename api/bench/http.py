@@ -28,6 +28,7 @@ from api.bench.connections import sampled_split
 from api.bootstrap import open_url
 from api.security.tokens import Role, mint_token
 from api.seed.generate import PendingCohort
+from domain.commands import Admit, RecordSession
 
 SECRET = "continuum-bench-secret-0123456789abcdef-0123"
 PROGRAM = "bench-http"
@@ -48,16 +49,31 @@ def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
     ids = [uuid4() for _ in range(WRITE_PARTICIPANTS + 1)]
     try:
         for pid in ids:
-            cohort.admit(
-                participant_id=pid, program_id=PROGRAM, age_group="adult", level="2.1",
-                pathway="primary", admitted_at=admitted, recorded_by="bench", now=now,
-            )  # fmt: skip
-        for day in range(timeline_events - 2):
-            cohort.record_session(
-                ids[0], service="group", started_at=admitted + timedelta(days=day, hours=1),
-                duration_minutes=180, attended=day % 9 != 0, modality="CBT", recorded_by="bench",
+            cohort.execute(
+                Admit(
+                    participant_id=pid,
+                    program_id=PROGRAM,
+                    age_group="adult",
+                    level="2.1",
+                    pathway="primary",
+                    admitted_at=admitted,
+                ),
+                recorded_by="bench",
                 now=now,
-            )  # fmt: skip
+            )
+        for day in range(timeline_events - 2):
+            cohort.execute(
+                RecordSession(
+                    participant_id=ids[0],
+                    service="group",
+                    started_at=admitted + timedelta(days=day, hours=1),
+                    duration_minutes=180,
+                    attended=day % 9 != 0,
+                    modality="CBT",
+                ),
+                recorded_by="bench",
+                now=now,
+            )
         app.save(*cohort.take())
     finally:
         app.close()

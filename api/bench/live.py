@@ -19,6 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from api.bootstrap import open_url
+from domain.commands import Admit, RecordSession
 
 WRITER_PARTICIPANTS = 20
 
@@ -60,10 +61,18 @@ def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
     admitted_at = now - timedelta(days=400)
     ids = [uuid4() for _ in range(WRITER_PARTICIPANTS)]
     for pid in ids:
-        app.admit(
-            participant_id=pid, program_id="bench-live", age_group="adult", level="2.1",
-            pathway="primary", admitted_at=admitted_at, recorded_by="bench", now=now,
-        )  # fmt: skip
+        app.execute(
+            Admit(
+                participant_id=pid,
+                program_id="bench-live",
+                age_group="adult",
+                level="2.1",
+                pathway="primary",
+                admitted_at=admitted_at,
+            ),
+            recorded_by="bench",
+            now=now,
+        )
     writes: list[tuple[int, float]] = []  # (position, when save() returned)
     try:
         views.start()
@@ -76,11 +85,17 @@ def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
                 pause = due - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
-                receipt = app.record_session(
-                    ids[n % len(ids)], service="group",
-                    started_at=admitted_at + timedelta(minutes=n + 1), duration_minutes=60,
-                    attended=True, recorded_by="bench", now=datetime.now(UTC),
-                )  # fmt: skip
+                receipt = app.execute(
+                    RecordSession(
+                        participant_id=ids[n % len(ids)],
+                        service="group",
+                        started_at=admitted_at + timedelta(minutes=n + 1),
+                        duration_minutes=60,
+                        attended=True,
+                    ),
+                    recorded_by="bench",
+                    now=datetime.now(UTC),
+                )
                 writes.append((receipt.position or 0, time.monotonic()))
                 if wake_on_write:
                     views.runner.wake()

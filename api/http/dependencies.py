@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
@@ -16,8 +16,10 @@ from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
 from api.schemas.participants import CommandRequest
 from api.security.authz import Writer, scoped_participant, visible_programs
 from api.security.identity import Principal
-from domain.application import ContinuumApplication, IdempotencyKey
+from domain.application import ContinuumApplication
+from domain.commands import ParticipantCommand, Recorded
 from domain.errors import InvalidValue
+from domain.service.idempotency import IdempotencyKey
 
 # `"7"` as ETags are spelled, or a bare `7`; weak tags and `*` have no meaning for a stream.
 _IF_MATCH = re.compile(r'\s*(?:"(\d{1,15})"|(\d{1,15}))\s*')
@@ -68,14 +70,18 @@ class WriteContext:
     request_line: str  # method, route and canonical path parameters
     principal: Principal  # role and programs: admissions check the program they name
 
-    def command_args(self, body: CommandRequest) -> dict[str, Any]:
-        """Keyword arguments every command takes besides the body's own fields."""
-        return {
-            "recorded_by": self.recorded_by,
-            "now": self.now,
-            "expected_version": self.expected_version,
-            "idempotency": self._idempotency(body),
-        }
+    def execute(
+        self, application: ContinuumApplication, command: ParticipantCommand, body: CommandRequest
+    ) -> Recorded:
+        """Record `command` (built from `body`) as this request's caller, at its time, with
+        its If-Match and Idempotency-Key."""
+        return application.execute(
+            command,
+            recorded_by=self.recorded_by,
+            now=self.now,
+            expected_version=self.expected_version,
+            idempotency=self._idempotency(body),
+        )
 
     def _idempotency(self, body: CommandRequest) -> IdempotencyKey | None:
         if self.idempotency_key is None:

@@ -18,7 +18,7 @@ from fastapi import Request
 
 from api.schemas.participants import Timeline, TimelineEvent
 from domain.application import ContinuumApplication
-from domain.striped_locks import StripedLocks
+from domain.service.striped_locks import StripedLocks
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from api.pages.model import SERVICE_LABELS, level_choices
 from api.schemas.participants import (
-    CommandRequest,
     DischargeRequest,
     LevelChangeRequest,
     ReassessmentRequest,
+    RecordRequest,
     ScreeningRequest,
     SessionRequest,
 )
@@ -81,8 +81,7 @@ class FormSpec:
     slug: str
     title: str
     button: str
-    model: type[CommandRequest]
-    command: str  # the ContinuumApplication method
+    model: type[RecordRequest]  # validates the form's values and builds the command
     time_field: str  # where a refusal about the entry's time is shown
     fields: tuple[Field, ...]
     groups: Mapping[str, str] = field(default_factory=dict)  # group name -> legend
@@ -108,7 +107,6 @@ FORMS: dict[str, FormSpec] = {
             title="Record a session",
             button="Record session",
             model=SessionRequest,
-            command="record_session",
             time_field="started_at",
             fields=(
                 Field(
@@ -136,7 +134,6 @@ FORMS: dict[str, FormSpec] = {
             title="Record a screening",
             button="Record screening",
             model=ScreeningRequest,
-            command="record_screening",
             time_field="collected_at",
             fields=(
                 Field("collected_at", "Collected at", "datetime"),
@@ -161,7 +158,6 @@ FORMS: dict[str, FormSpec] = {
             title="Record a reassessment",
             button="Record reassessment",
             model=ReassessmentRequest,
-            command="reassess",
             time_field="assessed_at",
             fields=(
                 Field("assessed_at", "Assessed at", "datetime"),
@@ -186,7 +182,6 @@ FORMS: dict[str, FormSpec] = {
             title="Change the level of care",
             button="Record level change",
             model=LevelChangeRequest,
-            command="change_level",
             time_field="effective_at",
             fields=(
                 Field("to_level", "New level", "select", _LEVELS),
@@ -199,7 +194,6 @@ FORMS: dict[str, FormSpec] = {
             title="Discharge",
             button="Record discharge",
             model=DischargeRequest,
-            command="discharge",
             time_field="discharged_at",
             fields=(
                 Field("discharged_at", "Discharged at", "datetime"),

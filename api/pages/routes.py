@@ -8,7 +8,6 @@ a submitted form is async.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -556,9 +555,8 @@ def _record(
         request_line=f"POST /participants/{{participant_id}}/record/{slug} participant_id={pid}",
         principal=principal,
     )
-    command: Callable[..., Any] = getattr(application, spec.command)
     try:
-        recorded = command(pid, **body.command_args(), **write.command_args(body))
+        recorded = write.execute(application, body.to_command(pid), body)
     except DomainError as refused:
         request.state.error = refused.rule
         status = 422 if refused.rule in {"invalid_value", "idempotency_key_reused"} else 409

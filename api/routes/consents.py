@@ -44,15 +44,8 @@ def grant_consent(
 ) -> ConsentReceipt:
     """Record the participant's consent to disclose events of `scope` to one recipient."""
     scoped_participant(application, principal, participant_id)
-    recorded = application.grant_consent(
-        participant_id,
-        recipient_id=body.recipient_id,
-        scope=body.scope,
-        expires_at=body.expires_at,
-        signed_at=body.signed_at,
-        consent_id=body.consent_id,
-        recorded_by=principal.sub,
-        now=now,
+    recorded = application.execute(
+        body.to_command(participant_id), recorded_by=principal.sub, now=now
     )
     return ConsentReceipt.of(recorded)
 
@@ -82,8 +75,8 @@ def revoke_consent(
     """End a consent now: nothing more is disclosed under it, from any position. Retrying
     (the consent already revoked) answers 200 with the same receipt and records nothing."""
     scoped_participant(application, principal, participant_id)
-    recorded = application.revoke_consent(
-        participant_id, consent_id, reason=body.reason, recorded_by=principal.sub, now=now
+    recorded = application.execute(
+        body.to_command(participant_id, consent_id), recorded_by=principal.sub, now=now
     )
     if not recorded.recorded:
         response.status_code = 200

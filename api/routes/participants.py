@@ -27,7 +27,7 @@ from api.schemas.participants import (
     WriteReceipt,
 )
 from api.security.authz import check_admission
-from domain.application import Recorded
+from domain.commands import Recorded
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"])
 
@@ -62,7 +62,7 @@ def admit(
 ) -> WriteReceipt:
     """Admit a new participant, or readmit a discharged one into a new episode."""
     check_admission(application, write.principal, body.program_id, body.participant_id)
-    recorded = application.admit(**body.command_args(), **write.command_args(body))
+    recorded = write.execute(application, body.to_command(), body)
     note_participant(request.state, recorded.participant_id)
     return _created(response, recorded)
 
@@ -81,9 +81,7 @@ def change_level(
     response: Response,
 ) -> WriteReceipt:
     """Record a step-down or step-up to another level of care."""
-    recorded = application.change_level(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 
@@ -101,9 +99,7 @@ def record_session(
     response: Response,
 ) -> WriteReceipt:
     """Record a session the participant attended or missed."""
-    recorded = application.record_session(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 
@@ -121,9 +117,7 @@ def record_screening(
     response: Response,
 ) -> WriteReceipt:
     """Record a drug screen's specimen status and per-substance results."""
-    recorded = application.record_screening(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 
@@ -141,9 +135,7 @@ def reassess(
     response: Response,
 ) -> WriteReceipt:
     """Record a reassessment: six dimension ratings, recommended and decided level."""
-    recorded = application.reassess(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 
@@ -161,9 +153,7 @@ def discharge(
     response: Response,
 ) -> WriteReceipt:
     """Close the participant's current episode."""
-    recorded = application.discharge(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 
@@ -181,9 +171,7 @@ def correct_entry(
     response: Response,
 ) -> WriteReceipt:
     """Mark an earlier entry entered-in-error; both stay in the history."""
-    recorded = application.correct_entry(
-        participant_id, **body.command_args(), **write.command_args(body)
-    )
+    recorded = write.execute(application, body.to_command(participant_id), body)
     return _created(response, recorded)
 
 

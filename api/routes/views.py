@@ -31,6 +31,7 @@ from api.schemas.views import (
 from api.security.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
 from api.security.identity import Principal
 from api.storage.views import Views
+from domain.commands import ChangePolicy
 from domain.errors import ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
 
@@ -159,8 +160,8 @@ def change_policy(
     """Change some policy settings from now on (never retroactively); others stay as they are."""
     current = _latest(application.policy_timeline(program_id)).to_dict()
     merged = {**current, **body.settings()}
-    recorded = application.change_policy(
-        program_id, policy=merged, recorded_by=principal.sub, now=now
+    recorded = application.execute(
+        ChangePolicy(program_id=program_id, policy=merged), recorded_by=principal.sub, now=now
     )
     return PolicyReceipt(
         program_id=program_id,

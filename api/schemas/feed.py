@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.events import CloudEvent
 from api.schemas.participants import Identifier, Instant, Text
+from domain.commands import GrantConsent, RevokeConsent
 from domain.consent import Consent, ConsentRecorded
 
 
@@ -28,11 +29,26 @@ class ConsentRequest(BaseModel):
     signed_at: Instant | None = Field(None, description="When the participant signed (default now)")
     consent_id: UUID | None = Field(None, description="Chosen by the caller to retry safely")
 
+    def to_command(self, participant_id: UUID) -> GrantConsent:
+        return GrantConsent(
+            participant_id=participant_id,
+            recipient_id=self.recipient_id,
+            scope=list(self.scope),
+            expires_at=self.expires_at,
+            signed_at=self.signed_at,
+            consent_id=self.consent_id,
+        )
+
 
 class RevocationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason: Text
+
+    def to_command(self, participant_id: UUID, consent_id: UUID) -> RevokeConsent:
+        return RevokeConsent(
+            participant_id=participant_id, consent_id=consent_id, reason=self.reason
+        )
 
 
 class ConsentReceipt(BaseModel):

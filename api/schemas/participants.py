@@ -25,9 +25,21 @@ from pydantic import (
     StrictStr,
 )
 
-from domain.application import Recorded, TimelineEntry
+from domain.application import TimelineEntry
+from domain.checks import MAX_TEXT
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    ParticipantCommand,
+    Reassess,
+    Recorded,
+    RecordScreening,
+    RecordSession,
+)
 from domain.levels import CriteriaEdition
-from domain.participant import MAX_TEXT, Participant
+from domain.participant import Participant
 from domain.values import (
     AgeGroup,
     DischargeReason,
@@ -86,16 +98,20 @@ Rating = Annotated[StrictInt, Field(ge=0, le=4)]
 
 
 class CommandRequest(BaseModel):
-    """A write's body: its fields are the keyword arguments of the matching command."""
+    """A write's body: its fields are the fields of the command it builds (domain.commands)."""
 
     model_config = ConfigDict(extra="forbid", use_enum_values=True, frozen=True)
-
-    def command_args(self) -> dict[str, Any]:
-        return self.model_dump()
 
     def canonical(self) -> dict[str, Any]:
         """The request as JSON-safe data, for fingerprinting Idempotency-Key requests."""
         return self.model_dump(mode="json")
+
+
+class RecordRequest(CommandRequest):
+    """The body of a write to a participant named in the path."""
+
+    def to_command(self, participant_id: UUID) -> ParticipantCommand:
+        raise NotImplementedError
 
 
 class AdmissionRequest(CommandRequest):
@@ -108,15 +124,36 @@ class AdmissionRequest(CommandRequest):
     referred_from_level: LevelCode | None = None
     criteria_edition: Edition = CriteriaEdition.THIRD
 
+    def to_command(self) -> Admit:
+        return Admit(
+            participant_id=self.participant_id,
+            program_id=self.program_id,
+            age_group=self.age_group,
+            level=self.level,
+            pathway=self.pathway,
+            admitted_at=self.admitted_at,
+            referred_from_level=self.referred_from_level,
+            criteria_edition=self.criteria_edition,
+        )
 
-class LevelChangeRequest(CommandRequest):
+
+class LevelChangeRequest(RecordRequest):
     to_level: LevelCode
     effective_at: Instant
     reason: Text
     criteria_edition: Edition | None = None
 
+    def to_command(self, participant_id: UUID) -> ChangeLevel:
+        return ChangeLevel(
+            participant_id=participant_id,
+            to_level=self.to_level,
+            effective_at=self.effective_at,
+            reason=self.reason,
+            criteria_edition=self.criteria_edition,
+        )
 
-class SessionRequest(CommandRequest):
+
+class SessionRequest(RecordRequest):
     service: ServiceType
     started_at: Instant
     duration_minutes: Annotated[StrictInt, Field(gt=0, lt=MINUTES_PER_DAY)]
@@ -124,13 +161,34 @@ class SessionRequest(CommandRequest):
     modality: Modality | None = None
     track: Text | None = None
 
+    def to_command(self, participant_id: UUID) -> RecordSession:
+        return RecordSession(
+            participant_id=participant_id,
+            service=self.service,
+            started_at=self.started_at,
+            duration_minutes=self.duration_minutes,
+            attended=self.attended,
+            modality=self.modality,
+            track=self.track,
+        )
 
-class ScreeningRequest(CommandRequest):
+
+class ScreeningRequest(RecordRequest):
     collected_at: Instant
     specimen: Specimen
     status: SpecimenStatus
     results: dict[SubstanceName, SubstanceResult]
     prescribed: Annotated[list[SubstanceName], Field(max_length=100)] = []
+
+    def to_command(self, participant_id: UUID) -> RecordScreening:
+        return RecordScreening(
+            participant_id=participant_id,
+            collected_at=self.collected_at,
+            specimen=self.specimen,
+            status=self.status,
+            results=dict(self.results),
+            prescribed=list(self.prescribed),
+        )
 
 
 class DimensionRatingsBody(BaseModel):
@@ -146,7 +204,7 @@ class DimensionRatingsBody(BaseModel):
     d6: Rating
 
 
-class ReassessmentRequest(CommandRequest):
+class ReassessmentRequest(RecordRequest):
     assessed_at: Instant
     dimensions: DimensionRatingsBody
     recommended_level: LevelCode
@@ -154,16 +212,40 @@ class ReassessmentRequest(CommandRequest):
     rationale: Text
     criteria_edition: Edition | None = None
 
+    def to_command(self, participant_id: UUID) -> Reassess:
+        return Reassess(
+            participant_id=participant_id,
+            assessed_at=self.assessed_at,
+            dimensions=self.dimensions.model_dump(),
+            recommended_level=self.recommended_level,
+            decided_level=self.decided_level,
+            rationale=self.rationale,
+            criteria_edition=self.criteria_edition,
+        )
 
-class DischargeRequest(CommandRequest):
+
+class DischargeRequest(RecordRequest):
     discharged_at: Instant
     reason: DischargeReason
     to_level: LevelCode | None = None
 
+    def to_command(self, participant_id: UUID) -> Discharge:
+        return Discharge(
+            participant_id=participant_id,
+            discharged_at=self.discharged_at,
+            reason=self.reason,
+            to_level=self.to_level,
+        )
 
-class CorrectionRequest(CommandRequest):
+
+class CorrectionRequest(RecordRequest):
     event_id: UUID
     reason: Text
+
+    def to_command(self, participant_id: UUID) -> CorrectEntry:
+        return CorrectEntry(
+            participant_id=participant_id, event_id=self.event_id, reason=self.reason
+        )
 
 
 # ---- responses ---------------------------------------------------------------------------

@@ -12,12 +12,27 @@ Harbor (`harbor-php`) runs residential (3.5), partial hospitalization (2.5) and 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, time, timedelta
 from uuid import UUID, uuid5
 
-from domain.application import ContinuumApplication, Recorded
+from api.seed.journeys import (
+    AFTER_SCHOOL,
+    EVENING,
+    MORNING,
+    PHP_DAY,
+    RESIDENTIAL,
+    Journey,
+    Step,
+    Track,
+    at_time,
+    attend_program,
+    monday_of,
+    reassess_every_28_days,
+    screen_weekly,
+)
+from domain.application import ContinuumApplication
+from domain.commands import Recorded
 from domain.errors import ParticipantNotFound
 
 DEMO_NAMESPACE = UUID("0c5e7a52-6d0e-4f57-8f1e-2b1d1c8a9e31")
@@ -28,10 +43,6 @@ DEMO_KEYS: tuple[str, ...] = (
     *(f"harbor-{n}" for n in range(1, 6)),
     *(f"riverside-{n}" for n in range(1, 8)),
 )
-
-PANEL = ("amphetamines", "cocaine", "opiates", "pcp", "thc")  # the common urine 5-panel
-GROUP_MODALITIES = ("CBT", "DBT", "MI", "12-step")
-MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY = range(5)
 
 
 class DemoAlreadyLoaded(Exception):
@@ -53,13 +64,20 @@ def load_demo_cohort(app: ContinuumApplication, *, today: date) -> list[UUID]:
     present = sum(1 for pid in ids if _exists(app, pid))
     if present:
         raise DemoAlreadyLoaded(f"{present} of the {len(ids)} demo participants are recorded")
-    receipts: dict[str, Recorded] = {}
     # Interleaved in the order staff would have entered them, as a real log would be.
-    for step in sorted(plan_cohort(today), key=lambda s: s.recorded_at):
-        receipt = step.run(app, step.recorded_at, receipts)
+    run_steps(app, sorted(plan_cohort(today), key=lambda s: s.recorded_at))
+    return ids
+
+
+def run_steps(app: ContinuumApplication, steps: Iterable[Step]) -> None:
+    """Execute each step's command, as its staff member, at the moment it was entered."""
+    receipts: dict[str, Recorded] = {}
+    for step in steps:
+        receipt = app.execute(
+            step.command(receipts), recorded_by=step.recorded_by, now=step.recorded_at
+        )
         if step.tag is not None:
             receipts[step.tag] = receipt
-    return ids
 
 
 def _exists(app: ContinuumApplication, participant_id: UUID) -> bool:
@@ -70,347 +88,7 @@ def _exists(app: ContinuumApplication, participant_id: UUID) -> bool:
     return True
 
 
-# ---- one journey as a list of timed commands --------------------------------------------------
-
-# A command takes the application, the moment it is entered (`now`) and earlier tagged receipts.
-Command = Callable[[ContinuumApplication, datetime, Mapping[str, Recorded]], Recorded]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command of the demo: when it happened, when staff entered it, and the call."""
-
-    occurred_at: datetime
-    recorded_at: datetime
-    kind: str  # e.g. "session:group:attended", to find an entry when planning a correction
-    run: Command
-    tag: str | None = None  # names the receipt for a later correction
-
-
-@dataclass(frozen=True)
-class Track:
-    """When a program group meets: weekdays, start, group length and the other fixed slots."""
-
-    name: str | None
-    days: tuple[int, ...]
-    start: time
-    group_minutes: int
-    psychoeducation_days: tuple[int, ...] = ()  # an hour after group those days
-    individual: tuple[int, time] = (THURSDAY, time(12))
-
-
-MORNING = Track("morning", (MONDAY, WEDNESDAY, FRIDAY), time(9), 180, (WEDNESDAY,))
-EVENING = Track("evening", (MONDAY, TUESDAY, THURSDAY), time(18), 180, (TUESDAY,))
-AFTER_SCHOOL = Track(
-    "afternoon", (MONDAY, TUESDAY, THURSDAY), time(15, 30), 150, individual=(WEDNESDAY, time(16))
-)
-PHP_DAY = Track(
-    "day",
-    (MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY),
-    time(9),
-    180,
-    (MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY),
-    individual=(THURSDAY, time(15)),
-)
-RESIDENTIAL = Track(
-    None,
-    (MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY),
-    time(10),
-    90,
-    individual=(THURSDAY, time(14)),
-)
-
-
-@dataclass
-class Journey:
-    """Plans one participant's steps; knows nothing about the store."""
-
-    key: str
-    rng: random.Random
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def participant_id(self) -> UUID:
-        return demo_participant_id(self.key)
-
-    def _add(
-        self, at: datetime, minutes_to_enter: int, kind: str, run: Command, tag: str | None = None
-    ) -> None:
-        recorded = at + timedelta(minutes=minutes_to_enter + self.rng.randint(5, 60))
-        self.steps.append(Step(at, recorded, kind, run, tag))
-
-    def admit(
-        self,
-        day: date,
-        program: str,
-        level: str,
-        pathway: str,
-        *,
-        age_group: str = "adult",
-        referred_from: str | None = None,
-        edition: str = "3",
-    ) -> None:
-        at, pid = at_time(day, time(10)), self.participant_id
-        self._add(
-            at,
-            60,
-            "admit",
-            lambda app, now, _: app.admit(
-                participant_id=pid,
-                program_id=program,
-                age_group=age_group,
-                level=level,
-                pathway=pathway,
-                admitted_at=at,
-                referred_from_level=referred_from,
-                criteria_edition=edition,
-                recorded_by="intake-fay",
-                now=now,
-            ),
-        )
-
-    def session(
-        self,
-        at: datetime,
-        service: str,
-        minutes: int,
-        *,
-        attended: bool = True,
-        modality: str | None = None,
-        track: str | None = None,
-        by: str = "clin-ana",
-        tag: str | None = None,
-    ) -> None:
-        pid = self.participant_id
-        kind = f"session:{service}:{'attended' if attended else 'missed'}"
-        self._add(
-            at,
-            minutes if attended else 30,
-            kind,
-            lambda app, now, _: app.record_session(
-                pid,
-                service=service,
-                started_at=at,
-                duration_minutes=minutes,
-                attended=attended,
-                modality=modality,
-                track=track,
-                recorded_by=by,
-                now=now,
-            ),
-            tag,
-        )
-
-    def screen(
-        self,
-        at: datetime,
-        *,
-        positive: Iterable[str] = (),
-        prescribed: Sequence[str] = (),
-        status: str = "valid",
-    ) -> None:
-        pid, positives = self.participant_id, set(positive)
-        results = (
-            {}
-            if status != "valid"
-            else {s: "positive" if s in positives else "negative" for s in (*PANEL, *prescribed)}
-        )
-        self._add(
-            at,
-            20,
-            f"screening:{status}",
-            lambda app, now, _: app.record_screening(
-                pid,
-                collected_at=at,
-                specimen="urine",
-                status=status,
-                results=results,
-                prescribed=prescribed,
-                recorded_by="lab-eli",
-                now=now,
-            ),
-        )
-
-    def reassess(
-        self, at: datetime, ratings: Sequence[int], recommended: str, decided: str, why: str
-    ) -> None:
-        pid = self.participant_id
-        dimensions = {f"d{i}": rating for i, rating in enumerate(ratings, start=1)}
-        self._add(
-            at,
-            45,
-            "reassessment",
-            lambda app, now, _: app.reassess(
-                pid,
-                assessed_at=at,
-                dimensions=dimensions,
-                recommended_level=recommended,
-                decided_level=decided,
-                rationale=why,
-                recorded_by="clin-ana",
-                now=now,
-            ),
-        )
-
-    def change_level(self, day: date, to_level: str, reason: str) -> None:
-        at, pid = at_time(day, time(9)), self.participant_id
-        self._add(
-            at,
-            30,
-            "level_change",
-            lambda app, now, _: app.change_level(
-                pid,
-                to_level=to_level,
-                effective_at=at,
-                reason=reason,
-                recorded_by="clin-ana",
-                now=now,
-            ),
-        )
-
-    def discharge(self, day: date, reason: str, to_level: str | None = None) -> None:
-        at, pid = at_time(day, time(16)), self.participant_id
-        self._add(
-            at,
-            30,
-            "discharge",
-            lambda app, now, _: app.discharge(
-                pid,
-                discharged_at=at,
-                reason=reason,
-                to_level=to_level,
-                recorded_by="clin-ana",
-                now=now,
-            ),
-        )
-
-    def correct(self, tag: str, reason: str, *, after: timedelta) -> None:
-        """Mark the entry tagged `tag` entered-in-error, `after` it was first entered."""
-        pid = self.participant_id
-        entered = next(s.recorded_at for s in self.steps if s.tag == tag)
-        self.steps.append(
-            Step(
-                entered + after,
-                entered + after,
-                "correction",
-                lambda app, now, receipts: app.correct_entry(
-                    pid,
-                    event_id=receipts[tag].event_id,
-                    reason=reason,
-                    recorded_by="clin-ana",
-                    now=now,
-                ),
-            )
-        )
-
-
-def at_time(day: date, clock: time) -> datetime:
-    return datetime.combine(day, clock, tzinfo=UTC)
-
-
-def days(first: date, last: date) -> Iterator[date]:
-    """Every day from `first` to `last`, both included."""
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
-
-
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-# ---- schedules --------------------------------------------------------------------------------
-
-
-def attend_program(
-    j: Journey,
-    first: date,
-    last: date,
-    track: Track,
-    *,
-    miss_rate: float = 0.06,
-    individual_every_weeks: int | None = 1,
-    family_every_weeks: int | None = None,
-    case_management: bool = True,
-    by: str = "clin-ana",
-) -> None:
-    """The track's sessions from `first` to `last`, with the occasional missed one."""
-    individual_day, individual_at = track.individual
-    for day in days(first, last):
-        week = (day - first).days // 7
-        if day.weekday() in track.days:
-            start = at_time(day, track.start)
-            attended = j.rng.random() >= miss_rate
-            modality = GROUP_MODALITIES[(week + day.weekday()) % len(GROUP_MODALITIES)]
-            j.session(
-                start,
-                "group",
-                track.group_minutes,
-                attended=attended,
-                modality=modality,
-                track=track.name,
-                by=by,
-            )
-            if day.weekday() in track.psychoeducation_days:
-                after_group = start + timedelta(minutes=track.group_minutes + 30)
-                j.session(
-                    after_group, "psychoeducation", 60, attended=attended, track=track.name, by=by
-                )
-        if day.weekday() == individual_day and individual_every_weeks:
-            if week % individual_every_weeks == 0:
-                j.session(
-                    at_time(day, individual_at),
-                    "individual",
-                    j.rng.choice((50, 55, 60)),
-                    attended=j.rng.random() >= miss_rate / 2,
-                    modality=j.rng.choice(("CBT", "MI")),
-                    by=by,
-                )
-            if case_management and week % 2 == 1:
-                after_individual = at_time(day, individual_at) + timedelta(minutes=70)
-                j.session(after_individual, "case_management", 30, by="case-dee")
-        if day.weekday() == FRIDAY and family_every_weeks and week % family_every_weeks == 0:
-            j.session(at_time(day, time(17)), "family", 60, modality="other", by=by)
-
-
-def screen_weekly(
-    j: Journey,
-    first: date,
-    last: date,
-    *,
-    hour: int = 8,
-    prescribed: Sequence[str] = (),
-    unexpected: Mapping[date, str] | None = None,
-    dilute_on: date | None = None,
-) -> None:
-    """A urine screen every Monday; a prescribed medicine shows positive, as expected."""
-    for day in days(first, last):
-        if day.weekday() != MONDAY:
-            continue
-        at = at_time(day, time(hour))
-        if day == dilute_on:
-            j.screen(at, status="dilute")
-            continue
-        extra = (unexpected or {}).get(day)
-        j.screen(at, positive=(*prescribed, *([extra] if extra else [])), prescribed=prescribed)
-
-
-def reassess_every_28_days(
-    j: Journey, level_since: date, last: date, level: str, ratings: Sequence[int]
-) -> None:
-    """Continued-stay reviews (due every 30 days at Level 2.x), deciding to stay put."""
-    day = level_since + timedelta(days=28)
-    while day <= last:
-        eased = [max(0, r - j.rng.randint(0, 1)) for r in ratings]
-        j.reassess(
-            at_time(day, time(15)),
-            eased,
-            level,
-            level,
-            "Continued-stay review: engaged and progressing; continue at this level.",
-        )
-        day += timedelta(days=28)
+# ---- the journeys ----------------------------------------------------------------------------
 
 
 def residential_then_iop(
@@ -449,7 +127,10 @@ def residential_then_iop(
 def plan_cohort(today: date) -> list[Step]:
     """Every step of the twelve journeys, each planned up to yesterday (or its discharge)."""
     seeds = random.Random(DEMO_SEED)
-    journeys = {key: Journey(key, random.Random(seeds.random())) for key in DEMO_KEYS}
+    journeys = {
+        key: Journey(key, demo_participant_id(key), random.Random(seeds.random()))
+        for key in DEMO_KEYS
+    }
     yesterday = today - timedelta(days=1)
 
     def ago(n: int) -> date:

@@ -1,7 +1,7 @@
 """`continuum generate`: a made-up cohort at any size, for benchmarks and load tests.
 
-Journeys reuse the demo's schedules (api.seed.demo: program tracks, weekly screens, 28-day reviews,
-residential step-downs) with their parameters drawn from a seeded RNG:
+Journeys reuse the demo's schedules (api.seed.journeys: program tracks, weekly screens, 28-day
+reviews, residential step-downs) with their parameters drawn from a seeded RNG:
 
 - residential admissions (3.5, 28-30 days, reassessed, stepped down to 2.1), a share of them
   on buprenorphine, whose screens show it positive as prescribed;
@@ -16,9 +16,10 @@ residential step-downs) with their parameters drawn from a seeded RNG:
 Admissions are spread over the `weeks` before `today`. Ids and choices derive from the seed:
 the same (participants, weeks, seed, today) always records the same events.
 
-Writing uses the application's batch path: each command runs on the Participant aggregate
-(so the domain checks every one), and many aggregates are saved per `app.save(...)` call, in
-the order staff would have entered them within each group of participants.
+Writing uses the application's batch path: each planned command (the same values the demo
+executes through the application) runs on the Participant aggregate, so the domain checks every
+one, and many aggregates are saved per `app.save(...)` call, in the order staff would have
+entered them within each group of participants.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID, uuid5
 
-from api.seed.demo import (
+from api.seed.journeys import (
     EVENING,
     MORNING,
     PHP_DAY,
@@ -45,7 +46,8 @@ from api.seed.demo import (
     reassess_every_28_days,
     screen_weekly,
 )
-from domain.application import ContinuumApplication, Recorded
+from domain.application import ContinuumApplication
+from domain.commands import Admit, ParticipantCommand, Recorded
 from domain.participant import Participant
 
 GENERATED_NAMESPACE = UUID("5b0f1f7e-3c55-4d0c-9d56-0a6f2f9e7c41")
@@ -83,25 +85,13 @@ def generated_participant_id(seed: int, index: int) -> UUID:
     return uuid5(GENERATED_NAMESPACE, f"continuum-generate/{seed}/{index}")
 
 
-class GeneratedJourney(Journey):
-    """A demo Journey whose participant id comes from the generator's seed and index."""
-
-    def __init__(self, seed: int, index: int, rng: random.Random) -> None:
-        super().__init__(f"generated-{seed}-{index}", rng)
-        self._id = generated_participant_id(seed, index)
-
-    @property
-    def participant_id(self) -> UUID:
-        return self._id
-
-
 # ---- planning ---------------------------------------------------------------------------------
 
 
-def plan_participant(seed: int, index: int, *, weeks: int, today: date) -> GeneratedJourney:
+def plan_participant(seed: int, index: int, *, weeks: int, today: date) -> Journey:
     """One participant's journey, admitted within the `weeks` before `today`."""
     rng = random.Random(f"{seed}/{index}")
-    j = GeneratedJourney(seed, index, rng)
+    j = Journey(f"generated-{seed}-{index}", generated_participant_id(seed, index), rng)
     admitted = today - timedelta(days=rng.randint(2, max(2, weeks * 7)))
     program = PROGRAMS[index % len(PROGRAMS)]
     on_buprenorphine = rng.random() < 0.12
@@ -204,10 +194,9 @@ def _correct_a_duplicate(j: Journey) -> None:
 
 
 class PendingCohort:
-    """The application's command methods, run on in-memory aggregates instead of the store.
+    """Executes participant commands on in-memory aggregates instead of the store.
 
-    Same keyword arguments as ContinuumApplication's commands, so the demo's planned steps run
-    on it unchanged; `take()` hands back the aggregates with pending events, for one save.
+    `take()` hands back the aggregates with pending events, for one save.
     """
 
     def __init__(self) -> None:
@@ -216,96 +205,21 @@ class PendingCohort:
     def take(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.pending_events]
 
-    def _receipt(self, participant: Participant) -> Recorded:
-        return Recorded(participant.id, participant.last_event_id, participant.version, None)
-
-    def admit(
-        self,
-        *,
-        participant_id: UUID,
-        program_id: str,
-        age_group: str,
-        level: str,
-        pathway: str,
-        admitted_at: datetime,
-        referred_from_level: str | None = None,
-        criteria_edition: str = "3",
-        recorded_by: str,
-        now: datetime,
-    ) -> Recorded:
+    def execute(self, command: ParticipantCommand, *, recorded_by: str, now: datetime) -> Recorded:
+        participant_id = command.participant_id
+        if participant_id is None:
+            raise ValueError("a generated admission names its participant")
         participant = self.participants.get(participant_id)
         if participant is None:
-            participant = Participant.register(
-                participant_id, program_id, occurred_at=admitted_at, recorded_by=recorded_by,
-                now=now,
-            )  # fmt: skip
+            if not isinstance(command, Admit):
+                raise KeyError(f"participant {participant_id} is not admitted")
+            participant = Participant.open(
+                command, participant_id, recorded_by=recorded_by, now=now
+            )
             self.participants[participant_id] = participant
-        participant.admit(
-            program_id=program_id, age_group=age_group, level=level,
-            criteria_edition=criteria_edition, pathway=pathway,
-            referred_from_level=referred_from_level, occurred_at=admitted_at,
-            recorded_by=recorded_by, now=now,
-        )  # fmt: skip
-        return self._receipt(participant)
-
-    def change_level(
-        self, participant_id: UUID, *, to_level: str, effective_at: datetime, reason: str,
-        recorded_by: str, now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.change_level(to_level=to_level, criteria_edition=None, reason=reason,
-                       occurred_at=effective_at, recorded_by=recorded_by, now=now)  # fmt: skip
-        return self._receipt(p)
-
-    def record_session(
-        self, participant_id: UUID, *, service: str, started_at: datetime,
-        duration_minutes: int, attended: bool, modality: str | None = None,
-        track: str | None = None, recorded_by: str, now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.record_session(attended=attended, service=service, duration_minutes=duration_minutes,
-                         modality=modality, track=track, occurred_at=started_at,
-                         recorded_by=recorded_by, now=now)  # fmt: skip
-        return self._receipt(p)
-
-    def record_screening(
-        self, participant_id: UUID, *, collected_at: datetime, specimen: str, status: str,
-        results: Mapping[str, str], prescribed: Sequence[str] = (), recorded_by: str,
-        now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.record_screening(specimen=specimen, status=status, results=results,
-                           prescribed=prescribed, occurred_at=collected_at,
-                           recorded_by=recorded_by, now=now)  # fmt: skip
-        return self._receipt(p)
-
-    def reassess(
-        self, participant_id: UUID, *, assessed_at: datetime, dimensions: Mapping[str, object],
-        recommended_level: str, decided_level: str, rationale: str, recorded_by: str,
-        now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.reassess(dimensions=dimensions, recommended_level=recommended_level,
-                   decided_level=decided_level, criteria_edition=None, rationale=rationale,
-                   occurred_at=assessed_at, recorded_by=recorded_by, now=now)  # fmt: skip
-        return self._receipt(p)
-
-    def discharge(
-        self, participant_id: UUID, *, discharged_at: datetime, reason: str,
-        to_level: str | None = None, recorded_by: str, now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.discharge(reason=reason, to_level=to_level, occurred_at=discharged_at,
-                    recorded_by=recorded_by, now=now)  # fmt: skip
-        return self._receipt(p)
-
-    def correct_entry(
-        self, participant_id: UUID, *, event_id: UUID, reason: str, recorded_by: str,
-        now: datetime,
-    ) -> Recorded:  # fmt: skip
-        p = self.participants[participant_id]
-        p.correct_entry(event_id=event_id, reason=reason, recorded_by=recorded_by, now=now)
-        return self._receipt(p)
+        else:
+            participant.execute(command, recorded_by=recorded_by, now=now)
+        return Recorded(participant.id, participant.last_event_id, participant.version, None)
 
 
 def _chunks(participants: int) -> Iterator[range]:
@@ -327,8 +241,6 @@ def generate_cohort(
     events = 0
     for chunk in _chunks(participants):
         cohort = PendingCohort()
-        # The demo's steps are typed for the application; PendingCohort has the same commands.
-        target = cast(ContinuumApplication, cohort)
         steps: list[Step] = []
         for index in chunk:
             steps.extend(plan_participant(seed, index, weeks=weeks, today=today).steps)
@@ -336,7 +248,8 @@ def generate_cohort(
         receipts: dict[str, Recorded] = {}
         pending = 0
         for step in steps:
-            receipt = step.run(target, step.recorded_at, receipts)
+            command = step.command(receipts)
+            receipt = cohort.execute(command, recorded_by=step.recorded_by, now=step.recorded_at)
             if step.tag is not None:
                 receipts[step.tag] = receipt
             pending += 1

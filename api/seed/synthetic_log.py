@@ -14,6 +14,15 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    ParticipantCommand,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.participant import Participant
 
 START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -33,81 +42,71 @@ class _Walker:
         self.at = START + timedelta(hours=self.rng.randrange(0, 24 * 14))
         self.level = self.rng.choice(("2.1", "2.1", "2.5"))
         self.sessions: list[UUID] = []
-        self.participant = Participant.register(
-            UUID(int=seed << 64 | index),
-            f"program-{index % programs}",
-            occurred_at=self.at,
-            recorded_by=RECORDED_BY,
-            now=self.at,
-        )
-        self.participant.admit(
+        pid = UUID(int=seed << 64 | index)
+        admission = Admit(
+            participant_id=pid,
             program_id=f"program-{index % programs}",
             age_group=self.rng.choice(("adult", "adult", "adolescent")),
             level=self.level,
-            criteria_edition="3",
             pathway="primary",
-            referred_from_level=None,
-            occurred_at=self.at,
-            recorded_by=RECORDED_BY,
-            now=self.at,
+            admitted_at=self.at,
+            criteria_edition="3",
         )
+        self.participant = Participant.open(admission, pid, recorded_by=RECORDED_BY, now=self.at)
         self.count = 2
 
     def step(self) -> None:
         self.at += timedelta(hours=self.rng.choice((4, 20, 24, 28, 48)))
         now = self.at + timedelta(hours=1)
         p, roll = self.participant, self.rng.random()
+        command: ParticipantCommand
         if roll < 0.72:
-            p.record_session(
-                attended=self.rng.random() < 0.9,
-                service=self.rng.choice(("group", "group", "individual", "psychoeducation")),
+            # Drawn in this order (attended, service, duration) so a seed keeps its log.
+            attended = self.rng.random() < 0.9
+            service = self.rng.choice(("group", "group", "individual", "psychoeducation"))
+            command = RecordSession(
+                participant_id=p.id,
+                service=service,
+                started_at=self.at,
                 duration_minutes=self.rng.choice((60, 90, 180)),
+                attended=attended,
                 modality="CBT",
-                track=None,
-                occurred_at=self.at,
-                recorded_by=RECORDED_BY,
-                now=now,
             )
-            self.sessions.append(p.last_event_id)
         elif roll < 0.86:
             positive = self.rng.random() < 0.1
-            p.record_screening(
+            command = RecordScreening(
+                participant_id=p.id,
+                collected_at=self.at,
                 specimen="urine",
                 status=self.rng.choice(("valid", "valid", "valid", "dilute")),
                 results={"opioids": "negative", "cocaine": "positive" if positive else "negative"},
-                prescribed=(),
-                occurred_at=self.at,
-                recorded_by=RECORDED_BY,
-                now=now,
             )
         elif roll < 0.95:
-            p.reassess(
+            command = Reassess(
+                participant_id=p.id,
+                assessed_at=self.at,
                 dimensions=DIMENSIONS,
                 recommended_level=self.level,
                 decided_level=self.level,
-                criteria_edition=None,
                 rationale="continued stay review",
-                occurred_at=self.at,
-                recorded_by=RECORDED_BY,
-                now=now,
             )
         elif roll < 0.98 or not self.sessions:
             self.level = "2.5" if self.level == "2.1" else "2.1"
-            p.change_level(
+            command = ChangeLevel(
+                participant_id=p.id,
                 to_level=self.level,
-                criteria_edition=None,
+                effective_at=self.at,
                 reason="level review",
-                occurred_at=self.at,
-                recorded_by=RECORDED_BY,
-                now=now,
             )
         else:
-            p.correct_entry(
+            command = CorrectEntry(
+                participant_id=p.id,
                 event_id=self.sessions.pop(self.rng.randrange(len(self.sessions))),
                 reason="entered in error",
-                recorded_by=RECORDED_BY,
-                now=now,
             )
+        p.execute(command, recorded_by=RECORDED_BY, now=now)
+        if isinstance(command, RecordSession):
+            self.sessions.append(p.last_event_id)
         self.count += 1
 
 

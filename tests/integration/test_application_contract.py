@@ -16,6 +16,15 @@ import pytest
 
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.errors import (
     AlreadyDischarged,
     BeforeAdmission,
@@ -50,13 +59,15 @@ def admit(
     at: datetime = ADMITTED,
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
-    return app.admit(
-        participant_id=participant_id,
-        program_id="prog-1",
-        age_group="adult",
-        level=level,
-        pathway="primary",
-        admitted_at=at,
+    return app.execute(
+        Admit(
+            participant_id=participant_id,
+            program_id="prog-1",
+            age_group="adult",
+            level=level,
+            pathway="primary",
+            admitted_at=at,
+        ),
         recorded_by=USER,
         now=NOW,
         idempotency=idempotency,
@@ -72,14 +83,16 @@ def session(
     expected_version: int | None = None,
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
-    return app.record_session(
-        participant_id,
-        service="group",
-        started_at=at,
-        duration_minutes=180,
-        attended=attended,
-        modality="CBT",
-        track="evening",
+    return app.execute(
+        RecordSession(
+            participant_id=participant_id,
+            service="group",
+            started_at=at,
+            duration_minutes=180,
+            attended=attended,
+            modality="CBT",
+            track="evening",
+        ),
         recorded_by=USER,
         now=NOW,
         expected_version=expected_version,
@@ -115,37 +128,47 @@ class ApplicationContract:
         a reassessment and a discharge, when readmitted, then the stored stream reads back
         event for event with every field, and the state is episode 2, active at 2.1."""
         pid = admit(app, level="3.5").participant_id
-        app.change_level(
-            pid,
-            to_level="2.1",
-            effective_at=day(28),
-            reason="residential goals met",
+        app.execute(
+            ChangeLevel(
+                participant_id=pid,
+                to_level="2.1",
+                effective_at=day(28),
+                reason="residential goals met",
+            ),
             recorded_by=USER,
             now=NOW,
         )
         session(app, pid, day(29))
         session(app, pid, day(30), attended=False)
-        app.record_screening(
-            pid,
-            collected_at=day(31),
-            specimen="urine",
-            status="valid",
-            results={"buprenorphine": "positive", "fentanyl": "negative"},
-            prescribed=["buprenorphine"],
+        app.execute(
+            RecordScreening(
+                participant_id=pid,
+                collected_at=day(31),
+                specimen="urine",
+                status="valid",
+                results={"buprenorphine": "positive", "fentanyl": "negative"},
+                prescribed=["buprenorphine"],
+            ),
             recorded_by=USER,
             now=NOW,
         )
-        app.reassess(
-            pid,
-            assessed_at=day(58),
-            dimensions=DIMENSIONS,
-            recommended_level="2.1",
-            decided_level="2.1",
-            rationale="continue IOP",
+        app.execute(
+            Reassess(
+                participant_id=pid,
+                assessed_at=day(58),
+                dimensions=DIMENSIONS,
+                recommended_level="2.1",
+                decided_level="2.1",
+                rationale="continue IOP",
+            ),
             recorded_by=USER,
             now=NOW,
         )
-        app.discharge(pid, discharged_at=day(84), reason="completed", recorded_by=USER, now=NOW)
+        app.execute(
+            Discharge(participant_id=pid, discharged_at=day(84), reason="completed"),
+            recorded_by=USER,
+            now=NOW,
+        )
         readmitted = admit(app, pid, level="2.1", at=day(100))
 
         stream = app.stream(pid)
@@ -219,8 +242,10 @@ class ApplicationContract:
         """The raw table holds the fixed TOPIC strings, not module paths, so moving a class never
         orphans stored events."""
         pid = admit(app, level="3.5").participant_id
-        app.change_level(
-            pid, to_level="2.1", effective_at=day(28), reason="r", recorded_by=USER, now=NOW
+        app.execute(
+            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
+            recorded_by=USER,
+            now=NOW,
         )
         session(app, pid, day(29))
         assert self.raw_topics(app, url, pid) == [
@@ -241,8 +266,10 @@ class ApplicationContract:
         pid = admit(app, level="2.1").participant_id
         later = session(app, pid, day(5))
         earlier = session(app, pid, day(2))
-        correction = app.correct_entry(
-            pid, event_id=later.event_id, reason="wrong participant", recorded_by=USER, now=NOW
+        correction = app.execute(
+            CorrectEntry(participant_id=pid, event_id=later.event_id, reason="wrong participant"),
+            recorded_by=USER,
+            now=NOW,
         )
 
         timeline = app.timeline(pid)
@@ -274,7 +301,11 @@ class ApplicationContract:
         with pytest.raises(ParticipantNotFound):
             session(app, unknown, day(1))
         with pytest.raises(ParticipantNotFound):
-            app.discharge(unknown, discharged_at=day(1), reason="other", recorded_by=USER, now=NOW)
+            app.execute(
+                Discharge(participant_id=unknown, discharged_at=day(1), reason="other"),
+                recorded_by=USER,
+                now=NOW,
+            )
         assert notification_count(app) == 0
 
     # ---- rejected commands ---------------------------------------------------------------
@@ -283,10 +314,18 @@ class ApplicationContract:
         """Given an admitted participant, when commands break rules or carry bad values, then
         each raises its domain error and neither the stream nor the global log grows."""
         pid = admit(app, level="2.1").participant_id
-        app.discharge(pid, discharged_at=day(30), reason="completed", recorded_by=USER, now=NOW)
+        app.execute(
+            Discharge(participant_id=pid, discharged_at=day(30), reason="completed"),
+            recorded_by=USER,
+            now=NOW,
+        )
         before_stream, before_log = len(app.stream(pid)), notification_count(app)
         with pytest.raises(AlreadyDischarged):
-            app.discharge(pid, discharged_at=day(31), reason="completed", recorded_by=USER, now=NOW)
+            app.execute(
+                Discharge(participant_id=pid, discharged_at=day(31), reason="completed"),
+                recorded_by=USER,
+                now=NOW,
+            )
         with pytest.raises(BeforeAdmission):
             admit(app, pid, at=day(29))
         with pytest.raises(InvalidValue):
@@ -294,8 +333,10 @@ class ApplicationContract:
         other = admit(app, level="2.1").participant_id
         before_log += 2
         with pytest.raises(SameLevel):
-            app.change_level(
-                other, to_level="2.1", effective_at=day(1), reason="r", recorded_by=USER, now=NOW
+            app.execute(
+                ChangeLevel(participant_id=other, to_level="2.1", effective_at=day(1), reason="r"),
+                recorded_by=USER,
+                now=NOW,
             )
         with pytest.raises(DomainError):
             admit(app, at=NOW + timedelta(hours=1))  # a new participant in the future
@@ -385,8 +426,10 @@ class DurableContract(ApplicationContract):
         """A participant written by one app instance is read back whole by the next."""
         first_app = open_app(url)
         pid = admit(first_app, level="3.5").participant_id
-        first_app.change_level(
-            pid, to_level="2.1", effective_at=day(28), reason="r", recorded_by=USER, now=NOW
+        first_app.execute(
+            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
+            recorded_by=USER,
+            now=NOW,
         )
         first_app.close()
         second_app = open_app(url)

@@ -17,6 +17,7 @@ import pytest
 
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
+from domain.commands import Admit, RecordSession
 from domain.errors import VersionConflict
 from domain.participant import Participant
 
@@ -40,13 +41,15 @@ def app(database_url: str) -> Iterator[ContinuumApplication]:
 
 
 def admit(app: ContinuumApplication) -> UUID:
-    return app.admit(
-        participant_id=None,
-        program_id="prog-1",
-        age_group="adult",
-        level="2.1",
-        pathway="primary",
-        admitted_at=ADMITTED,
+    return app.execute(
+        Admit(
+            participant_id=None,
+            program_id="prog-1",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=ADMITTED,
+        ),
         recorded_by="intake",
         now=NOW,
     ).participant_id
@@ -61,12 +64,14 @@ def record_session(
     expected_version: int | None = None,
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
-    return app.record_session(
-        participant_id,
-        service="group",
-        started_at=ADMITTED + timedelta(minutes=minute),
-        duration_minutes=60,
-        attended=True,
+    return app.execute(
+        RecordSession(
+            participant_id=participant_id,
+            service="group",
+            started_at=ADMITTED + timedelta(minutes=minute),
+            duration_minutes=60,
+            attended=True,
+        ),
         recorded_by=recorded_by,
         now=NOW,
         expected_version=expected_version,
@@ -207,13 +212,15 @@ def test_same_idempotency_key_for_a_new_admission_opens_one_participant(
     key = IdempotencyKey("same-admission", "fingerprint-a")
 
     def admit_with_key() -> Recorded:
-        return app.admit(
-            participant_id=None,
-            program_id="prog-1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED,
+        return app.execute(
+            Admit(
+                participant_id=None,
+                program_id="prog-1",
+                age_group="adult",
+                level="2.1",
+                pathway="primary",
+                admitted_at=ADMITTED,
+            ),
             recorded_by="intake",
             now=NOW,
             idempotency=key,

@@ -20,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 from api.storage.recorders import PostgresIdempotentRecorder
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
+from domain.commands import Admit, CorrectEntry, Discharge, RecordSession
 from domain.errors import AfterDischarge, DomainError, VersionConflict
 from domain.participant import Participant
 
@@ -46,17 +47,35 @@ def two_apps(database_url: str) -> Iterator[tuple[ContinuumApplication, Continuu
 
 
 def admit(app: ContinuumApplication) -> UUID:
-    return app.admit(
-        participant_id=None, program_id="prog-1", age_group="adult", level="2.1",
-        pathway="primary", admitted_at=ADMITTED, recorded_by="intake", now=NOW,
-    ).participant_id  # fmt: skip
+    return app.execute(
+        Admit(
+            participant_id=None,
+            program_id="prog-1",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=ADMITTED,
+        ),
+        recorded_by="intake",
+        now=NOW,
+    ).participant_id
 
 
-def session(app: ContinuumApplication, pid: UUID, day: int, **kwargs: object) -> int:
-    return app.record_session(
-        pid, service="group", started_at=ADMITTED + timedelta(days=day), duration_minutes=180,
-        attended=True, recorded_by=f"writer-day-{day}", now=NOW, **kwargs,  # type: ignore[arg-type]
-    ).version  # fmt: skip
+def session(
+    app: ContinuumApplication, pid: UUID, day: int, expected_version: int | None = None
+) -> int:
+    return app.execute(
+        RecordSession(
+            participant_id=pid,
+            service="group",
+            started_at=ADMITTED + timedelta(days=day),
+            duration_minutes=180,
+            attended=True,
+        ),
+        recorded_by=f"writer-day-{day}",
+        now=NOW,
+        expected_version=expected_version,
+    ).version
 
 
 def test_a_write_after_another_process_wrote_lands_after_it(
@@ -79,10 +98,13 @@ def test_a_command_the_stale_copy_would_accept_is_refused_by_the_store(
     here, other = two_apps
     pid = admit(here)
     session(here, pid, 1)
-    other.discharge(
-        pid, discharged_at=ADMITTED + timedelta(days=2), reason="completed",
-        recorded_by="clinician", now=NOW,
-    )  # fmt: skip
+    other.execute(
+        Discharge(
+            participant_id=pid, discharged_at=ADMITTED + timedelta(days=2), reason="completed"
+        ),
+        recorded_by="clinician",
+        now=NOW,
+    )
     with pytest.raises(AfterDischarge):
         session(here, pid, 5)
     assert len(other.stream(pid)) == 4
@@ -96,14 +118,24 @@ def test_a_command_the_stale_copy_would_refuse_is_judged_by_the_store(
     here, other = two_apps
     pid = admit(here)
     session(here, pid, 1)
-    written_elsewhere = other.record_session(
-        pid, service="group", started_at=ADMITTED + timedelta(days=2), duration_minutes=60,
-        attended=True, recorded_by="other", now=NOW,
-    )  # fmt: skip
-    corrected = here.correct_entry(
-        pid, event_id=written_elsewhere.event_id, reason="wrong participant",
-        recorded_by="clinician", now=NOW,
-    )  # fmt: skip
+    written_elsewhere = other.execute(
+        RecordSession(
+            participant_id=pid,
+            service="group",
+            started_at=ADMITTED + timedelta(days=2),
+            duration_minutes=60,
+            attended=True,
+        ),
+        recorded_by="other",
+        now=NOW,
+    )
+    corrected = here.execute(
+        CorrectEntry(
+            participant_id=pid, event_id=written_elsewhere.event_id, reason="wrong participant"
+        ),
+        recorded_by="clinician",
+        now=NOW,
+    )
     assert corrected.version == 5
 
 
@@ -153,15 +185,25 @@ def test_a_readmission_through_a_process_that_never_saw_the_participant(
     readmission) that save fails on version 1 and the admission is judged by the store."""
     here, other = two_apps
     pid = admit(here)
-    here.discharge(
-        pid, discharged_at=ADMITTED + timedelta(days=3), reason="completed",
-        recorded_by="clinician", now=NOW,
-    )  # fmt: skip
-    readmitted = other.admit(
-        participant_id=pid, program_id="prog-1", age_group="adult", level="2.5",
-        pathway="primary", admitted_at=ADMITTED + timedelta(days=20), recorded_by="intake",
+    here.execute(
+        Discharge(
+            participant_id=pid, discharged_at=ADMITTED + timedelta(days=3), reason="completed"
+        ),
+        recorded_by="clinician",
         now=NOW,
-    )  # fmt: skip
+    )
+    readmitted = other.execute(
+        Admit(
+            participant_id=pid,
+            program_id="prog-1",
+            age_group="adult",
+            level="2.5",
+            pathway="primary",
+            admitted_at=ADMITTED + timedelta(days=20),
+        ),
+        recorded_by="intake",
+        now=NOW,
+    )
     assert readmitted.version == 4
     assert [type(e).__name__ for e in here.stream(pid)] == [
         "Registered", "Admitted", "Discharged", "Admitted",
@@ -199,12 +241,21 @@ def test_a_command_refused_half_way_leaves_no_half_applied_command_behind(
 
     def attend_then_refuse(participant: Participant) -> None:
         participant.record_session(
-            service="group", duration_minutes=60, attended=True, modality=None, track=None,
-            occurred_at=ADMITTED + timedelta(days=2), recorded_by="half-way", now=NOW,
-        )  # fmt: skip
+            RecordSession(
+                participant_id=participant.id,
+                service="group",
+                duration_minutes=60,
+                attended=True,
+                modality=None,
+                track=None,
+                started_at=ADMITTED + timedelta(days=2),
+            ),
+            recorded_by="half-way",
+            now=NOW,
+        )
         raise DomainError("refused after the first event")
 
     with pytest.raises(DomainError):
-        app._execute(pid, attend_then_refuse, idempotency=None, expected_version=None)
+        app._writes.run(pid, attend_then_refuse, idempotency=None, expected_version=None)
     assert session(app, pid, 3) == 4
     assert [e.recorded_by for e in app.stream(pid)][2:] == ["writer-day-1", "writer-day-3"]

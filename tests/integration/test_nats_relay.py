@@ -24,6 +24,7 @@ import pytest
 from api.bootstrap import open_url
 from api.feed.events import PARTICIPANT_TOPIC_PREFIX
 from domain.application import ContinuumApplication
+from domain.commands import Admit, GrantConsent, RecordSession
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 RECIPIENT = "care-coordination"
@@ -54,24 +55,28 @@ def _require_nats() -> None:
 def _seed(application: ContinuumApplication, participants: int, sessions: int) -> list[UUID]:
     ids = []
     for n in range(participants):
-        recorded = application.admit(
-            participant_id=None,
-            program_id="riverside-iop",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED,
+        recorded = application.execute(
+            Admit(
+                participant_id=None,
+                program_id="riverside-iop",
+                age_group="adult",
+                level="2.1",
+                pathway="primary",
+                admitted_at=ADMITTED,
+            ),
             recorded_by="seed",
             now=NOW,
         )
         ids.append(recorded.participant_id)
         for day in range(sessions):
-            application.record_session(
-                recorded.participant_id,
-                service="group",
-                started_at=ADMITTED + timedelta(days=day, minutes=n),
-                duration_minutes=180,
-                attended=True,
+            application.execute(
+                RecordSession(
+                    participant_id=recorded.participant_id,
+                    service="group",
+                    started_at=ADMITTED + timedelta(days=day, minutes=n),
+                    duration_minutes=180,
+                    attended=True,
+                ),
                 recorded_by="seed",
                 now=NOW,
             )
@@ -145,11 +150,13 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
         ids = _seed(application, participants=30, sessions=48)
         hidden = ids[-1]
         for participant in ids[:-1]:
-            application.grant_consent(
-                participant,
-                recipient_id=RECIPIENT,
-                scope=["all"],
-                expires_at=NOW + timedelta(days=365),
+            application.execute(
+                GrantConsent(
+                    participant_id=participant,
+                    recipient_id=RECIPIENT,
+                    scope=["all"],
+                    expires_at=NOW + timedelta(days=365),
+                ),
                 recorded_by="test",
                 now=NOW,
             )
@@ -165,11 +172,13 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
         published_before_kill = asyncio.run(_stream_count(stream))
 
         more = _seed(application, participants=1, sessions=10)
-        application.grant_consent(
-            more[0],
-            recipient_id=RECIPIENT,
-            scope=["all"],
-            expires_at=NOW + timedelta(days=365),
+        application.execute(
+            GrantConsent(
+                participant_id=more[0],
+                recipient_id=RECIPIENT,
+                scope=["all"],
+                expires_at=NOW + timedelta(days=365),
+            ),
             recorded_by="test",
             now=NOW,
         )

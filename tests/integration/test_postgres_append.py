@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -15,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from api.storage.recorders import PostgresIdempotentRecorder
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
+from domain.commands import Admit, Discharge, RecordSession
 from domain.errors import VersionConflict
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -29,18 +29,41 @@ def app(postgres_url: str) -> Iterator[ContinuumApplication]:
     application.close()
 
 
-def admit(app: ContinuumApplication, **kw: Any) -> Recorded:
-    return app.admit(
-        participant_id=uuid4(), program_id="p1", age_group="adult", level="2.1",
-        pathway="primary", admitted_at=ADMITTED_AT, recorded_by="t", now=NOW, **kw,
-    )  # fmt: skip
+def admit(app: ContinuumApplication) -> Recorded:
+    return app.execute(
+        Admit(
+            participant_id=uuid4(),
+            program_id="p1",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=ADMITTED_AT,
+        ),
+        recorded_by="t",
+        now=NOW,
+    )
 
 
-def session(app: ContinuumApplication, participant_id: UUID, **kw: Any) -> Recorded:
-    return app.record_session(
-        participant_id, service="group", started_at=ADMITTED_AT.replace(day=3),
-        duration_minutes=60, attended=True, recorded_by="t", now=NOW, **kw,
-    )  # fmt: skip
+def session(
+    app: ContinuumApplication,
+    participant_id: UUID,
+    *,
+    expected_version: int | None = None,
+    idempotency: IdempotencyKey | None = None,
+) -> Recorded:
+    return app.execute(
+        RecordSession(
+            participant_id=participant_id,
+            service="group",
+            started_at=ADMITTED_AT.replace(day=3),
+            duration_minutes=60,
+            attended=True,
+        ),
+        recorded_by="t",
+        now=NOW,
+        expected_version=expected_version,
+        idempotency=idempotency,
+    )
 
 
 def test_a_save_records_its_events_at_ascending_positions(app: ContinuumApplication) -> None:
@@ -66,9 +89,18 @@ def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
     stale = app.get_participant(pid)
     session(app, pid)
     stale.record_session(
-        attended=True, service="group", duration_minutes=30, modality=None, track=None,
-        occurred_at=ADMITTED_AT.replace(day=4), recorded_by="t", now=NOW,
-    )  # fmt: skip
+        RecordSession(
+            participant_id=stale.id,
+            attended=True,
+            service="group",
+            duration_minutes=30,
+            modality=None,
+            track=None,
+            started_at=ADMITTED_AT.replace(day=4),
+        ),
+        recorded_by="t",
+        now=NOW,
+    )
 
     with pytest.raises(IntegrityError):
         app.save(stale)
@@ -88,9 +120,18 @@ def test_a_receipt_is_stored_with_its_events_or_not_at_all(app: ContinuumApplica
 
     participant = app.get_participant(pid)
     participant.record_session(
-        attended=False, service="group", duration_minutes=30, modality=None, track=None,
-        occurred_at=ADMITTED_AT.replace(day=5), recorded_by="t", now=NOW,
-    )  # fmt: skip
+        RecordSession(
+            participant_id=participant.id,
+            attended=False,
+            service="group",
+            duration_minutes=30,
+            modality=None,
+            track=None,
+            started_at=ADMITTED_AT.replace(day=5),
+        ),
+        recorded_by="t",
+        now=NOW,
+    )
     with pytest.raises(IntegrityError):
         app.save(participant, idempotency=("k-1", "other", "{}"))
     assert [r.originator_version for r in app.recorder.select_events(pid)] == [1, 2, 3]
@@ -158,10 +199,13 @@ def test_a_store_with_the_earlier_releases_append_functions_opens(
     reopened = ContinuumApplication(env=parse_store_url(postgres_url).settings)
     try:
         assert session(reopened, pid).version == 3
-        discharged = reopened.discharge(
-            pid, discharged_at=ADMITTED_AT.replace(day=4), reason="completed",
-            recorded_by="t", now=NOW,
-        )  # fmt: skip
+        discharged = reopened.execute(
+            Discharge(
+                participant_id=pid, discharged_at=ADMITTED_AT.replace(day=4), reason="completed"
+            ),
+            recorded_by="t",
+            now=NOW,
+        )
         assert discharged.version == 4
         with psycopg.connect(postgres_url) as conn:
             left = conn.execute(

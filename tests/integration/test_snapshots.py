@@ -13,6 +13,14 @@ from eventsourcing.application import Repository
 
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.errors import AlreadyCorrected
 from domain.participant import Participant
 
@@ -37,33 +45,42 @@ def append_entry(participant: Participant) -> None:
     at = ADMITTED + timedelta(days=28, hours=version)
     if version % 50 == 0:
         participant.record_screening(
-            specimen="urine",
-            status="valid",
-            results={"buprenorphine": "positive"},
-            prescribed=["buprenorphine"],
-            occurred_at=at,
+            RecordScreening(
+                participant_id=participant.id,
+                specimen="urine",
+                status="valid",
+                results={"buprenorphine": "positive"},
+                prescribed=["buprenorphine"],
+                collected_at=at,
+            ),
             recorded_by="lab",
             now=NOW,
         )
     elif version % 97 == 0:
         participant.reassess(
-            dimensions={"d1": 0, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
-            recommended_level="2.1",
-            decided_level="2.1",
-            criteria_edition=None,
-            rationale="continue",
-            occurred_at=at,
+            Reassess(
+                participant_id=participant.id,
+                dimensions={"d1": 0, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
+                recommended_level="2.1",
+                decided_level="2.1",
+                criteria_edition=None,
+                rationale="continue",
+                assessed_at=at,
+            ),
             recorded_by="clinician",
             now=NOW,
         )
     else:
         participant.record_session(
-            attended=version % 7 != 0,
-            service="group",
-            duration_minutes=90,
-            modality=None,
-            track=None,
-            occurred_at=at,
+            RecordSession(
+                participant_id=participant.id,
+                attended=version % 7 != 0,
+                service="group",
+                duration_minutes=90,
+                modality=None,
+                track=None,
+                started_at=at,
+            ),
             recorded_by="clinician",
             now=NOW,
         )
@@ -79,22 +96,26 @@ def long_stream(database_url: str) -> Iterator[tuple[ContinuumApplication, UUID]
     aggregate cache is then switched off so every rebuild in the tests reaches the store.
     """
     app = ContinuumApplication(env=parse_store_url(database_url).settings)
-    pid = app.admit(
-        participant_id=None,
-        program_id="prog-1",
-        age_group="adolescent",
-        level="3.5",
-        criteria_edition="4",
-        pathway="primary",
-        admitted_at=ADMITTED,
+    pid = app.execute(
+        Admit(
+            participant_id=None,
+            program_id="prog-1",
+            age_group="adolescent",
+            level="3.5",
+            criteria_edition="4",
+            pathway="primary",
+            admitted_at=ADMITTED,
+        ),
         recorded_by="intake",
         now=NOW,
     ).participant_id
-    app.change_level(
-        pid,
-        to_level="2.1",
-        effective_at=ADMITTED + timedelta(days=28),
-        reason="step down",
+    app.execute(
+        ChangeLevel(
+            participant_id=pid,
+            to_level="2.1",
+            effective_at=ADMITTED + timedelta(days=28),
+            reason="step down",
+        ),
         recorded_by="clinician",
         now=NOW,
     )
@@ -103,10 +124,12 @@ def long_stream(database_url: str) -> Iterator[tuple[ContinuumApplication, UUID]
         append_entry(participant)
         if participant.version % BATCH == 0 or participant.version == STREAM_LENGTH - 1:
             app.save(participant)
-    app.correct_entry(
-        pid,
-        event_id=app.get_participant(pid, version=4).last_event_id,
-        reason="wrong day",
+    app.execute(
+        CorrectEntry(
+            participant_id=pid,
+            event_id=app.get_participant(pid, version=4).last_event_id,
+            reason="wrong day",
+        ),
         recorded_by="clinician",
         now=NOW,
     )
@@ -204,21 +227,25 @@ def test_commands_still_work_on_a_participant_rebuilt_from_a_snapshot(
     """After 1,000 events a session is recorded as version 1,001 and a correction of an early
     entry is refused as already corrected (the snapshot kept the corrections)."""
     app, pid = long_stream
-    receipt = app.record_session(
-        pid,
-        service="individual",
-        started_at=NOW - timedelta(days=1),
-        duration_minutes=50,
-        attended=True,
+    receipt = app.execute(
+        RecordSession(
+            participant_id=pid,
+            service="individual",
+            started_at=NOW - timedelta(days=1),
+            duration_minutes=50,
+            attended=True,
+        ),
         recorded_by="clinician",
         now=NOW,
     )
     assert receipt.version == STREAM_LENGTH + 1
     with pytest.raises(AlreadyCorrected):
-        app.correct_entry(
-            pid,
-            event_id=app.get_participant(pid, version=4).last_event_id,
-            reason="again",
+        app.execute(
+            CorrectEntry(
+                participant_id=pid,
+                event_id=app.get_participant(pid, version=4).last_event_id,
+                reason="again",
+            ),
             recorded_by="clinician",
             now=NOW,
         )

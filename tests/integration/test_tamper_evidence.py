@@ -18,6 +18,7 @@ from eventsourcing.cipher import AESCipher
 
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, Recorded
+from domain.commands import Admit, ChangePolicy, RecordSession
 from domain.participant import event_id_for
 
 ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -119,25 +120,29 @@ def open_app(url: str, *, cipher_key: str | None = None, **extra: str) -> Contin
 
 
 def admit(app: ContinuumApplication, participant_id: UUID | None = None) -> Recorded:
-    return app.admit(
-        participant_id=participant_id,
-        program_id="prog-1",
-        age_group="adult",
-        level="2.1",
-        pathway="primary",
-        admitted_at=ADMITTED,
+    return app.execute(
+        Admit(
+            participant_id=participant_id,
+            program_id="prog-1",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=ADMITTED,
+        ),
         recorded_by=USER,
         now=NOW,
     )
 
 
 def session(app: ContinuumApplication, participant_id: UUID, day: int) -> Recorded:
-    return app.record_session(
-        participant_id,
-        service="group",
-        started_at=ADMITTED + timedelta(days=day),
-        duration_minutes=180,
-        attended=True,
+    return app.execute(
+        RecordSession(
+            participant_id=participant_id,
+            service="group",
+            started_at=ADMITTED + timedelta(days=day),
+            duration_minutes=180,
+            attended=True,
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -160,7 +165,11 @@ def test_intact_streams_verify(store_url: str) -> None:
     app = open_app(store_url)
     first = participant_with_sessions(app)
     second = participant_with_sessions(app, sessions=2)
-    app.change_policy("prog-1", policy={"attendance_gap_days": 10}, recorded_by=USER, now=NOW)
+    app.execute(
+        ChangePolicy(program_id="prog-1", policy={"attendance_gap_days": 10}),
+        recorded_by=USER,
+        now=NOW,
+    )
 
     report = app.verify_participant(first)
     assert report.ok and report.sealed

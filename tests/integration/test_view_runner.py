@@ -14,6 +14,7 @@ from api.bootstrap import Service, open_url
 from api.seed.synthetic_log import write_log
 from api.storage.views import Views
 from domain.application import ContinuumApplication
+from domain.commands import Admit, ChangePolicy
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner
 from projections.view_store import ViewRow, ViewStore
@@ -61,13 +62,15 @@ def expected_rows(app: ContinuumApplication) -> dict[str, ViewRow]:
 
 
 def admit(app: ContinuumApplication) -> int:
-    recorded = app.admit(
-        participant_id=None,
-        program_id="p1",
-        age_group="adult",
-        level="2.1",
-        pathway="primary",
-        admitted_at=datetime(2026, 2, 2, 9, tzinfo=UTC),
+    recorded = app.execute(
+        Admit(
+            participant_id=None,
+            program_id="p1",
+            age_group="adult",
+            level="2.1",
+            pathway="primary",
+            admitted_at=datetime(2026, 2, 2, 9, tzinfo=UTC),
+        ),
         recorded_by="test",
         now=NOW,
     )
@@ -136,7 +139,9 @@ def test_program_events_advance_the_position_without_rows(
 ) -> None:
     """Given only a program's policy change in the log, when the views catch up, then the
     position moves to it and no participant row exists."""
-    recorded = app.change_policy("p1", policy={"taper_weeks": 3}, recorded_by="test", now=NOW)
+    recorded = app.execute(
+        ChangePolicy(program_id="p1", policy={"taper_weeks": 3}), recorded_by="test", now=NOW
+    )
 
     views.runner.catch_up()
 

@@ -6,6 +6,15 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.participant import Participant
 
 DIMENSIONS = {"d1": 1, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1}
@@ -40,13 +49,16 @@ class Journey:
             now=admitted_at,
         )
         self.participant.admit(
-            program_id=program_id,
-            age_group=age_group,
-            level=level,
-            criteria_edition="3",
-            pathway=pathway,
-            referred_from_level=referred_from_level,
-            occurred_at=admitted_at,
+            Admit(
+                participant_id=self.participant.id,
+                program_id=program_id,
+                age_group=age_group,
+                level=level,
+                criteria_edition="3",
+                pathway=pathway,
+                referred_from_level=referred_from_level,
+                admitted_at=admitted_at,
+            ),
             recorded_by="clinician-1",
             now=admitted_at,
         )
@@ -70,13 +82,16 @@ class Journey:
 
     def readmit(self, admitted_at: datetime, *, level: str = "2.1") -> str:
         self.participant.admit(
-            program_id=self.participant.program_id,
-            age_group="adult",
-            level=level,
-            criteria_edition="3",
-            pathway="primary",
-            referred_from_level=None,
-            occurred_at=admitted_at,
+            Admit(
+                participant_id=self.participant.id,
+                program_id=self.participant.program_id,
+                age_group="adult",
+                level=level,
+                criteria_edition="3",
+                pathway="primary",
+                referred_from_level=None,
+                admitted_at=admitted_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(admitted_at, None),
         )
@@ -92,12 +107,15 @@ class Journey:
         now: datetime | None = None,
     ) -> str:
         self.participant.record_session(
-            attended=attended,
-            service=service,
-            duration_minutes=minutes,
-            modality="CBT",
-            track=None,
-            occurred_at=started_at,
+            RecordSession(
+                participant_id=self.participant.id,
+                attended=attended,
+                service=service,
+                duration_minutes=minutes,
+                modality="CBT",
+                track=None,
+                started_at=started_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(started_at, now),
         )
@@ -114,11 +132,14 @@ class Journey:
         if results is None:
             results = {} if status != "valid" else {"opioids": "negative"}
         self.participant.record_screening(
-            specimen="urine",
-            status=status,
-            results=results,
-            prescribed=prescribed,
-            occurred_at=collected_at,
+            RecordScreening(
+                participant_id=self.participant.id,
+                specimen="urine",
+                status=status,
+                results=results,
+                prescribed=prescribed,
+                collected_at=collected_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(collected_at, None),
         )
@@ -126,12 +147,15 @@ class Journey:
 
     def reassess(self, assessed_at: datetime, *, decided_level: str = "2.1") -> str:
         self.participant.reassess(
-            dimensions=DIMENSIONS,
-            recommended_level=decided_level,
-            decided_level=decided_level,
-            criteria_edition=None,
-            rationale="continued stay review",
-            occurred_at=assessed_at,
+            Reassess(
+                participant_id=self.participant.id,
+                dimensions=DIMENSIONS,
+                recommended_level=decided_level,
+                decided_level=decided_level,
+                criteria_edition=None,
+                rationale="continued stay review",
+                assessed_at=assessed_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(assessed_at, None),
         )
@@ -139,10 +163,13 @@ class Journey:
 
     def change_level(self, effective_at: datetime, to_level: str) -> str:
         self.participant.change_level(
-            to_level=to_level,
-            criteria_edition=None,
-            reason="team decision",
-            occurred_at=effective_at,
+            ChangeLevel(
+                participant_id=self.participant.id,
+                to_level=to_level,
+                criteria_edition=None,
+                reason="team decision",
+                effective_at=effective_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(effective_at, None),
         )
@@ -150,9 +177,12 @@ class Journey:
 
     def discharge(self, discharged_at: datetime, *, reason: str = "completed") -> str:
         self.participant.discharge(
-            reason=reason,
-            to_level=None,
-            occurred_at=discharged_at,
+            Discharge(
+                participant_id=self.participant.id,
+                reason=reason,
+                to_level=None,
+                discharged_at=discharged_at,
+            ),
             recorded_by="clinician-1",
             now=self._recorded(discharged_at, None),
         )
@@ -160,8 +190,11 @@ class Journey:
 
     def correct(self, event_id: str, *, now: datetime | None = None) -> str:
         self.participant.correct_entry(
-            event_id=UUID(event_id),
-            reason="entered in error",
+            CorrectEntry(
+                participant_id=self.participant.id,
+                event_id=UUID(event_id),
+                reason="entered in error",
+            ),
             recorded_by="clinician-2",
             now=self._recorded(self.last_recorded, now),
         )

@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from domain.commands import Admit, CorrectEntry, RecordSession
 from domain.participant import Participant
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -16,19 +17,37 @@ def admitted() -> Participant:
         uuid4(), "prog", occurred_at=NOW - timedelta(days=9), recorded_by="t", now=NOW
     )
     participant.admit(
-        program_id="prog", age_group="adult", level="2.1", criteria_edition="3",
-        pathway="primary", referred_from_level=None, occurred_at=NOW - timedelta(days=9),
-        recorded_by="t", now=NOW,
-    )  # fmt: skip
+        Admit(
+            participant_id=participant.id,
+            program_id="prog",
+            age_group="adult",
+            level="2.1",
+            criteria_edition="3",
+            pathway="primary",
+            referred_from_level=None,
+            admitted_at=NOW - timedelta(days=9),
+        ),
+        recorded_by="t",
+        now=NOW,
+    )
     participant.collect_events()
     return participant
 
 
 def session(participant: Participant, days_ago: int) -> None:
     participant.record_session(
-        attended=True, service="group", duration_minutes=60, modality=None, track=None,
-        occurred_at=NOW - timedelta(days=days_ago), recorded_by="t", now=NOW,
-    )  # fmt: skip
+        RecordSession(
+            participant_id=participant.id,
+            attended=True,
+            service="group",
+            duration_minutes=60,
+            modality=None,
+            track=None,
+            started_at=NOW - timedelta(days=days_ago),
+        ),
+        recorded_by="t",
+        now=NOW,
+    )
 
 
 def test_a_copy_equals_the_original_field_for_field() -> None:
@@ -54,7 +73,9 @@ def test_a_command_on_the_copy_leaves_the_original_untouched() -> None:
     copied = copy.deepcopy(original)
     session(copied, 2)
     copied.correct_entry(
-        event_id=copied.last_event_id, reason="wrong day", recorded_by="t", now=NOW
+        CorrectEntry(participant_id=copied.id, event_id=copied.last_event_id, reason="wrong day"),
+        recorded_by="t",
+        now=NOW,
     )
 
     assert vars(original) == before

@@ -27,6 +27,15 @@ from domain.chain import (
     verify_chain,
 )
 from domain.chained import ChainedAggregate, ChainUnknown
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.participant import Participant
 from domain.policy import DEFAULT_POLICY
 from domain.program import Program
@@ -42,13 +51,16 @@ def admitted(participant_id: UUID | None = None) -> Participant:
         participant_id or uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
     )
     participant.admit(
-        program_id="prog-1",
-        age_group="adult",
-        level="3.5",
-        criteria_edition="3",
-        pathway="primary",
-        referred_from_level=None,
-        occurred_at=ADMITTED,
+        Admit(
+            participant_id=participant.id,
+            program_id="prog-1",
+            age_group="adult",
+            level="3.5",
+            criteria_edition="3",
+            pathway="primary",
+            referred_from_level=None,
+            admitted_at=ADMITTED,
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -58,44 +70,60 @@ def admitted(participant_id: UUID | None = None) -> Participant:
 def add_entries(participant: Participant) -> None:
     """A session, a screen, a reassessment, a step-down and a correction."""
     participant.record_session(
-        attended=True,
-        service="group",
-        duration_minutes=180,
-        modality="CBT",
-        track=None,
-        occurred_at=ADMITTED + timedelta(days=1),
+        RecordSession(
+            participant_id=participant.id,
+            attended=True,
+            service="group",
+            duration_minutes=180,
+            modality="CBT",
+            track=None,
+            started_at=ADMITTED + timedelta(days=1),
+        ),
         recorded_by=USER,
         now=NOW,
     )
     participant.record_screening(
-        specimen="urine",
-        status="valid",
-        results={"opioids": "negative"},
-        prescribed=[],
-        occurred_at=ADMITTED + timedelta(days=2),
+        RecordScreening(
+            participant_id=participant.id,
+            specimen="urine",
+            status="valid",
+            results={"opioids": "negative"},
+            prescribed=[],
+            collected_at=ADMITTED + timedelta(days=2),
+        ),
         recorded_by="lab",
         now=NOW,
     )
     participant.reassess(
-        dimensions={"d1": 1, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
-        recommended_level="2.1",
-        decided_level="2.1",
-        criteria_edition=None,
-        rationale="stable",
-        occurred_at=ADMITTED + timedelta(days=3),
+        Reassess(
+            participant_id=participant.id,
+            dimensions={"d1": 1, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
+            recommended_level="2.1",
+            decided_level="2.1",
+            criteria_edition=None,
+            rationale="stable",
+            assessed_at=ADMITTED + timedelta(days=3),
+        ),
         recorded_by=USER,
         now=NOW,
     )
     participant.change_level(
-        to_level="2.1",
-        criteria_edition=None,
-        reason="reassessed",
-        occurred_at=ADMITTED + timedelta(days=3),
+        ChangeLevel(
+            participant_id=participant.id,
+            to_level="2.1",
+            criteria_edition=None,
+            reason="reassessed",
+            effective_at=ADMITTED + timedelta(days=3),
+        ),
         recorded_by=USER,
         now=NOW,
     )
     participant.correct_entry(
-        event_id=participant.event_id_at(3), reason="wrong day", recorded_by=USER, now=NOW
+        CorrectEntry(
+            participant_id=participant.id, event_id=participant.event_id_at(3), reason="wrong day"
+        ),
+        recorded_by=USER,
+        now=NOW,
     )
 
 
@@ -311,20 +339,26 @@ def legacy_then_chained() -> tuple[list[Any], Participant]:
         participant = event.mutate(participant)
     add_more = participant
     add_more.discharge(
-        reason="completed",
-        to_level=None,
-        occurred_at=ADMITTED + timedelta(days=5),
+        Discharge(
+            participant_id=add_more.id,
+            reason="completed",
+            to_level=None,
+            discharged_at=ADMITTED + timedelta(days=5),
+        ),
         recorded_by=USER,
         now=NOW,
     )
     add_more.admit(
-        program_id="prog-1",
-        age_group="adult",
-        level="2.1",
-        criteria_edition="3",
-        pathway="primary",
-        referred_from_level=None,
-        occurred_at=ADMITTED + timedelta(days=6),
+        Admit(
+            participant_id=add_more.id,
+            program_id="prog-1",
+            age_group="adult",
+            level="2.1",
+            criteria_edition="3",
+            pathway="primary",
+            referred_from_level=None,
+            admitted_at=ADMITTED + timedelta(days=6),
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -392,7 +426,11 @@ def test_a_pre_chain_snapshot_leaves_the_head_unknown_until_resumed() -> None:
 
     def record() -> None:
         rebuilt.discharge(
-            reason="completed", to_level=None, occurred_at=NOW, recorded_by=USER, now=NOW
+            Discharge(
+                participant_id=rebuilt.id, reason="completed", to_level=None, discharged_at=NOW
+            ),
+            recorded_by=USER,
+            now=NOW,
         )
 
     with pytest.raises(ChainUnknown):

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from domain.fresh_reads import FreshReads
+from domain.service.fresh_reads import FreshReads
 
 WAIT = 5.0
 

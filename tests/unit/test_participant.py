@@ -12,6 +12,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from domain.commands import (
+    Admit,
+    ChangeLevel,
+    CorrectEntry,
+    Discharge,
+    Reassess,
+    RecordScreening,
+    RecordSession,
+)
 from domain.errors import (
     AfterDischarge,
     AlreadyActive,
@@ -39,13 +48,16 @@ def admitted(level: str = "3.5", edition: str = "3") -> Participant:
         uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
     )
     participant.admit(
-        program_id="prog-1",
-        age_group="adult",
-        level=level,
-        criteria_edition=edition,
-        pathway="primary",
-        referred_from_level=None,
-        occurred_at=ADMITTED,
+        Admit(
+            participant_id=participant.id,
+            program_id="prog-1",
+            age_group="adult",
+            level=level,
+            criteria_edition=edition,
+            pathway="primary",
+            referred_from_level=None,
+            admitted_at=ADMITTED,
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -54,12 +66,15 @@ def admitted(level: str = "3.5", edition: str = "3") -> Participant:
 
 def session(participant: Participant, at: datetime, *, now: datetime = NOW) -> None:
     participant.record_session(
-        attended=True,
-        service="group",
-        duration_minutes=90,
-        modality="CBT",
-        track="morning",
-        occurred_at=at,
+        RecordSession(
+            participant_id=participant.id,
+            attended=True,
+            service="group",
+            duration_minutes=90,
+            modality="CBT",
+            track="morning",
+            started_at=at,
+        ),
         recorded_by=USER,
         now=now,
     )
@@ -67,19 +82,26 @@ def session(participant: Participant, at: datetime, *, now: datetime = NOW) -> N
 
 def discharge(participant: Participant, at: datetime) -> None:
     participant.discharge(
-        reason="completed", to_level=None, occurred_at=at, recorded_by=USER, now=NOW
+        Discharge(
+            participant_id=participant.id, reason="completed", to_level=None, discharged_at=at
+        ),
+        recorded_by=USER,
+        now=NOW,
     )
 
 
 def readmit(participant: Participant, at: datetime, level: str = "2.1") -> None:
     participant.admit(
-        program_id="prog-1",
-        age_group="adult",
-        level=level,
-        criteria_edition="3",
-        pathway="step_up",
-        referred_from_level=None,
-        occurred_at=at,
+        Admit(
+            participant_id=participant.id,
+            program_id="prog-1",
+            age_group="adult",
+            level=level,
+            criteria_edition="3",
+            pathway="step_up",
+            referred_from_level=None,
+            admitted_at=at,
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -87,10 +109,13 @@ def readmit(participant: Participant, at: datetime, level: str = "2.1") -> None:
 
 def change_level(participant: Participant, to_level: str, at: datetime) -> None:
     participant.change_level(
-        to_level=to_level,
-        criteria_edition=None,
-        reason="reassessed",
-        occurred_at=at,
+        ChangeLevel(
+            participant_id=participant.id,
+            to_level=to_level,
+            criteria_edition=None,
+            reason="reassessed",
+            effective_at=at,
+        ),
         recorded_by=USER,
         now=NOW,
     )
@@ -249,11 +274,14 @@ def test_nothing_after_discharge_until_readmitted() -> None:
         change_level(participant, "2.1", later)
     with pytest.raises(AfterDischarge):
         participant.record_screening(
-            specimen="urine",
-            status="valid",
-            results={"thc": "negative"},
-            prescribed=[],
-            occurred_at=later,
+            RecordScreening(
+                participant_id=participant.id,
+                specimen="urine",
+                status="valid",
+                results={"thc": "negative"},
+                prescribed=[],
+                collected_at=later,
+            ),
             recorded_by=USER,
             now=NOW,
         )
@@ -380,13 +408,16 @@ def test_step_down_admission_must_come_from_a_higher_level() -> None:
     )
     with pytest.raises(InvalidValue) as caught:
         participant.admit(
-            program_id="prog-1",
-            age_group="adult",
-            level="2.1",
-            criteria_edition="3",
-            pathway="step_down",
-            referred_from_level="1",
-            occurred_at=ADMITTED,
+            Admit(
+                participant_id=participant.id,
+                program_id="prog-1",
+                age_group="adult",
+                level="2.1",
+                criteria_edition="3",
+                pathway="step_down",
+                referred_from_level="1",
+                admitted_at=ADMITTED,
+            ),
             recorded_by=USER,
             now=NOW,
         )
@@ -401,12 +432,15 @@ def test_reassessment_refuses_a_missing_dimension_before_any_event() -> None:
     participant = admitted()
     with pytest.raises(InvalidValue) as caught:
         participant.reassess(
-            dimensions={"d1": 1, "d2": 1, "d3": 1, "d4": 1, "d5": 1},
-            recommended_level="2.1",
-            decided_level="2.1",
-            criteria_edition=None,
-            rationale="",
-            occurred_at=ADMITTED + timedelta(days=1),
+            Reassess(
+                participant_id=participant.id,
+                dimensions={"d1": 1, "d2": 1, "d3": 1, "d4": 1, "d5": 1},
+                recommended_level="2.1",
+                decided_level="2.1",
+                criteria_edition=None,
+                rationale="",
+                assessed_at=ADMITTED + timedelta(days=1),
+            ),
             recorded_by=USER,
             now=NOW,
         )
@@ -418,7 +452,11 @@ def test_reassessment_refuses_a_missing_dimension_before_any_event() -> None:
 
 
 def correct(participant: Participant, event_id: UUID) -> None:
-    participant.correct_entry(event_id=event_id, reason="wrong chart", recorded_by=USER, now=NOW)
+    participant.correct_entry(
+        CorrectEntry(participant_id=participant.id, event_id=event_id, reason="wrong chart"),
+        recorded_by=USER,
+        now=NOW,
+    )
 
 
 def test_correction_names_an_event_of_this_stream() -> None:
@@ -491,12 +529,15 @@ def test_rejected_commands_leave_the_aggregate_unchanged() -> None:
         lambda: change_level(participant, "3.5", ADMITTED + timedelta(days=1)),
         lambda: correct(participant, uuid4()),
         lambda: participant.record_session(
-            attended=True,
-            service="yoga",
-            duration_minutes=60,
-            modality=None,
-            track=None,
-            occurred_at=ADMITTED,
+            RecordSession(
+                participant_id=participant.id,
+                attended=True,
+                service="yoga",
+                duration_minutes=60,
+                modality=None,
+                track=None,
+                started_at=ADMITTED,
+            ),
             recorded_by=USER,
             now=NOW,
         ),

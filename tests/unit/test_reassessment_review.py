@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from domain.commands import Reassess
 from domain.policy import DEFAULT_POLICY, PolicyTimeline
 from projections.reassessment_review import (
     BASIS,
@@ -31,12 +32,15 @@ def reassess(
     now: datetime | None = None,
 ) -> str:
     journey.participant.reassess(
-        dimensions=dimensions or CALM,
-        recommended_level=recommended,
-        decided_level=decided,
-        criteria_edition=None,
-        rationale=rationale,
-        occurred_at=assessed_at,
+        Reassess(
+            participant_id=journey.participant.id,
+            dimensions=dimensions or CALM,
+            recommended_level=recommended,
+            decided_level=decided,
+            criteria_edition=None,
+            rationale=rationale,
+            assessed_at=assessed_at,
+        ),
         recorded_by="clinician-1",
         now=journey._recorded(assessed_at, now),
     )

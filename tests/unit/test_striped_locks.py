@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.striped_locks import StripedLocks
+from domain.service.striped_locks import StripedLocks
 
 
 def test_an_id_always_gets_the_same_lock() -> None:
