@@ -2,7 +2,8 @@
 
 A wake-up only: the runner also polls, so a dropped connection or a lost NOTIFY delays a
 view by at most one poll interval. The listener reconnects on its own (the library's runner
-does not, upstream issue #305).
+does not: a killed LISTEN connection leaves its subscription waiting for good, reported
+upstream as github.com/pyeventsourcing/eventsourcing/issues/305).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Runs every measurement of issue 8 on SQLite and PostgreSQL; prints a table and writes
+"""Runs every measurement of the benchmark (docs/performance.md) on SQLite and PostgreSQL; prints a table and writes
 bench/results.json. `scripts/bench` runs this; `--quick` is a small run (under 3 minutes).
 
 Rates are also given as ratios to a ceiling measured in the same run, on the same machine:
@@ -283,7 +283,7 @@ def table(backends: dict[str, Report]) -> str:
 
 
 def targets_table(rows: Sequence[Report]) -> str:
-    lines = ["PostgreSQL targets (issue 8):"]
+    lines = ["PostgreSQL targets (docs/performance.md):"]
     for r in rows:
         verdict = "met" if r["met"] else "NOT met"
         lines.append(f"  {r['target']:<60} {r['bound']:>8}  measured {r['measured']}  {verdict}")
