@@ -66,6 +66,17 @@ class TimelineEntry:
         return self.corrected_by is not None
 
 
+def in_clinical_order(events: list[Participant.Event]) -> list[TimelineEntry]:
+    """Events by occurred_at, then recorded order, each with the correction that retracts it."""
+    corrected_by = {
+        e.corrected_event_id: e.event_id
+        for e in events
+        if isinstance(e, Participant.EntryCorrected)
+    }
+    ordered = sorted(events, key=lambda e: (e.occurred_at, e.originator_version))
+    return [TimelineEntry(e, corrected_by.get(e.event_id)) for e in ordered]
+
+
 class ContinuumApplication(ConsentCommands, DirectSave):
     """Records and reads participants' journeys."""
 
@@ -220,14 +231,7 @@ class ContinuumApplication(ConsentCommands, DirectSave):
 
     def timeline(self, participant_id: UUID) -> list[TimelineEntry]:
         """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""
-        events = self.stream(participant_id)
-        corrected_by = {
-            e.corrected_event_id: e.event_id
-            for e in events
-            if isinstance(e, Participant.EntryCorrected)
-        }
-        ordered = sorted(events, key=lambda e: (e.occurred_at, e.originator_version))
-        return [TimelineEntry(e, corrected_by.get(e.event_id)) for e in ordered]
+        return in_clinical_order(self.stream(participant_id))
 
     def policy_timeline(self, program_id: str) -> PolicyTimeline:
         """The program's policy at every moment (the defaults until a change is recorded)."""

@@ -3,10 +3,9 @@
 For every `Reassessed` event, the state is replayed from the events recorded before it (the
 stream's prefix: nothing recorded later, not even a correction, was known to the clinician),
 effective at the assessment's clinical time. Then the decision is set against the *public*
-boundaries of intensive outpatient care as programs describe the level (IOP is generally not
-sufficient when withdrawal needs 24-hour monitoring, psychiatric symptoms need constant
-supervision, the home drives use, or earlier IOP attempts ended in dropout or relapse), mapped
-to ratings by the program's policy (thresholds overridable):
+boundaries programs publish for intensive outpatient care (not sufficient when withdrawal needs
+24-hour monitoring, symptoms need constant supervision, the home drives use, or earlier IOP
+attempts ended in dropout or relapse), as the program's policy maps them to ratings:
 
 - `iop_likely_insufficient`: IOP chosen while a dimension is rated at or above its threshold
   (d1, d3, d6 >= 3 by default), or after a documented failed IOP attempt (a discharge from IOP

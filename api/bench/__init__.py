@@ -1,4 +1,5 @@
-"""`scripts/bench`: the whole benchmark (command path, rebuild, live latency, HTTP load), against each backend's own ceiling.
+"""`scripts/bench`: the whole benchmark (command path, rebuild, live latency, HTTP load),
+against each backend's own ceiling.
 
 Modules: `common` (sizes, temporary stores, worker processes), `ceiling` (raw psycopg/sqlite3
 writes, select+decode), `commands` (get + command + save), `rebuild_child` (a rebuild in its

@@ -1,5 +1,6 @@
-"""Runs every measurement of the benchmark (docs/performance.md) on SQLite and PostgreSQL; prints a table and writes
-bench/results.json. `scripts/bench` runs this; `--quick` is a small run (under 3 minutes).
+"""Runs every measurement of the benchmark (docs/performance.md) on SQLite and PostgreSQL;
+prints a table and writes bench/results.json. `scripts/bench` runs this; `--quick` is a small
+run (under 3 minutes).
 
 Rates are also given as ratios to a ceiling measured in the same run, on the same machine:
 absolute figures on a shared machine drift, the ratios much less.
