@@ -38,8 +38,8 @@ import psycopg
 from psycopg import sql
 
 from api.bootstrap import open_url
+from api.seed.commands import admission, recorded_session
 from domain.application import ContinuumApplication
-from domain.commands import Admit, RecordSession
 
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_OUTPUT = Path("bench") / "commands.json"
@@ -206,14 +206,7 @@ def _admit(
     app: ContinuumApplication, pid: UUID, admitted_at: datetime, now: datetime
 ) -> Callable[[], object]:
     return lambda: app.execute(
-        Admit(
-            participant_id=pid,
-            program_id="bench-iop",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=admitted_at,
-        ),
+        admission(admitted_at, participant_id=pid, program_id="bench-iop", level="2.1"),
         recorded_by="bench",
         now=now,
     )
@@ -223,15 +216,7 @@ def _session(
     app: ContinuumApplication, pid: UUID, started_at: datetime, now: datetime
 ) -> Callable[[], object]:
     return lambda: app.execute(
-        RecordSession(
-            participant_id=pid,
-            service="group",
-            started_at=started_at,
-            duration_minutes=180,
-            attended=True,
-            modality="CBT",
-            track="morning",
-        ),
+        recorded_session(pid, started_at, 180, modality="CBT", track="morning"),
         recorded_by="bench",
         now=now,
     )

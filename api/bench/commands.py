@@ -19,7 +19,8 @@ from uuid import UUID, uuid4
 
 from api.bench.common import Timed, in_processes, split, timed
 from api.bootstrap import open_url
-from domain.commands import Admit, RecordScreening, RecordSession
+from api.seed.commands import admission, recorded_session
+from domain.commands import RecordScreening
 
 PANEL = {"cocaine": "negative", "opiates": "negative", "thc": "negative"}
 
@@ -39,14 +40,7 @@ def command_mix(
         events = 0
         for pid in share:
             app.execute(
-                Admit(
-                    participant_id=pid,
-                    program_id="bench-iop",
-                    age_group="adult",
-                    level="2.1",
-                    pathway="primary",
-                    admitted_at=admitted_at,
-                ),
+                admission(admitted_at, participant_id=pid, program_id="bench-iop", level="2.1"),
                 recorded_by="bench",
                 now=now,
             )
@@ -68,15 +62,7 @@ def command_mix(
                     )
                 else:
                     app.execute(
-                        RecordSession(
-                            participant_id=pid,
-                            service="group",
-                            started_at=at,
-                            duration_minutes=180,
-                            attended=True,
-                            modality="CBT",
-                            track="morning",
-                        ),
+                        recorded_session(pid, at, 180, modality="CBT", track="morning"),
                         recorded_by="bench",
                         now=now,
                     )

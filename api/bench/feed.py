@@ -21,9 +21,10 @@ from api.feed.relay import RelayConfig, run_relay
 from api.http.app import create_app
 from api.http.dependencies import clock
 from api.security.tokens import Role, mint_token
+from api.seed.commands import admission, recorded_session
 from api.settings import Settings
 from domain.application import ContinuumApplication
-from domain.commands import Admit, GrantConsent, RecordSession
+from domain.commands import GrantConsent
 
 SECRET = "bench-feed-secret-0123456789abcdef0123"
 RECIPIENT = "bench-integrator"
@@ -36,14 +37,7 @@ def seed(application: ContinuumApplication, events: int) -> int:
     admitted = NOW - timedelta(days=90)
     for n in range(participants):
         pid = application.execute(
-            Admit(
-                participant_id=None,
-                program_id=f"program-{n % 3}",
-                age_group="adult",
-                level="2.1",
-                pathway="primary",
-                admitted_at=admitted,
-            ),
+            admission(admitted, program_id=f"program-{n % 3}", level="2.1"),
             recorded_by="bench",
             now=NOW,
         ).participant_id
@@ -59,13 +53,7 @@ def seed(application: ContinuumApplication, events: int) -> int:
         )
         for day in range(SESSIONS_PER_PARTICIPANT):
             application.execute(
-                RecordSession(
-                    participant_id=pid,
-                    service="group",
-                    started_at=admitted + timedelta(days=day, minutes=n),
-                    duration_minutes=180,
-                    attended=True,
-                ),
+                recorded_session(pid, admitted + timedelta(days=day, minutes=n), 180),
                 recorded_by="bench",
                 now=NOW,
             )

@@ -27,8 +27,8 @@ from api.bench import wrk
 from api.bench.connections import sampled_split
 from api.bootstrap import open_url
 from api.security.tokens import Role, mint_token
+from api.seed.commands import admission, recorded_session
 from api.seed.generate import PendingCohort
-from domain.commands import Admit, RecordSession
 
 SECRET = "continuum-bench-secret-0123456789abcdef-0123"
 PROGRAM = "bench-http"
@@ -50,24 +50,16 @@ def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
     try:
         for pid in ids:
             cohort.execute(
-                Admit(
-                    participant_id=pid,
-                    program_id=PROGRAM,
-                    age_group="adult",
-                    level="2.1",
-                    pathway="primary",
-                    admitted_at=admitted,
-                ),
+                admission(admitted, participant_id=pid, program_id=PROGRAM, level="2.1"),
                 recorded_by="bench",
                 now=now,
             )
         for day in range(timeline_events - 2):
             cohort.execute(
-                RecordSession(
-                    participant_id=ids[0],
-                    service="group",
-                    started_at=admitted + timedelta(days=day, hours=1),
-                    duration_minutes=180,
+                recorded_session(
+                    ids[0],
+                    admitted + timedelta(days=day, hours=1),
+                    180,
                     attended=day % 9 != 0,
                     modality="CBT",
                 ),

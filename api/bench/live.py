@@ -19,7 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from api.bootstrap import open_url
-from domain.commands import Admit, RecordSession
+from api.seed.commands import admission, recorded_session
 
 WRITER_PARTICIPANTS = 20
 
@@ -62,14 +62,7 @@ def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
     ids = [uuid4() for _ in range(WRITER_PARTICIPANTS)]
     for pid in ids:
         app.execute(
-            Admit(
-                participant_id=pid,
-                program_id="bench-live",
-                age_group="adult",
-                level="2.1",
-                pathway="primary",
-                admitted_at=admitted_at,
-            ),
+            admission(admitted_at, participant_id=pid, program_id="bench-live", level="2.1"),
             recorded_by="bench",
             now=now,
         )
@@ -86,13 +79,7 @@ def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
                 if pause > 0:
                     time.sleep(pause)
                 receipt = app.execute(
-                    RecordSession(
-                        participant_id=ids[n % len(ids)],
-                        service="group",
-                        started_at=admitted_at + timedelta(minutes=n + 1),
-                        duration_minutes=60,
-                        attended=True,
-                    ),
+                    recorded_session(ids[n % len(ids)], admitted_at + timedelta(minutes=n + 1), 60),
                     recorded_by="bench",
                     now=datetime.now(UTC),
                 )

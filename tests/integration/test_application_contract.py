@@ -14,16 +14,15 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
+from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Discharge,
     Reassess,
     RecordScreening,
-    RecordSession,
 )
 from domain.errors import (
     AlreadyDischarged,
@@ -60,14 +59,7 @@ def admit(
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
     return app.execute(
-        Admit(
-            participant_id=participant_id,
-            program_id="prog-1",
-            age_group="adult",
-            level=level,
-            pathway="primary",
-            admitted_at=at,
-        ),
+        admission(at, participant_id=participant_id, program_id="prog-1", level=level),
         recorded_by=USER,
         now=NOW,
         idempotency=idempotency,
@@ -84,14 +76,8 @@ def session(
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
     return app.execute(
-        RecordSession(
-            participant_id=participant_id,
-            service="group",
-            started_at=at,
-            duration_minutes=180,
-            attended=attended,
-            modality="CBT",
-            track="evening",
+        recorded_session(
+            participant_id, at, 180, attended=attended, modality="CBT", track="evening"
         ),
         recorded_by=USER,
         now=NOW,

@@ -15,9 +15,9 @@ from uuid import UUID
 
 import pytest
 
+from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
-from domain.commands import Admit, RecordSession
 from domain.errors import VersionConflict
 from domain.participant import Participant
 
@@ -42,14 +42,7 @@ def app(database_url: str) -> Iterator[ContinuumApplication]:
 
 def admit(app: ContinuumApplication) -> UUID:
     return app.execute(
-        Admit(
-            participant_id=None,
-            program_id="prog-1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED,
-        ),
+        admission(ADMITTED, program_id="prog-1", level="2.1"),
         recorded_by="intake",
         now=NOW,
     ).participant_id
@@ -65,13 +58,7 @@ def record_session(
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
     return app.execute(
-        RecordSession(
-            participant_id=participant_id,
-            service="group",
-            started_at=ADMITTED + timedelta(minutes=minute),
-            duration_minutes=60,
-            attended=True,
-        ),
+        recorded_session(participant_id, ADMITTED + timedelta(minutes=minute), 60),
         recorded_by=recorded_by,
         now=NOW,
         expected_version=expected_version,
@@ -213,14 +200,7 @@ def test_same_idempotency_key_for_a_new_admission_opens_one_participant(
 
     def admit_with_key() -> Recorded:
         return app.execute(
-            Admit(
-                participant_id=None,
-                program_id="prog-1",
-                age_group="adult",
-                level="2.1",
-                pathway="primary",
-                admitted_at=ADMITTED,
-            ),
+            admission(ADMITTED, program_id="prog-1", level="2.1"),
             recorded_by="intake",
             now=NOW,
             idempotency=key,

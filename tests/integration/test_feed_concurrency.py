@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from api.bootstrap import open_url
 from api.feed.events import PARTICIPANT_TOPIC_PREFIX, FeedQuery
+from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
-from domain.commands import Admit, RecordSession
 
 WRITERS = 4
 PARTICIPANTS_PER_WRITER = 6
@@ -23,25 +23,14 @@ def _write(application: ContinuumApplication, writer: int) -> None:
     try:
         for n in range(PARTICIPANTS_PER_WRITER):
             recorded = application.execute(
-                Admit(
-                    participant_id=None,
-                    program_id=f"program-{writer % 2}",
-                    age_group="adult",
-                    level="2.1",
-                    pathway="primary",
-                    admitted_at=ADMITTED,
-                ),
+                admission(ADMITTED, program_id=f"program-{writer % 2}", level="2.1"),
                 recorded_by=f"writer-{writer}",
                 now=NOW,
             )
             for day in range(SESSIONS_PER_PARTICIPANT):
                 application.execute(
-                    RecordSession(
-                        participant_id=recorded.participant_id,
-                        service="group",
-                        started_at=ADMITTED + timedelta(days=day, hours=n),
-                        duration_minutes=180,
-                        attended=True,
+                    recorded_session(
+                        recorded.participant_id, ADMITTED + timedelta(days=day, hours=n), 180
                     ),
                     recorded_by=f"writer-{writer}",
                     now=NOW,

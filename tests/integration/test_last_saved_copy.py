@@ -17,10 +17,11 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from api.seed.commands import admission, recorded_session
 from api.storage.recorders import PostgresIdempotentRecorder
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
-from domain.commands import Admit, CorrectEntry, Discharge, RecordSession
+from domain.commands import CorrectEntry, Discharge
 from domain.errors import AfterDischarge, DomainError, VersionConflict
 from domain.participant import Participant
 
@@ -48,14 +49,7 @@ def two_apps(database_url: str) -> Iterator[tuple[ContinuumApplication, Continuu
 
 def admit(app: ContinuumApplication) -> UUID:
     return app.execute(
-        Admit(
-            participant_id=None,
-            program_id="prog-1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED,
-        ),
+        admission(ADMITTED, program_id="prog-1", level="2.1"),
         recorded_by="intake",
         now=NOW,
     ).participant_id
@@ -65,13 +59,7 @@ def session(
     app: ContinuumApplication, pid: UUID, day: int, expected_version: int | None = None
 ) -> int:
     return app.execute(
-        RecordSession(
-            participant_id=pid,
-            service="group",
-            started_at=ADMITTED + timedelta(days=day),
-            duration_minutes=180,
-            attended=True,
-        ),
+        recorded_session(pid, ADMITTED + timedelta(days=day), 180),
         recorded_by=f"writer-day-{day}",
         now=NOW,
         expected_version=expected_version,
@@ -119,13 +107,7 @@ def test_a_command_the_stale_copy_would_refuse_is_judged_by_the_store(
     pid = admit(here)
     session(here, pid, 1)
     written_elsewhere = other.execute(
-        RecordSession(
-            participant_id=pid,
-            service="group",
-            started_at=ADMITTED + timedelta(days=2),
-            duration_minutes=60,
-            attended=True,
-        ),
+        recorded_session(pid, ADMITTED + timedelta(days=2), 60),
         recorded_by="other",
         now=NOW,
     )
@@ -193,13 +175,8 @@ def test_a_readmission_through_a_process_that_never_saw_the_participant(
         now=NOW,
     )
     readmitted = other.execute(
-        Admit(
-            participant_id=pid,
-            program_id="prog-1",
-            age_group="adult",
-            level="2.5",
-            pathway="primary",
-            admitted_at=ADMITTED + timedelta(days=20),
+        admission(
+            ADMITTED + timedelta(days=20), participant_id=pid, program_id="prog-1", level="2.5"
         ),
         recorded_by="intake",
         now=NOW,
@@ -241,15 +218,7 @@ def test_a_command_refused_half_way_leaves_no_half_applied_command_behind(
 
     def attend_then_refuse(participant: Participant) -> None:
         participant.record_session(
-            RecordSession(
-                participant_id=participant.id,
-                service="group",
-                duration_minutes=60,
-                attended=True,
-                modality=None,
-                track=None,
-                started_at=ADMITTED + timedelta(days=2),
-            ),
+            recorded_session(participant.id, ADMITTED + timedelta(days=2), 60),
             recorded_by="half-way",
             now=NOW,
         )

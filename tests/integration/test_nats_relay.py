@@ -23,8 +23,9 @@ import pytest
 
 from api.bootstrap import open_url
 from api.feed.events import PARTICIPANT_TOPIC_PREFIX
+from api.seed.commands import admission, recorded_session
 from domain.application import ContinuumApplication
-from domain.commands import Admit, GrantConsent, RecordSession
+from domain.commands import GrantConsent
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 RECIPIENT = "care-coordination"
@@ -56,26 +57,15 @@ def _seed(application: ContinuumApplication, participants: int, sessions: int) -
     ids = []
     for n in range(participants):
         recorded = application.execute(
-            Admit(
-                participant_id=None,
-                program_id="riverside-iop",
-                age_group="adult",
-                level="2.1",
-                pathway="primary",
-                admitted_at=ADMITTED,
-            ),
+            admission(ADMITTED, program_id="riverside-iop", level="2.1"),
             recorded_by="seed",
             now=NOW,
         )
         ids.append(recorded.participant_id)
         for day in range(sessions):
             application.execute(
-                RecordSession(
-                    participant_id=recorded.participant_id,
-                    service="group",
-                    started_at=ADMITTED + timedelta(days=day, minutes=n),
-                    duration_minutes=180,
-                    attended=True,
+                recorded_session(
+                    recorded.participant_id, ADMITTED + timedelta(days=day, minutes=n), 180
                 ),
                 recorded_by="seed",
                 now=NOW,

@@ -11,10 +11,11 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from api.seed.commands import admission, recorded_session
 from api.storage.recorders import PostgresIdempotentRecorder
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
-from domain.commands import Admit, Discharge, RecordSession
+from domain.commands import Discharge
 from domain.errors import VersionConflict
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -31,14 +32,7 @@ def app(postgres_url: str) -> Iterator[ContinuumApplication]:
 
 def admit(app: ContinuumApplication) -> Recorded:
     return app.execute(
-        Admit(
-            participant_id=uuid4(),
-            program_id="p1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED_AT,
-        ),
+        admission(ADMITTED_AT, participant_id=uuid4(), program_id="p1", level="2.1"),
         recorded_by="t",
         now=NOW,
     )
@@ -52,13 +46,7 @@ def session(
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
     return app.execute(
-        RecordSession(
-            participant_id=participant_id,
-            service="group",
-            started_at=ADMITTED_AT.replace(day=3),
-            duration_minutes=60,
-            attended=True,
-        ),
+        recorded_session(participant_id, ADMITTED_AT.replace(day=3), 60),
         recorded_by="t",
         now=NOW,
         expected_version=expected_version,
@@ -89,15 +77,7 @@ def test_a_stale_save_is_a_version_conflict_and_writes_nothing(
     stale = app.get_participant(pid)
     session(app, pid)
     stale.record_session(
-        RecordSession(
-            participant_id=stale.id,
-            attended=True,
-            service="group",
-            duration_minutes=30,
-            modality=None,
-            track=None,
-            started_at=ADMITTED_AT.replace(day=4),
-        ),
+        recorded_session(stale.id, ADMITTED_AT.replace(day=4), 30),
         recorded_by="t",
         now=NOW,
     )
@@ -120,15 +100,7 @@ def test_a_receipt_is_stored_with_its_events_or_not_at_all(app: ContinuumApplica
 
     participant = app.get_participant(pid)
     participant.record_session(
-        RecordSession(
-            participant_id=participant.id,
-            attended=False,
-            service="group",
-            duration_minutes=30,
-            modality=None,
-            track=None,
-            started_at=ADMITTED_AT.replace(day=5),
-        ),
+        recorded_session(participant.id, ADMITTED_AT.replace(day=5), 30, attended=False),
         recorded_by="t",
         now=NOW,
     )

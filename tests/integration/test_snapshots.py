@@ -11,15 +11,14 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import Repository
 
+from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Reassess,
     RecordScreening,
-    RecordSession,
 )
 from domain.errors import AlreadyCorrected
 from domain.participant import Participant
@@ -72,15 +71,7 @@ def append_entry(participant: Participant) -> None:
         )
     else:
         participant.record_session(
-            RecordSession(
-                participant_id=participant.id,
-                attended=version % 7 != 0,
-                service="group",
-                duration_minutes=90,
-                modality=None,
-                track=None,
-                started_at=at,
-            ),
+            recorded_session(participant.id, at, 90, attended=version % 7 != 0),
             recorded_by="clinician",
             now=NOW,
         )
@@ -97,14 +88,8 @@ def long_stream(database_url: str) -> Iterator[tuple[ContinuumApplication, UUID]
     """
     app = ContinuumApplication(env=parse_store_url(database_url).settings)
     pid = app.execute(
-        Admit(
-            participant_id=None,
-            program_id="prog-1",
-            age_group="adolescent",
-            level="3.5",
-            criteria_edition="4",
-            pathway="primary",
-            admitted_at=ADMITTED,
+        admission(
+            ADMITTED, program_id="prog-1", age_group="adolescent", level="3.5", criteria_edition="4"
         ),
         recorded_by="intake",
         now=NOW,
@@ -228,13 +213,7 @@ def test_commands_still_work_on_a_participant_rebuilt_from_a_snapshot(
     entry is refused as already corrected (the snapshot kept the corrections)."""
     app, pid = long_stream
     receipt = app.execute(
-        RecordSession(
-            participant_id=pid,
-            service="individual",
-            started_at=NOW - timedelta(days=1),
-            duration_minutes=50,
-            attended=True,
-        ),
+        recorded_session(pid, NOW - timedelta(days=1), 50, service="individual"),
         recorded_by="clinician",
         now=NOW,
     )

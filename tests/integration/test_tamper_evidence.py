@@ -16,9 +16,10 @@ import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 
+from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, Recorded
-from domain.commands import Admit, ChangePolicy, RecordSession
+from domain.commands import ChangePolicy
 from domain.participant import event_id_for
 
 ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -121,14 +122,7 @@ def open_app(url: str, *, cipher_key: str | None = None, **extra: str) -> Contin
 
 def admit(app: ContinuumApplication, participant_id: UUID | None = None) -> Recorded:
     return app.execute(
-        Admit(
-            participant_id=participant_id,
-            program_id="prog-1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=ADMITTED,
-        ),
+        admission(ADMITTED, participant_id=participant_id, program_id="prog-1", level="2.1"),
         recorded_by=USER,
         now=NOW,
     )
@@ -136,13 +130,7 @@ def admit(app: ContinuumApplication, participant_id: UUID | None = None) -> Reco
 
 def session(app: ContinuumApplication, participant_id: UUID, day: int) -> Recorded:
     return app.execute(
-        RecordSession(
-            participant_id=participant_id,
-            service="group",
-            started_at=ADMITTED + timedelta(days=day),
-            duration_minutes=180,
-            attended=True,
-        ),
+        recorded_session(participant_id, ADMITTED + timedelta(days=day), 180),
         recorded_by=USER,
         now=NOW,
     )

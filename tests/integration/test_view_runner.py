@@ -11,10 +11,11 @@ from uuid import UUID
 import pytest
 
 from api.bootstrap import Service, open_url
+from api.seed.commands import admission
 from api.seed.synthetic_log import write_log
 from api.storage.views import Views
 from domain.application import ContinuumApplication
-from domain.commands import Admit, ChangePolicy
+from domain.commands import ChangePolicy
 from projections.participant_view import ParticipantViewFold
 from projections.runner import ViewRunner
 from projections.view_store import ViewRow, ViewStore
@@ -63,14 +64,7 @@ def expected_rows(app: ContinuumApplication) -> dict[str, ViewRow]:
 
 def admit(app: ContinuumApplication) -> int:
     recorded = app.execute(
-        Admit(
-            participant_id=None,
-            program_id="p1",
-            age_group="adult",
-            level="2.1",
-            pathway="primary",
-            admitted_at=datetime(2026, 2, 2, 9, tzinfo=UTC),
-        ),
+        admission(datetime(2026, 2, 2, 9, tzinfo=UTC), program_id="p1", level="2.1"),
         recorded_by="test",
         now=NOW,
     )

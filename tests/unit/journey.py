@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
+from api.seed.commands import admission, recorded_session
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Discharge,
     Reassess,
     RecordScreening,
-    RecordSession,
 )
 from domain.participant import Participant
 
@@ -49,15 +48,14 @@ class Journey:
             now=admitted_at,
         )
         self.participant.admit(
-            Admit(
+            admission(
+                admitted_at,
                 participant_id=self.participant.id,
                 program_id=program_id,
                 age_group=age_group,
                 level=level,
-                criteria_edition="3",
                 pathway=pathway,
                 referred_from_level=referred_from_level,
-                admitted_at=admitted_at,
             ),
             recorded_by="clinician-1",
             now=admitted_at,
@@ -82,15 +80,11 @@ class Journey:
 
     def readmit(self, admitted_at: datetime, *, level: str = "2.1") -> str:
         self.participant.admit(
-            Admit(
+            admission(
+                admitted_at,
                 participant_id=self.participant.id,
                 program_id=self.participant.program_id,
-                age_group="adult",
                 level=level,
-                criteria_edition="3",
-                pathway="primary",
-                referred_from_level=None,
-                admitted_at=admitted_at,
             ),
             recorded_by="clinician-1",
             now=self._recorded(admitted_at, None),
@@ -107,14 +101,13 @@ class Journey:
         now: datetime | None = None,
     ) -> str:
         self.participant.record_session(
-            RecordSession(
-                participant_id=self.participant.id,
+            recorded_session(
+                self.participant.id,
+                started_at,
+                minutes,
                 attended=attended,
                 service=service,
-                duration_minutes=minutes,
                 modality="CBT",
-                track=None,
-                started_at=started_at,
             ),
             recorded_by="clinician-1",
             now=self._recorded(started_at, now),

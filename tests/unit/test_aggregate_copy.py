@@ -6,7 +6,8 @@ import copy
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from domain.commands import Admit, CorrectEntry, RecordSession
+from api.seed.commands import admission, recorded_session
+from domain.commands import CorrectEntry
 from domain.participant import Participant
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -17,15 +18,8 @@ def admitted() -> Participant:
         uuid4(), "prog", occurred_at=NOW - timedelta(days=9), recorded_by="t", now=NOW
     )
     participant.admit(
-        Admit(
-            participant_id=participant.id,
-            program_id="prog",
-            age_group="adult",
-            level="2.1",
-            criteria_edition="3",
-            pathway="primary",
-            referred_from_level=None,
-            admitted_at=NOW - timedelta(days=9),
+        admission(
+            NOW - timedelta(days=9), participant_id=participant.id, program_id="prog", level="2.1"
         ),
         recorded_by="t",
         now=NOW,
@@ -36,15 +30,7 @@ def admitted() -> Participant:
 
 def session(participant: Participant, days_ago: int) -> None:
     participant.record_session(
-        RecordSession(
-            participant_id=participant.id,
-            attended=True,
-            service="group",
-            duration_minutes=60,
-            modality=None,
-            track=None,
-            started_at=NOW - timedelta(days=days_ago),
-        ),
+        recorded_session(participant.id, NOW - timedelta(days=days_ago), 60),
         recorded_by="t",
         now=NOW,
     )

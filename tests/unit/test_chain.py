@@ -17,6 +17,7 @@ import pytest
 from eventsourcing.domain import Snapshot
 from eventsourcing.utils import get_topic
 
+from api.seed.commands import admission, recorded_session
 from domain.chain import (
     CHAIN_FIELDS,
     GENESIS,
@@ -28,13 +29,11 @@ from domain.chain import (
 )
 from domain.chained import ChainedAggregate, ChainUnknown
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Discharge,
     Reassess,
     RecordScreening,
-    RecordSession,
 )
 from domain.participant import Participant
 from domain.policy import DEFAULT_POLICY
@@ -51,16 +50,7 @@ def admitted(participant_id: UUID | None = None) -> Participant:
         participant_id or uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
     )
     participant.admit(
-        Admit(
-            participant_id=participant.id,
-            program_id="prog-1",
-            age_group="adult",
-            level="3.5",
-            criteria_edition="3",
-            pathway="primary",
-            referred_from_level=None,
-            admitted_at=ADMITTED,
-        ),
+        admission(ADMITTED, participant_id=participant.id, program_id="prog-1", level="3.5"),
         recorded_by=USER,
         now=NOW,
     )
@@ -70,15 +60,7 @@ def admitted(participant_id: UUID | None = None) -> Participant:
 def add_entries(participant: Participant) -> None:
     """A session, a screen, a reassessment, a step-down and a correction."""
     participant.record_session(
-        RecordSession(
-            participant_id=participant.id,
-            attended=True,
-            service="group",
-            duration_minutes=180,
-            modality="CBT",
-            track=None,
-            started_at=ADMITTED + timedelta(days=1),
-        ),
+        recorded_session(participant.id, ADMITTED + timedelta(days=1), 180, modality="CBT"),
         recorded_by=USER,
         now=NOW,
     )
@@ -349,15 +331,11 @@ def legacy_then_chained() -> tuple[list[Any], Participant]:
         now=NOW,
     )
     add_more.admit(
-        Admit(
+        admission(
+            ADMITTED + timedelta(days=6),
             participant_id=add_more.id,
             program_id="prog-1",
-            age_group="adult",
             level="2.1",
-            criteria_edition="3",
-            pathway="primary",
-            referred_from_level=None,
-            admitted_at=ADMITTED + timedelta(days=6),
         ),
         recorded_by=USER,
         now=NOW,

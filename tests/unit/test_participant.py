@@ -12,14 +12,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from api.seed.commands import admission, recorded_session
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Discharge,
     Reassess,
     RecordScreening,
-    RecordSession,
 )
 from domain.errors import (
     AfterDischarge,
@@ -48,15 +47,12 @@ def admitted(level: str = "3.5", edition: str = "3") -> Participant:
         uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
     )
     participant.admit(
-        Admit(
+        admission(
+            ADMITTED,
             participant_id=participant.id,
             program_id="prog-1",
-            age_group="adult",
             level=level,
             criteria_edition=edition,
-            pathway="primary",
-            referred_from_level=None,
-            admitted_at=ADMITTED,
         ),
         recorded_by=USER,
         now=NOW,
@@ -66,15 +62,7 @@ def admitted(level: str = "3.5", edition: str = "3") -> Participant:
 
 def session(participant: Participant, at: datetime, *, now: datetime = NOW) -> None:
     participant.record_session(
-        RecordSession(
-            participant_id=participant.id,
-            attended=True,
-            service="group",
-            duration_minutes=90,
-            modality="CBT",
-            track="morning",
-            started_at=at,
-        ),
+        recorded_session(participant.id, at, 90, modality="CBT", track="morning"),
         recorded_by=USER,
         now=now,
     )
@@ -92,15 +80,8 @@ def discharge(participant: Participant, at: datetime) -> None:
 
 def readmit(participant: Participant, at: datetime, level: str = "2.1") -> None:
     participant.admit(
-        Admit(
-            participant_id=participant.id,
-            program_id="prog-1",
-            age_group="adult",
-            level=level,
-            criteria_edition="3",
-            pathway="step_up",
-            referred_from_level=None,
-            admitted_at=at,
+        admission(
+            at, participant_id=participant.id, program_id="prog-1", level=level, pathway="step_up"
         ),
         recorded_by=USER,
         now=NOW,
@@ -408,15 +389,13 @@ def test_step_down_admission_must_come_from_a_higher_level() -> None:
     )
     with pytest.raises(InvalidValue) as caught:
         participant.admit(
-            Admit(
+            admission(
+                ADMITTED,
                 participant_id=participant.id,
                 program_id="prog-1",
-                age_group="adult",
                 level="2.1",
-                criteria_edition="3",
                 pathway="step_down",
                 referred_from_level="1",
-                admitted_at=ADMITTED,
             ),
             recorded_by=USER,
             now=NOW,
@@ -529,15 +508,7 @@ def test_rejected_commands_leave_the_aggregate_unchanged() -> None:
         lambda: change_level(participant, "3.5", ADMITTED + timedelta(days=1)),
         lambda: correct(participant, uuid4()),
         lambda: participant.record_session(
-            RecordSession(
-                participant_id=participant.id,
-                attended=True,
-                service="yoga",
-                duration_minutes=60,
-                modality=None,
-                track=None,
-                started_at=ADMITTED,
-            ),
+            recorded_session(participant.id, ADMITTED, 60, service="yoga"),
             recorded_by=USER,
             now=NOW,
         ),
