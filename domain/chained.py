@@ -132,6 +132,10 @@ class ChainedAggregate(Aggregate):
         id: UUID | None = None,
         **kwargs: Any,
     ) -> Self:
+        """The library's protected constructor from an explicit created-event class (how its
+        aggregates with hand-written event classes are created), extended to seal the first
+        link of the chain. Every aggregate here is created through it (`register`, `open`,
+        `grant`), never by calling the class."""
         if id is None:
             raise TypeError(f"{cls.__name__} streams are opened with an explicit id")
         fields = {
