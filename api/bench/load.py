@@ -2,7 +2,7 @@
 each, for a fixed time; prints JSON (requests, errors, requests/s, p50/p99 in ms).
 
     python -m api.bench.load --base-url URL --token T --clients 16 --seconds 10 \\
-        (--timeline PARTICIPANT_ID | --sessions ID,ID,...)
+        (--get PATH | --sessions ID,ID,... [--first-session ISO-TIME])
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--timeline", help="GET this participant's timeline")
+    target.add_argument("--get", help="GET this path (a timeline, a compliance report)")
     target.add_argument("--sessions", help="POST sessions, client n to participant n (cycled)")
+    parser.add_argument(
+        "--first-session", type=datetime.fromisoformat, help="the first session's start time"
+    )
     args = parser.parse_args(argv)
     headers = {"Authorization": f"Bearer {args.token}"}
     sessions = args.sessions.split(",") if args.sessions else []
@@ -40,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     timing: dict[str, float] = {}
 
     def request_for(n: int) -> Callable[[httpx.Client, int], httpx.Response]:
-        if args.timeline:
-            path = f"/v1/participants/{args.timeline}/timeline"
+        if args.get:
+            path = args.get
             return lambda client, _i: client.get(path)
         participant = sessions[n % len(sessions)]
-        base = datetime.now(UTC) - timedelta(days=300)
+        base = args.first_session or datetime.now(UTC) - timedelta(days=300)
 
         def post(client: httpx.Client, i: int) -> httpx.Response:
             at = base + timedelta(minutes=i * 7 + n)

@@ -41,7 +41,7 @@ from api.bench.common import (
     postgres_backend,
     sqlite_backend,
 )
-from api.bench.http import http_bench
+from api.bench.http import CEILING_OF, ROWS, http_bench
 from api.bench.live import append_to_visible
 from api.bootstrap import open_url
 from api.seed.generate import generate_cohort
@@ -170,8 +170,9 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
 
     say(f"{kind}: HTTP, 16 clients")
     report["http"] = http_bench(
-        backend.app_url, sizes.http_seconds, sizes.timeline_events, sizes.read_rounds
-    )
+        backend.app_url, backend.raw_url, sizes.http_seconds, sizes.timeline_events,
+        sizes.read_rounds,
+    )  # fmt: skip
     return report
 
 
@@ -199,13 +200,23 @@ def targets(pg: Report, full: bool) -> list[Report]:
         ("append->visible p99, ms", "<", 50, live["p99_ms"]),
         ("timeline read p99 at 16 clients, ms", "<", 50, http["timeline_read"]["p99_ms"]),
     ]
+    for name, ceiling in CEILING_OF.items():
+        label = name.replace("_", " ")
+        rows.append((f"HTTP {label}, ratio to the {ceiling.replace('_', ' ')}", ">=", 0.6,
+                     http[name]["ratio"]))  # fmt: skip
+        rows.append((f"HTTP {label}, p99 ratio to the ceiling's p99", "<=", 1.5,
+                     http[name]["p99_ratio"]))  # fmt: skip
     if full:
         rows.append(("rebuild of 1M events, seconds", "<", 60, rb["seconds"]))
     return [
         {"target": name, "bound": f"{op} {bound:g}", "measured": value,
-         "met": value is not None and (value >= bound if op == ">=" else value < bound)}
+         "met": value is not None and _meets(value, op, bound)}
         for name, op, bound, value in rows
     ]  # fmt: skip
+
+
+def _meets(value: float, op: str, bound: float) -> bool:
+    return value >= bound if op == ">=" else value <= bound if op == "<=" else value < bound
 
 
 def _fmt_rate(r: Report, with_ratio: bool = False) -> str:
@@ -244,10 +255,20 @@ def table(backends: dict[str, Report]) -> str:
         return " / ".join("?" if us is None else f"{us:,}" for us in found) + " us"
 
     def http_rate(name: str) -> Callable[[Report], str]:
-        return lambda b: f"{b['http'][name]['requests_per_s']:,.0f} req/s"
+        def cell(b: Report) -> str:
+            found = b["http"][name]
+            ratio = f" ({found['ratio']:.2f}x)" if found.get("ratio") is not None else ""
+            return f"{found['requests_per_s']:,.0f} req/s{ratio}"
+
+        return cell
 
     def http_latency(name: str) -> Callable[[Report], str]:
-        return lambda b: f"{b['http'][name]['p50_ms']:.1f} / {b['http'][name]['p99_ms']:.1f} ms"
+        def cell(b: Report) -> str:
+            found = b["http"][name]
+            ratio = f" ({found['p99_ratio']:.2f}x)" if found.get("p99_ratio") is not None else ""
+            return f"{found['p50_ms']:.1f} / {found['p99_ms']:.1f} ms{ratio}"
+
+        return cell
 
     def http_split(name: str) -> Callable[[Report], str]:
         return lambda b: "/".join(map(str, b["http"][name].get("connections_per_worker", [])))
@@ -271,8 +292,10 @@ def table(backends: dict[str, Report]) -> str:
     row("4 rebuild peak RSS", lambda b: f"{b['rebuild']['peak_rss_mib']:,.0f} MiB")
     row("5 append->visible p50 / p99",
         lambda b: f"{b['live']['p50_ms']:.1f} / {b['live']['p99_ms']:.1f} ms")  # fmt: skip
-    for name, label in (("timeline_read", "timeline read"), ("session_write", "session write")):
-        row(f"6 HTTP {label}, 16 clients: req/s", http_rate(name))
+    for name in ROWS:
+        label = name.replace("_", " ")
+        against = f" (x {CEILING_OF[name].replace('_', ' ')})" if name in CEILING_OF else ""
+        row(f"6 HTTP {label}, 16 clients: req/s{against}", http_rate(name))
         row(f"6 HTTP {label}: p50 / p99", http_latency(name))
         row(f"6 HTTP {label}: connections per worker", http_split(name))
     width = max(len(label) for label, _ in rows)
