@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.logging import configure_logging
@@ -101,6 +101,24 @@ def _inserter(database: str) -> Callable[[UUID, bytes], None]:
     return insert_sqlite
 
 
+async def verified(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Claims:
+    """The token's claims; 401 without a valid one. async, as api.security.identity: a token
+    seen before is a dictionary lookup."""
+    verifier: TokenVerifier = request.app.state.verifier
+    if credentials is None:
+        raise HTTPException(401)
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidToken:
+        raise HTTPException(401) from None
+
+
+Verified = Annotated[Claims, Depends(verified)]
+
+
 def create_app() -> FastAPI:
     verifier = TokenVerifier(secret=os.environ["CONTINUUM_JWT_SECRET"])
     insert = _inserter(os.environ["CONTINUUM_CEILING_DATABASE"])
@@ -108,19 +126,7 @@ def create_app() -> FastAPI:
     timeline = bodies["timeline"].encode()
     compliance = bodies["compliance"].encode()
     app = FastAPI()
-
-    async def claims(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Claims:
-        # async, as api.security.identity: a token seen before is a dictionary lookup.
-        if credentials is None:
-            raise HTTPException(401)
-        try:
-            return verifier.verify(credentials.credentials)
-        except InvalidToken:
-            raise HTTPException(401) from None
-
-    Verified = Annotated[Claims, Depends(claims)]
+    app.state.verifier = verifier
 
     @app.post("/v1/participants/{participant_id}/sessions", status_code=201)
     def write(participant_id: UUID, body: SessionRequest, _claims: Verified) -> dict[str, str]:

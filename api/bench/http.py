@@ -251,6 +251,9 @@ def http_bench(
     }
     for name, results in measured.items():
         report[name] = _median_round(results)
+    for name in ("read_ceiling", "write_ceiling"):
+        if report[name]["errors"]:  # a ceiling answering errors would measure nothing
+            raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {report[name]}")
     for name, ceiling_name in CEILING_OF.items():
         row, top = report[name], report[ceiling_name]
         row["ratio"] = _ratio(row["requests_per_s"], top["requests_per_s"])

@@ -96,7 +96,7 @@ def _wrk(
     script_args: Sequence[str] = (),
 ) -> str:
     command = [
-        "wrk", f"-t{THREADS}", f"-c{clients}", f"-d{seconds}s", "--latency",
+        "wrk", f"-t{THREADS}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
         "-H", f"Authorization: Bearer {token}",
     ]  # fmt: skip
     if script is not None:
