@@ -143,9 +143,7 @@ class PostgresViewStore(ViewStore):
                 return False
             curs.execute(SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE").format(*self.table))
             curs.execute(SQL("DROP TABLE {}.{}").format(*self.table))
-            curs.execute(
-                SQL("ALTER TABLE {}.{} RENAME TO {}").format(*fresh.table, self.table[1])
-            )
+            curs.execute(SQL("ALTER TABLE {}.{} RENAME TO {}").format(*fresh.table, self.table[1]))
             curs.execute(
                 SQL("ALTER INDEX {}.{} RENAME TO {}").format(
                     Identifier(self.datastore.schema),

@@ -75,9 +75,7 @@ def _inserter(database: str) -> Callable[[UUID, bytes], None]:
         from psycopg_pool import ConnectionPool
 
         pool = ConnectionPool(database, min_size=1, max_size=POOL_SIZE, open=True)
-        statement = (
-            f"INSERT INTO {CEILING_TABLE} (originator_id, topic, state) VALUES (%s, %s, %s)"
-        )
+        statement = f"INSERT INTO {CEILING_TABLE} (originator_id, topic, state) VALUES (%s, %s, %s)"
 
         def insert_postgres(participant_id: UUID, state: bytes) -> None:
             with pool.connection() as conn:  # commits on leaving the block

@@ -236,6 +236,10 @@ def http_bench(
                 measured["compliance_read"].append(real.get(paths["compliance_read"]))
                 measured["write_ceiling"].append(ceiling.sessions(writer_ids, first))
                 measured["session_write"].append(real.sessions(writer_ids, first))
+        # The ceilings' server has stopped: the online rebuild runs beside the real one only.
+        online = online_rebuild_under_reads(
+            store_url, base_url, token, f"/v1/participants/{writer_ids[0]}/compliance"
+        )
     generator = (
         f"wrk, {wrk.THREADS} threads, {CLIENTS} connections, own process"
         if with_wrk
@@ -254,11 +258,52 @@ def http_bench(
     for name in ("read_ceiling", "write_ceiling"):
         if report[name]["errors"]:  # a ceiling answering errors would measure nothing
             raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {report[name]}")
+    report["online_rebuild"] = online
     for name, ceiling_name in CEILING_OF.items():
         row, top = report[name], report[ceiling_name]
         row["ratio"] = _ratio(row["requests_per_s"], top["requests_per_s"])
         row["p99_ratio"] = _ratio(row["p99_ms"], top["p99_ms"])
     return report
+
+
+def online_rebuild_under_reads(
+    store_url: str, base_url: str, token: str, path: str
+) -> dict[str, Any]:
+    """`continuum rebuild --online` while CLIENTS clients read `path` (a compliance report,
+    from the views) without pause: failed reads, and stale ones (a `position` below one the
+    same client saw before), over the whole rebuild and switch."""
+    readers = subprocess.Popen(
+        [sys.executable, "-m", "api.bench.load", "--base-url", base_url, "--token", token,
+         "--clients", str(CLIENTS), "--seconds", "3600", "--get", path, "--check-position"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(2)  # the readers connected and reading
+        started = time.monotonic()
+        rebuild = subprocess.run(
+            [sys.executable, "-m", "api.cli", "rebuild", "--online"],
+            env={**os.environ, "CONTINUUM_DATABASE_URL": store_url,
+                 "CONTINUUM_LOG_LEVEL": "WARNING"},
+            capture_output=True, text=True, timeout=3600,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        time.sleep(1)  # reads after the switch count too
+    finally:
+        readers.send_signal(signal.SIGTERM)
+        out, _ = readers.communicate(timeout=120)
+    if rebuild.returncode != 0:
+        raise RuntimeError(f"rebuild --online failed: {rebuild.stderr[-2000:]}")
+    reads: dict[str, Any] = json.loads(out)
+    return {
+        "clients": CLIENTS,
+        "reading": "GET compliance (from the views), api/bench/load.py",
+        "rebuild_seconds": round(seconds, 1),
+        "reads": reads["requests"],
+        "errors": reads["errors"],
+        "stale_reads": reads["stale_reads"],
+        "p50_ms": reads["p50_ms"],
+        "p99_ms": reads["p99_ms"],
+    }
 
 
 def _history_days(timeline_events: int) -> int:

@@ -58,6 +58,8 @@ COMMAND_PATHS = {
 # Generated events per participant at 16 weeks (measured): sizes the cohort for a target.
 EVENTS_PER_PARTICIPANT = 55
 GENERATE_SEED = 8
+# `continuum rebuild --workers N` is measured beside the one-worker rebuild with this N.
+PARALLEL_WORKERS = 2
 GENERATE_TODAY = date(2026, 3, 2)
 
 Report = dict[str, Any]
@@ -164,6 +166,15 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
         "peak_rss_mib": child["peak_rss_mib"],
         "measured_in": "a child process (api.bench.rebuild_child): its own ru_maxrss",
     }
+    say(f"{kind}: rebuild --workers {PARALLEL_WORKERS} of {generated.events} events")
+    parallel = rebuild_in_child(backend.app_url, PARALLEL_WORKERS)
+    report["rebuild_parallel"] = {
+        "workers": PARALLEL_WORKERS,
+        **rate(Timed(read.count, parallel["seconds"]), read),
+        "speedup_over_1_worker": round(child["seconds"] / parallel["seconds"], 2),
+        "same_digest_as_1_worker": parallel["digest"] == child["digest"],
+        "peak_rss_mib": parallel["peak_rss_mib"],
+    }
 
     say(f"{kind}: append -> visible under {sizes.live_rate:g} writes/s")
     report["live"] = asdict(append_to_visible(backend.app_url, sizes.live_seconds, sizes.live_rate))
@@ -176,9 +187,9 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
     return report
 
 
-def rebuild_in_child(store_url: str) -> dict[str, Any]:
+def rebuild_in_child(store_url: str, workers: int = 1) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "api.bench.rebuild_child", store_url],
+        [sys.executable, "-m", "api.bench.rebuild_child", store_url, str(workers)],
         capture_output=True, text=True, check=True, timeout=1800,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -206,8 +217,18 @@ def targets(pg: Report, full: bool) -> list[Report]:
                      http[name]["ratio"]))  # fmt: skip
         rows.append((f"HTTP {label}, p99 ratio to the ceiling's p99", "<=", 1.5,
                      http[name]["p99_ratio"]))  # fmt: skip
+    parallel = pg["rebuild_parallel"]
+    rows.append((f"rebuild --workers {parallel['workers']}, speed-up over 1 worker", ">=", 1.5,
+                 parallel["speedup_over_1_worker"]))  # fmt: skip
+    rows.append(("rebuild --workers, same digest as 1 worker (1 = yes)", ">=", 1,
+                 int(parallel["same_digest_as_1_worker"])))  # fmt: skip
+    online = http["online_rebuild"]
+    rows.append(("rebuild --online under 16 readers: failed + stale reads", "<=", 0,
+                 online["errors"] + online["stale_reads"]))  # fmt: skip
     if full:
         rows.append(("rebuild of 1M events, seconds", "<", 60, rb["seconds"]))
+        rows.append((f"rebuild of 1M events, --workers {parallel['workers']}, seconds", "<", 20,
+                     parallel["seconds"]))  # fmt: skip
     return [
         {"target": name, "bound": f"{op} {bound:g}", "measured": value,
          "met": value is not None and _meets(value, op, bound)}
@@ -290,6 +311,23 @@ def table(backends: dict[str, Report]) -> str:
     row("4 rebuild seconds / events",
         lambda b: f"{b['rebuild']['seconds']:.1f} s / {b['rebuild']['events']:,}")  # fmt: skip
     row("4 rebuild peak RSS", lambda b: f"{b['rebuild']['peak_rss_mib']:,.0f} MiB")
+    row("4 rebuild --workers 2 (x select+decode)", lambda b: _fmt_rate(b["rebuild_parallel"], True))
+    row(
+        "4 rebuild --workers 2: seconds / x 1 worker / digest",
+        lambda b: (
+            f"{b['rebuild_parallel']['seconds']:.1f} s / "
+            f"{b['rebuild_parallel']['speedup_over_1_worker']:.2f}x / "
+            f"{'same' if b['rebuild_parallel']['same_digest_as_1_worker'] else 'DIFFERS'}"
+        ),
+    )
+    row(
+        "4 rebuild --online, 16 readers: s / reads / failed+stale",
+        lambda b: (
+            f"{b['http']['online_rebuild']['rebuild_seconds']:.0f} s / "
+            f"{b['http']['online_rebuild']['reads']:,} / "
+            f"{b['http']['online_rebuild']['errors'] + b['http']['online_rebuild']['stale_reads']}"
+        ),
+    )
     row("5 append->visible p50 / p99",
         lambda b: f"{b['live']['p50_ms']:.1f} / {b['live']['p99_ms']:.1f} ms")  # fmt: skip
     for name in ROWS:

@@ -51,9 +51,7 @@ def _fold_partition(
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
     with open_service(settings) as service:
-        runner = partition_runner(
-            service, service.view_store(view_name), index, count, batch_size
-        )
+        runner = partition_runner(service, service.view_store(view_name), index, count, batch_size)
         bar = Progress(f"rebuild ({count} workers)") if show else None
         with fewer_collections():
             runner.catch_up(progress=bar, until=until, prefetch=True)
@@ -124,9 +122,7 @@ def online_rebuild(service: Service, *, batch_size: int, workers: int = 1) -> in
     live = service.views.store
     fresh_store = service.view_store(ONLINE_VIEW_NAME)
     if workers > 1:
-        parallel_rebuild(
-            service, workers, batch_size=batch_size, view_name=ONLINE_VIEW_NAME
-        )
+        parallel_rebuild(service, workers, batch_size=batch_size, view_name=ONLINE_VIEW_NAME)
         fresh_store = service.view_store(ONLINE_VIEW_NAME)
     fresh = ViewRunner(
         service.application.recorder,

@@ -179,8 +179,10 @@ def _verify(service: Service, live: Views) -> int:
 def project_command(args: argparse.Namespace) -> int:
     """Catch the views up; without --once keep following until SIGTERM or SIGINT."""
     with _opened() as service:
-        views = service.views if args.partition is None else service.open_views(
-            partition=args.partition
+        views = (
+            service.views
+            if args.partition is None
+            else service.open_views(partition=args.partition)
         )
         bar = Progress("catch-up", initial=views.store.position())
         views.runner.batch_size = REBUILD_BATCH_SIZE
