@@ -31,6 +31,7 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.bench.ceiling import create_table as create_scratch_table
 from api.logging import configure_logging
 from api.schemas.participants import SessionRequest
 from api.security.tokens import Claims, InvalidToken, TokenVerifier
@@ -53,16 +54,8 @@ bearer = HTTPBearer(auto_error=False)
 
 
 def create_table(database: str) -> None:
-    if _is_postgres(database):
-        import psycopg
-
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(PG_TABLE)
-    else:
-        db = sqlite3.connect(database, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(SQLITE_TABLE)
-        db.close()
+    kind = "postgres" if _is_postgres(database) else "sqlite"
+    create_scratch_table(kind, database, PG_TABLE, SQLITE_TABLE)
 
 
 def _is_postgres(database: str) -> bool:

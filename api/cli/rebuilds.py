@@ -31,16 +31,20 @@ ONLINE_VIEW_NAME = "participant_views_next"
 SWITCH_ATTEMPTS = 50
 
 
-def partition_runner(
-    service: Service, store: ViewStore, index: int, count: int, batch_size: int
+def view_runner(
+    service: Service,
+    store: ViewStore,
+    batch_size: int,
+    partition: tuple[int, int] | None = None,
 ) -> ViewRunner:
+    """A runner folding the service's log into `store` (a fresh table, or one partition)."""
     return ViewRunner(
         service.application.recorder,
         service.application.mapper,
         store,
         ParticipantViewFold(),
         batch_size=batch_size,
-        partition=(index, count),
+        partition=partition,
     )
 
 
@@ -51,7 +55,7 @@ def _fold_partition(
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
     with open_service(settings) as service:
-        runner = partition_runner(service, service.view_store(view_name), index, count, batch_size)
+        runner = view_runner(service, service.view_store(view_name), batch_size, (index, count))
         bar = Progress(f"rebuild ({count} workers)") if show else None
         with fewer_collections():
             runner.catch_up(progress=bar, until=until, prefetch=True)
@@ -124,13 +128,7 @@ def online_rebuild(service: Service, *, batch_size: int, workers: int = 1) -> in
     if workers > 1:
         parallel_rebuild(service, workers, batch_size=batch_size, view_name=ONLINE_VIEW_NAME)
         fresh_store = service.view_store(ONLINE_VIEW_NAME)
-    fresh = ViewRunner(
-        service.application.recorder,
-        service.application.mapper,
-        fresh_store,
-        ParticipantViewFold(),
-        batch_size=batch_size,
-    )
+    fresh = view_runner(service, fresh_store, batch_size)
     if workers <= 1:
         bar = Progress("rebuild (online)")
         fresh.rebuild(progress=bar)

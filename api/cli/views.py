@@ -31,12 +31,10 @@ from typing import Any
 
 from api.bootstrap import Service, open_service
 from api.cli.progress import Progress
-from api.cli.rebuilds import RebuildError, online_rebuild, parallel_rebuild
+from api.cli.rebuilds import RebuildError, online_rebuild, parallel_rebuild, view_runner
 from api.logging import configure_logging
 from api.settings import Settings
 from api.storage.views import Views
-from projections.participant_view import ParticipantViewFold
-from projections.runner import ViewRunner
 
 # A rebuild reads and commits this many events per transaction (fewer round trips than live).
 REBUILD_BATCH_SIZE = 10000
@@ -143,13 +141,7 @@ def partition_arg(text: str) -> tuple[int, int]:
 
 def _verify(service: Service, live: Views) -> int:
     fresh_store = service.view_store(VERIFY_VIEW_NAME)
-    fresh = ViewRunner(
-        service.application.recorder,
-        service.application.mapper,
-        fresh_store,
-        ParticipantViewFold(),
-        batch_size=REBUILD_BATCH_SIZE,
-    )
+    fresh = view_runner(service, fresh_store, REBUILD_BATCH_SIZE)
     try:
         live_digest = fresh_digest = ""
         for _attempt in range(VERIFY_ATTEMPTS):

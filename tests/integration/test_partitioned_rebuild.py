@@ -8,10 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from uuid import UUID
-
-import pytest
 
 from api.bootstrap import Service, open_url
 from api.cli.rebuilds import online_rebuild
@@ -22,23 +19,6 @@ from projections.runner import ViewRunner, partition_of
 from tests.integration.test_rebuild_kill import REPO, run
 
 PARTICIPANTS, EVENTS_EACH = 100, 350
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(fixture))
-
-
-@pytest.fixture
-def service(url: str) -> Iterator[Service]:
-    with open_url(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def app(service: Service) -> ContinuumApplication:
-    return service.application
 
 
 def continuum_group(url: str, *args: str) -> subprocess.Popen[str]:
@@ -198,7 +178,7 @@ def test_an_online_rebuild_switches_with_no_failed_or_older_reads(
 
     assert failures == [] and went_back == []
     assert reads[0] > 100
-    assert app.recorder.max_notification_id() > 40 * 200  # the log grew during the rebuild
+    assert (app.recorder.max_notification_id() or 0) > 40 * 200  # the log grew meanwhile
     assert switched_at > 0
     fresh = service.view_store("participant_views_check")
     checker = ViewRunner(app.recorder, app.mapper, fresh, ParticipantViewFold())
