@@ -112,7 +112,6 @@ class ViewStoreContract:
         assert store.position() == 0
         assert store.get("a") is None
 
-
     def test_a_commit_from_a_position_no_longer_tracked_fails(self, store: ViewStore) -> None:
         """Given position 5, when rows folded from position 3 are committed (another runner or
         a switch moved the view meanwhile), then the commit fails and stores nothing."""
