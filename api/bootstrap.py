@@ -78,13 +78,16 @@ class Service:
         view_store.create_tables()
         return view_store
 
-    def open_views(self, view_name: str = VIEW_NAME) -> Views:
-        """Views in the tables named `view_name`, fed from this store's log."""
+    def open_views(
+        self, view_name: str = VIEW_NAME, *, partition: tuple[int, int] | None = None
+    ) -> Views:
+        """Views in the tables named `view_name`, fed from this store's log (only partition
+        `(index, count)` of the participants, if given)."""
 
         def listener(wake: Callable[[], None]) -> NotifyListener | None:
             return self.backend.notify_listener(self.application.recorder, self.store, wake)
 
-        return follow_views(self.application, self.view_store(view_name), listener)
+        return follow_views(self.application, self.view_store(view_name), listener, partition)
 
     def close(self) -> None:
         self.application.close()

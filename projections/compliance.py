@@ -40,6 +40,7 @@ from projections.compliance_state import (
     fold,
     fold_all,
 )
+from projections.time_index import TimeIndex
 from projections.weeks import WEEK, local_date, start_of_day, week_starts
 
 __all__ = [
@@ -207,13 +208,15 @@ class _Judge:
     # ---- weekly structured hours -----------------------------------------------------------
 
     def weeks(self, episode: Episode) -> list[WeekRow]:
-        sessions = [e for e in self.entries(episode, "session") if e.attended]
+        sessions = TimeIndex([e for e in self.entries(episode, "session") if e.attended])
         rows: list[WeekRow] = []
         for stay in self.stays(episode):
             rows.extend(self._stay_weeks(stay, episode, sessions))
         return rows
 
-    def _stay_weeks(self, stay: Stay, episode: Episode, sessions: list[Entry]) -> list[WeekRow]:
+    def _stay_weeks(
+        self, stay: Stay, episode: Episode, sessions: TimeIndex[Entry]
+    ) -> list[WeekRow]:
         stay_end = self.ended(stay.ended_at)
         if stay_end is not None and stay_end <= stay.started_at:
             return []
@@ -230,10 +233,10 @@ class _Judge:
                 continue
             counted = [
                 s
-                for s in sessions
+                for s in sessions.between(
+                    max(week_from, stay.started_at), min(week_to, stay_end or week_to)
+                )
                 if policy.counts_as_structured(s.service or "")
-                and max(week_from, stay.started_at) <= s.occurred_at
-                and s.occurred_at < min(week_to, stay_end or week_to)
             ]
             minutes = sum(s.minutes for s in counted)
             covers = stay.started_at <= week_from and (stay_end is None or stay_end >= week_to)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -47,15 +48,37 @@ class PostgresViewStore(ViewStore):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DROP TABLE IF EXISTS {}.{}").format(*self.table))
             curs.execute(
-                SQL("DELETE FROM {}.{} WHERE application_name=%s").format(
-                    Identifier(self.datastore.schema),
-                    Identifier(self.tracking_recorder.tracking_table_name),
-                ),
-                (self.view_name,),
-            )
+                SQL("DELETE FROM {} WHERE application_name=%s OR starts_with(application_name, %s)")
+                .format(self._tracking_table),
+                (self.view_name, f"{self.view_name}#"),
+            )  # fmt: skip
 
-    def position(self) -> int:
-        return self.tracking_recorder.max_tracking_id(self.view_name) or 0
+    @property
+    def _tracking_table(self) -> Composed:
+        return SQL("{}.{}").format(
+            Identifier(self.datastore.schema),
+            Identifier(self.tracking_recorder.tracking_table_name),
+        )
+
+    def _tracked(self) -> dict[str, int]:
+        # The library keeps one tracking row per name (single-row tracking): a few rows.
+        with self.datastore.transaction(commit=False) as curs:
+            if self.tracking_name != self.view_name:
+                curs.execute(
+                    SQL("SELECT application_name, notification_id FROM {} "
+                        "WHERE application_name=%s").format(self._tracking_table),
+                    (self.tracking_name,),
+                    prepare=True,
+                )  # fmt: skip
+            else:
+                curs.execute(
+                    SQL("SELECT application_name, notification_id FROM {} WHERE "
+                        "application_name=%s OR starts_with(application_name, %s)")
+                    .format(self._tracking_table),
+                    (self.view_name, f"{self.view_name}#"),
+                    prepare=True,
+                )  # fmt: skip
+            return {r["application_name"]: r["notification_id"] for r in curs.fetchall()}
 
     def load(self, participant_ids: Sequence[str]) -> dict[str, ViewRow]:
         with self.datastore.transaction(commit=False) as curs:
@@ -67,8 +90,15 @@ class PostgresViewStore(ViewStore):
             )
             return {r["participant_id"]: _row(r) for r in curs.fetchall()}
 
-    def commit(self, rows: Iterable[ViewRow], position: int) -> None:
+    def commit(self, rows: Iterable[ViewRow], position: int, start: int | None = None) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            if start is not None:
+                # The tracking row first, locked (as replace_with takes it): a switch that
+                # committed meanwhile is seen here, and the rows go nowhere.
+                tracked = self._locked_position(curs, self.tracking_name)
+                if tracked != start:
+                    msg = f"{self.tracking_name} is at {tracked}, not {start}"
+                    raise IntegrityError(msg)
             curs.executemany(
                 SQL(
                     "INSERT INTO {}.{} ({}) VALUES (%s,%s,%s,%s,%s) "
@@ -79,6 +109,63 @@ class PostgresViewStore(ViewStore):
                 [(r.participant_id, r.program_id, r.status, r.level, r.state) for r in rows],
             )
             self.tracking_recorder._insert_tracking(curs, self.tracking(position))
+
+    def _locked_position(self, curs: Any, name: str) -> int:
+        curs.execute(
+            SQL("SELECT notification_id FROM {} WHERE application_name=%s FOR UPDATE").format(
+                self._tracking_table
+            ),
+            (name,),
+            prepare=True,
+        )
+        found = curs.fetchone()
+        return int(found["notification_id"]) if found else 0
+
+    def adopt_partitions(self, position: int) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("DELETE FROM {} WHERE starts_with(application_name, %s)").format(
+                    self._tracking_table
+                ),
+                (f"{self.view_name}#",),
+            )
+            self.tracking_recorder._insert_tracking(curs, self.tracking(position))
+
+    def replace_with(self, fresh: ViewStore) -> bool:
+        if not isinstance(fresh, PostgresViewStore) or fresh.datastore is not self.datastore:
+            raise TypeError("a view is replaced by a view in the same database")
+        with self.datastore.transaction(commit=True) as curs:
+            # Lock order as commit(): the tracking row, then the table. Readers wait for the
+            # ACCESS EXCLUSIVE lock (milliseconds) and then read the new table by name.
+            live = self._locked_position(curs, self.tracking_name)
+            reached = fresh._locked_position(curs, fresh.tracking_name)
+            if reached < live:
+                return False
+            curs.execute(SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE").format(*self.table))
+            curs.execute(SQL("DROP TABLE {}.{}").format(*self.table))
+            curs.execute(SQL("ALTER TABLE {}.{} RENAME TO {}").format(*fresh.table, self.table[1]))
+            curs.execute(
+                SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+                    Identifier(self.datastore.schema),
+                    Identifier(f"continuum_{fresh.view_name}_program"),
+                    Identifier(f"continuum_{self.view_name}_program"),
+                )
+            )
+            # UPDATE, not DELETE + INSERT: a runner waiting on this row then reads the new
+            # position and drops its batch (commit's check).
+            curs.execute(
+                SQL("UPDATE {} SET notification_id=%s WHERE application_name=%s").format(
+                    self._tracking_table
+                ),
+                (reached, self.tracking_name),
+            )
+            if curs.rowcount == 0:
+                self.tracking_recorder._insert_tracking(curs, self.tracking(reached))
+            curs.execute(
+                SQL("DELETE FROM {} WHERE application_name=%s").format(self._tracking_table),
+                (fresh.tracking_name,),
+            )
+        return True
 
     def select(
         self,

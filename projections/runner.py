@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import Any, Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
 
@@ -26,6 +27,16 @@ DEFAULT_MAX_CACHED_STATES = 5000
 # Allocations between collections of the youngest generation during a rebuild (default 700).
 REBUILD_GC_THRESHOLD = 100_000
 Progress = Callable[[int, int], None]  # (position reached, head of the log)
+
+
+def partition_of(participant_id: UUID, count: int) -> int:
+    """The partition (of `count`) a participant's events are folded in.
+
+    Ids are random (uuid4) or SHA-1 hashes (uuid5), so their low bits already spread
+    participants evenly; the same id gives the same partition in every process and release
+    (unlike hash(), which is salted per process).
+    """
+    return participant_id.int % count
 
 
 class ParticipantFold(Protocol):
@@ -67,7 +78,13 @@ class ViewRunner:
         fold: ParticipantFold,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        partition: tuple[int, int] | None = None,
     ) -> None:
+        """`partition` (index, count): fold only the participants whose id falls in it, into
+        `store` tracked as that partition (ViewStore.partition)."""
+        if partition is not None:
+            store = store.partition(*partition)
+        self.partition = partition
         self.recorder = recorder
         self.mapper = mapper
         self.store = store
@@ -104,7 +121,11 @@ class ViewRunner:
             if until is not None:
                 head = min(head, until)
         batches = 0
-        position = self.store.position()
+        position, partitioned = self.store.tracked_position()
+        if self.partition is None and partitioned:
+            # Partition runners keep this view (a partitioned rebuild or live partition
+            # workers): folding every participant here would apply their events twice.
+            return position
         with ExitStack() as stack:
             # Only a prefetching catch-up (a rebuild) starts a reader thread: live catch-ups
             # run every few hundred milliseconds and read inline.
@@ -130,7 +151,7 @@ class ViewRunner:
                 if prefetch:  # read the next batch while this one is applied
                     pending = select(notifications[-1].id)
                 try:
-                    self._apply_batch(notifications, position, notifications[-1].id)
+                    self._apply_batch(self._mine(notifications), position, notifications[-1].id)
                 except IntegrityError:
                     # Another runner committed this batch first; continue from its position.
                     position = self.store.position()
@@ -153,6 +174,13 @@ class ViewRunner:
         with fewer_collections():
             return self.catch_up(progress=progress, until=until, prefetch=True)
 
+    def _mine(self, notifications: Sequence[Any]) -> Sequence[Any]:
+        """This runner's share of a batch, chosen before decoding (the costly part)."""
+        if self.partition is None:
+            return notifications
+        index, count = self.partition
+        return [n for n in notifications if partition_of(n.originator_id, count) == index]
+
     def _apply_batch(self, notifications: Sequence[Any], start: int, position: int) -> None:
         """Apply events after `start` up to `position` and commit them in one transaction."""
         decoded = (self.mapper.to_domain_event(n) for n in notifications)
@@ -170,7 +198,7 @@ class ViewRunner:
             for pid, event in zip(event_pids, events, strict=True):
                 states[pid] = self.fold.apply(states[pid], event, pid)
             rows = [self.fold.encode(pid, state) for pid, state in states.items()]
-            self.store.commit(rows, position)
+            self.store.commit(rows, position, start)
         except BaseException:
             self._forget_states()  # applied in place: the cached states are no longer stored
             raise

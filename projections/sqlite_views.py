@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.view_store import VIEW_NAME, ViewRow, ViewStore
@@ -35,10 +36,36 @@ class SQLiteViewStore(ViewStore):
     def remove_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DROP TABLE IF EXISTS {self.table}")
-            c.execute("DELETE FROM tracking WHERE application_name=?", (self.view_name,))
+            c.execute(
+                "DELETE FROM tracking WHERE application_name=? OR substr(application_name, 1, ?)=?",
+                (self.view_name, *self._partition_prefix()),
+            )
 
-    def position(self) -> int:
-        return self.tracking_recorder.max_tracking_id(self.view_name) or 0
+    def _partition_prefix(self) -> tuple[int, str]:
+        prefix = f"{self.view_name}#"
+        return len(prefix), prefix
+
+    def _tracked(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            if self.tracking_name != self.view_name:
+                c.execute(
+                    "SELECT application_name, MAX(notification_id) FROM tracking "
+                    "WHERE application_name=? GROUP BY application_name",
+                    (self.tracking_name,),
+                )
+            else:
+                c.execute(
+                    "SELECT application_name, MAX(notification_id) FROM tracking "
+                    "WHERE application_name=? OR substr(application_name, 1, ?)=? "
+                    "GROUP BY application_name",
+                    (self.view_name, *self._partition_prefix()),
+                )
+            return {r[0]: r[1] for r in c.fetchall()}
+
+    def _position_of(self, c: Any, name: str) -> int:
+        c.execute("SELECT MAX(notification_id) FROM tracking WHERE application_name=?", (name,))
+        found = c.fetchone()
+        return int(found[0]) if found and found[0] is not None else 0
 
     def load(self, participant_ids: Sequence[str]) -> dict[str, ViewRow]:
         found: dict[str, ViewRow] = {}
@@ -56,7 +83,7 @@ class SQLiteViewStore(ViewStore):
                     found[r[0]] = ViewRow(*r)
         return found
 
-    def commit(self, rows: Iterable[ViewRow], position: int) -> None:
+    def commit(self, rows: Iterable[ViewRow], position: int, start: int | None = None) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
                 f"INSERT INTO {self.table} ({_COLUMNS}) VALUES (?,?,?,?,?) "
@@ -64,7 +91,41 @@ class SQLiteViewStore(ViewStore):
                 "status=excluded.status, level=excluded.level, state=excluded.state",
                 [(r.participant_id, r.program_id, r.status, r.level, r.state) for r in rows],
             )
+            # Checked after the first write: the transaction (a deferred BEGIN) then holds
+            # SQLite's one write lock, so the position cannot move before the commit.
+            if start is not None and (tracked := self._position_of(c, self.tracking_name)) != start:
+                msg = f"{self.tracking_name} is at {tracked}, not {start}"
+                raise IntegrityError(msg)
             self.tracking_recorder._insert_tracking(c, self.tracking(position))
+
+    def adopt_partitions(self, position: int) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "DELETE FROM tracking WHERE substr(application_name, 1, ?)=?",
+                self._partition_prefix(),
+            )
+            self.tracking_recorder._insert_tracking(c, self.tracking(position))
+
+    def replace_with(self, fresh: ViewStore) -> bool:
+        if not isinstance(fresh, SQLiteViewStore) or fresh.datastore is not self.datastore:
+            raise TypeError("a view is replaced by a view in the same database")
+        with self.datastore.transaction(commit=True) as c:
+            # A write first, so this deferred transaction holds the write lock before it reads.
+            c.execute("UPDATE tracking SET notification_id=notification_id WHERE 0")
+            live = self._position_of(c, self.tracking_name)
+            reached = self._position_of(c, fresh.tracking_name)
+            if reached < live:
+                return False
+            c.execute(f"DROP TABLE {self.table}")
+            c.execute(f"ALTER TABLE {fresh.table} RENAME TO {self.table}")
+            c.execute(f"DROP INDEX IF EXISTS {fresh.table}_program")
+            c.execute(f"CREATE INDEX {self.table}_program ON {self.table} (program_id, status)")
+            c.execute(
+                "DELETE FROM tracking WHERE application_name IN (?, ?)",
+                (self.tracking_name, fresh.tracking_name),
+            )
+            self.tracking_recorder._insert_tracking(c, self.tracking(reached))
+        return True
 
     def select(
         self,

@@ -6,6 +6,7 @@ neither applies an event twice nor skips one. Backends: SQLite, PostgreSQL, memo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from abc import ABC, abstractmethod
@@ -28,11 +29,63 @@ class ViewRow:
     state: str
 
 
+def partition_name(view_name: str, index: int, count: int) -> str:
+    """The tracking name of partition `index` of `count` of a view."""
+    return f"{view_name}#{index}/{count}"
+
+
 class ViewStore(ABC):
-    """A participant-views table and its tracking position in one store."""
+    """A participant-views table and its tracking position in one store.
+
+    A store may be one partition of its table (`partition`): the same rows, tracked under the
+    partition's own name, so N processes each fold their share of the participants. While a
+    view has partition trackings and no tracking of its own, its position is the lowest
+    partition's, and a whole-view runner leaves it alone (`partitioned`).
+    """
 
     def __init__(self, view_name: str = VIEW_NAME) -> None:
         self.view_name = view_name
+        self.tracking_name = view_name
+
+    def partition(self, index: int, count: int) -> ViewStore:
+        """This view's table, tracked as partition `index` of `count`."""
+        if not 0 <= index < count:
+            raise ValueError(f"partition {index}/{count}: needs 0 <= index < count")
+        part = copy.copy(self)
+        part.tracking_name = partition_name(self.view_name, index, count)
+        return part
+
+    @abstractmethod
+    def _tracked(self) -> dict[str, int]:
+        """Tracking name -> position, for this view's own tracking and its partitions'."""
+
+    def position(self) -> int:
+        """The log position of the last event applied (0 before any).
+
+        A partitioned view (no tracking of its own): the lowest partition's position, once
+        every partition of its count has one, since only then is every participant's row
+        known to include all events up to it.
+        """
+        return self.tracked_position()[0]
+
+    def partitioned(self) -> bool:
+        """True while partition runners, not a whole-view runner, keep this view."""
+        return self.tracked_position()[1]
+
+    def tracked_position(self) -> tuple[int, bool]:
+        """(position, partitioned), from one look at the tracking table."""
+        tracked = self._tracked()
+        if self.tracking_name in tracked or self.tracking_name != self.view_name:
+            return tracked.get(self.tracking_name, 0), False
+        parts = {k: v for k, v in tracked.items() if k != self.view_name}
+        if not parts:
+            return 0, False
+        count = int(next(iter(parts)).rsplit("/", 1)[1])
+        names = {partition_name(self.view_name, i, count) for i in range(count)}
+        return (min(parts[n] for n in names) if names <= set(parts) else 0), True
+
+    def partition_positions(self) -> dict[str, int]:
+        return {k: v for k, v in self._tracked().items() if k != self.view_name}
 
     @abstractmethod
     def create_tables(self) -> None: ...
@@ -47,15 +100,26 @@ class ViewStore(ABC):
         self.create_tables()
 
     @abstractmethod
-    def position(self) -> int:
-        """The log position of the last event applied (0 before any)."""
-
-    @abstractmethod
     def load(self, participant_ids: Sequence[str]) -> dict[str, ViewRow]: ...
 
     @abstractmethod
-    def commit(self, rows: Iterable[ViewRow], position: int) -> None:
-        """Upsert `rows` and advance the tracking position to `position`, atomically."""
+    def commit(self, rows: Iterable[ViewRow], position: int, start: int | None = None) -> None:
+        """Upsert `rows` and advance the tracking position to `position`, atomically.
+
+        With `start` (the position the rows were folded from), raise IntegrityError instead
+        if the tracked position is no longer `start`: another runner, or an online rebuild's
+        switch, moved the view while these rows were folded.
+        """
+
+    @abstractmethod
+    def adopt_partitions(self, position: int) -> None:
+        """End a partitioned rebuild: track the whole view at `position` and forget the
+        partitions' trackings, in one transaction (every partition must have reached it)."""
+
+    @abstractmethod
+    def replace_with(self, fresh: ViewStore) -> bool:
+        """Switch to `fresh`'s table and position in one transaction, if `fresh` has reached
+        this view's position; False (nothing changed) if it has not."""
 
     @abstractmethod
     def select(
@@ -86,7 +150,7 @@ class ViewStore(ABC):
         return h.hexdigest()
 
     def tracking(self, position: int) -> Tracking:
-        return Tracking(application_name=self.view_name, notification_id=position)
+        return Tracking(application_name=self.tracking_name, notification_id=position)
 
 
 class MemoryViewStore(ViewStore):
@@ -104,18 +168,18 @@ class MemoryViewStore(ViewStore):
             self._rows.clear()
             self._position = 0
 
-    def position(self) -> int:
-        return self._position
+    def _tracked(self) -> dict[str, int]:
+        return {self.view_name: self._position} if self._position else {}
 
     def load(self, participant_ids: Sequence[str]) -> dict[str, ViewRow]:
         with self._lock:
             return {pid: self._rows[pid] for pid in participant_ids if pid in self._rows}
 
-    def commit(self, rows: Iterable[ViewRow], position: int) -> None:
+    def commit(self, rows: Iterable[ViewRow], position: int, start: int | None = None) -> None:
         with self._lock:
             # As the SQL stores' tracking insert: a position at or below the tracked one was
             # committed already (by this or a racing runner).
-            if position <= self._position:
+            if position <= self._position or (start is not None and start != self._position):
                 msg = f"tracking is at {self._position}; cannot commit position {position}"
                 raise IntegrityError(msg)
             self._rows.update({row.participant_id: row for row in rows})
@@ -140,3 +204,19 @@ class MemoryViewStore(ViewStore):
 
     def all_rows(self) -> Iterable[ViewRow]:
         return self.select()
+
+    def partition(self, index: int, count: int) -> ViewStore:
+        raise NotImplementedError("in-memory views are kept by one process, not partitioned")
+
+    def adopt_partitions(self, position: int) -> None:
+        raise NotImplementedError("in-memory views are kept by one process, not partitioned")
+
+    def replace_with(self, fresh: ViewStore) -> bool:
+        if not isinstance(fresh, MemoryViewStore):
+            raise TypeError("an in-memory view is replaced by another in-memory view")
+        with self._lock, fresh._lock:
+            if fresh._position < self._position:
+                return False
+            self._rows, self._position = dict(fresh._rows), fresh._position
+            fresh._rows, fresh._position = {}, 0
+        return True

@@ -40,14 +40,16 @@ SQLITE_INSERT = PG_INSERT.replace("%s", "?")
 EXECUTEMANY_BATCH = 100
 
 
-def create_table(kind: str, raw_url: str) -> None:
+def create_table(
+    kind: str, raw_url: str, pg_table: str = PG_TABLE, sqlite_table: str = SQLITE_TABLE
+) -> None:
     if kind == "postgres":
         with psycopg.connect(raw_url, autocommit=True) as conn:
-            conn.execute(PG_TABLE)
+            conn.execute(pg_table)
     else:
         db = sqlite3.connect(raw_url, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(SQLITE_TABLE)
+        db.execute(sqlite_table)
         db.close()
 
 

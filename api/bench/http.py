@@ -2,8 +2,9 @@
 generator in another process: wrk if installed, else api/bench/load.py
 (CONTINUUM_BENCH_LOAD=python|wrk chooses).
 
-Measures a timeline read of a participant with `timeline_events` events, and a session write
-(no two concurrent requests writing to the same participant), with 16 concurrent clients.
+Measures a timeline and a compliance read of a participant with `timeline_events` events, and a
+session write (no two concurrent requests writing to the same participant), with 16 concurrent
+clients; beside each, in the same rounds, its ceiling (api.bench.ceiling_server).
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 
 from api.bench import wrk
+from api.bench.ceiling_server import create_table as create_ceiling_table
 from api.bench.connections import sampled_split
 from api.bootstrap import open_url
 from api.security.tokens import Role, mint_token
@@ -44,8 +48,8 @@ def seed(store_url: str, timeline_events: int) -> tuple[UUID, list[UUID]]:
     app = open_url(store_url, pool_size=1).application
     cohort = PendingCohort()
     now = datetime.now(UTC)
-    # Before every session the load generator writes (it starts 300 days back).
-    admitted = now - timedelta(days=max(timeline_events + 10, 400))
+    # Before every session the load generator writes (from the day after, api.bench.http).
+    admitted = now - timedelta(days=_history_days(timeline_events))
     ids = [uuid4() for _ in range(WRITE_PARTICIPANTS + 1)]
     try:
         for pid in ids:
@@ -81,18 +85,42 @@ def free_port() -> int:
 @contextmanager
 def server(store_url: str, workers: int = WORKERS) -> Iterator[str]:
     """A `continuum serve --workers N` on a free port, with the bench's token secret."""
-    port = free_port()
     env = {
-        **os.environ,
         "CONTINUUM_DATABASE_URL": store_url,
         "CONTINUUM_DEMO": "0",
         "CONTINUUM_JWT_SECRET": SECRET,
         "CONTINUUM_LOG_LEVEL": "WARNING",
         "CONTINUUM_LOG_FORMAT": "json",
     }
+    command = ["-m", "api.cli", "serve", "--workers", str(workers), "--port"]
+    with _serving(command, env) as base_url:
+        yield base_url
+
+
+@contextmanager
+def ceiling_server(database: str, bodies: dict[str, str], workers: int = WORKERS) -> Iterator[str]:
+    """The ceilings' app (api.bench.ceiling_server), same server settings as `server`."""
+    create_ceiling_table(database)
+    with tempfile.TemporaryDirectory(prefix="continuum-ceiling-") as directory:
+        path = Path(directory) / "bodies.json"
+        path.write_text(json.dumps(bodies))
+        env = {
+            "CONTINUUM_JWT_SECRET": SECRET,
+            "CONTINUUM_CEILING_DATABASE": database,
+            "CONTINUUM_CEILING_BODIES": str(path),
+        }
+        command = ["-m", "api.bench.ceiling_server", "--workers", str(workers), "--port"]
+        with _serving(command, env) as base_url:
+            yield base_url
+
+
+@contextmanager
+def _serving(command: list[str], env: dict[str, str]) -> Iterator[str]:
+    """`python <command> <free port>` until /healthz answers; stopped on leaving."""
+    port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, *command, str(port)], env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -138,56 +166,180 @@ def use_wrk() -> bool:
     return choice == "wrk" or (choice == "auto" and wrk.available())
 
 
-def http_bench(
-    store_url: str, seconds: float, timeline_events: int, read_rounds: int = 1
-) -> dict[str, Any]:
-    """The timeline read `read_rounds` times (the median by p99 reported), then the write.
+class Loads:
+    """The load generator against one server: GETs of a path and session writes."""
 
-    Each read round opens its connections afresh, so each gets its own split over the
-    workers (see api.bench.connections); the median keeps one unlucky split from deciding
-    the figure, and every round is kept in the report.
+    def __init__(self, base_url: str, token: str, seconds: float, with_wrk: bool) -> None:
+        self.base_url, self.token, self.seconds, self.with_wrk = base_url, token, seconds, with_wrk
+        self.port = int(base_url.rsplit(":", 1)[1])
+        # Sampled mid-run (after any warm-up): the measured run's own connections.
+        self.middle = seconds / 2 + (wrk.WARM_UP_SECONDS if with_wrk else 0)
+
+    def get(self, path: str) -> dict[str, Any]:
+        with sampled_split(self.port, self.middle) as split:
+            if self.with_wrk:
+                result = wrk.read_load(self.base_url, self.token, self.seconds, CLIENTS, path)
+            else:
+                result = load(self.base_url, self.token, self.seconds, "--get", path)
+        return {**result, "connections_per_worker": split}
+
+    def sessions(self, participant_ids: list[str], first: datetime) -> dict[str, Any]:
+        with sampled_split(self.port, self.middle) as split:
+            if self.with_wrk:
+                result = wrk.sessions_load(
+                    self.base_url, self.token, self.seconds, CLIENTS, participant_ids, first
+                )
+            else:
+                result = load(
+                    self.base_url, self.token, self.seconds, "--sessions",
+                    ",".join(participant_ids[:CLIENTS]), "--first-session", first.isoformat(),
+                )  # fmt: skip
+        return {**result, "connections_per_worker": split}
+
+
+# Each round's session writes start this many days after the previous round's.
+ROUND_DAYS = 100
+ROWS = ("read_ceiling", "timeline_read", "compliance_read", "write_ceiling", "session_write")
+# Each HTTP row and the ceiling it is a ratio of.
+CEILING_OF = {
+    "timeline_read": "read_ceiling",
+    "compliance_read": "read_ceiling",
+    "session_write": "write_ceiling",
+}
+
+
+def http_bench(
+    store_url: str,
+    ceiling_database: str,
+    seconds: float,
+    timeline_events: int,
+    rounds: int = 1,
+) -> dict[str, Any]:
+    """The ceilings and the real rows in `rounds` interleaved rounds, the median of each kept.
+
+    Each load opens its connections afresh, so each gets its own split over the workers (see
+    api.bench.connections); interleaving puts each ceiling right beside its rows, so drift on
+    a shared machine hits both alike, and the median keeps one unlucky split from deciding.
     """
     timeline_id, writers = seed(store_url, timeline_events)
     token = mint_token(SECRET, role=Role.CLINICIAN, sub="bench-clinician", programs=[PROGRAM])
     writer_ids = [str(w) for w in writers]
+    paths = {
+        "timeline_read": f"/v1/participants/{timeline_id}/timeline",
+        "compliance_read": f"/v1/participants/{timeline_id}/compliance",
+    }
+    with_wrk = use_wrk()
+    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in ROWS}
+    # Session writes start the day after the writers' admission (api.bench.http.seed).
+    first_session = datetime.now(UTC) - timedelta(days=_history_days(timeline_events) - 1)
     with server(store_url) as base_url:
-        port = int(base_url.rsplit(":", 1)[1])
-        with_wrk = use_wrk()
-        # Sampled mid-run (after any warm-up): the measured run's own connections.
-        middle = seconds / 2 + (wrk.WARM_UP_SECONDS if with_wrk else 0)
-        reads = []
-        for _ in range(read_rounds):
-            with sampled_split(port, middle) as read_split:
-                if with_wrk:
-                    read = wrk.timeline_load(base_url, token, seconds, CLIENTS, str(timeline_id))
-                else:
-                    read = load(base_url, token, seconds, "--timeline", str(timeline_id))
-            reads.append({**read, "connections_per_worker": read_split})
-        with sampled_split(port, middle) as write_split:
-            if with_wrk:
-                first_session = datetime.now(UTC) - timedelta(days=300)
-                write = wrk.sessions_load(
-                    base_url, token, seconds, CLIENTS, writer_ids, first_session
-                )
-            else:
-                write = load(base_url, token, seconds, "--sessions", ",".join(writer_ids[:CLIENTS]))
-        write["connections_per_worker"] = write_split
+        bodies = _bodies(base_url, token, paths)
+        with ceiling_server(ceiling_database, bodies) as ceiling_url:
+            real = Loads(base_url, token, seconds, with_wrk)
+            ceiling = Loads(ceiling_url, token, seconds, with_wrk)
+            for n in range(rounds):
+                first = first_session + timedelta(days=ROUND_DAYS * n)
+                measured["read_ceiling"].append(ceiling.get(paths["timeline_read"]))
+                measured["timeline_read"].append(real.get(paths["timeline_read"]))
+                measured["compliance_read"].append(real.get(paths["compliance_read"]))
+                measured["write_ceiling"].append(ceiling.sessions(writer_ids, first))
+                measured["session_write"].append(real.sessions(writer_ids, first))
+        # The ceilings' server has stopped: the online rebuild runs beside the real one only.
+        online = online_rebuild_under_reads(
+            store_url, base_url, token, f"/v1/participants/{writer_ids[0]}/compliance"
+        )
     generator = (
         f"wrk, {wrk.THREADS} threads, {CLIENTS} connections, own process"
         if with_wrk
         else "api/bench/load.py: 16 threads, one httpx client each, own process"
     )
-    read = sorted(reads, key=lambda r: r["p99_ms"])[len(reads) // 2]
-    if len(reads) > 1:
-        read["rounds"] = [
-            {k: r[k] for k in ("requests_per_s", "p50_ms", "p99_ms", "connections_per_worker")}
-            for r in reads
-        ]
-    return {
+    report: dict[str, Any] = {
         "clients": CLIENTS,
         "server_workers": WORKERS,
         "timeline_events": timeline_events,
+        "timeline_bytes": len(bodies["timeline"].encode()),
         "load_generator": generator,
-        "timeline_read": read,
-        "session_write": write,
+        "ceilings": "api.bench.ceiling_server: same framework, workers and token verifier",
     }
+    for name, results in measured.items():
+        report[name] = _median_round(results)
+    for name in ("read_ceiling", "write_ceiling"):
+        if report[name]["errors"]:  # a ceiling answering errors would measure nothing
+            raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {report[name]}")
+    report["online_rebuild"] = online
+    for name, ceiling_name in CEILING_OF.items():
+        row, top = report[name], report[ceiling_name]
+        row["ratio"] = _ratio(row["requests_per_s"], top["requests_per_s"])
+        row["p99_ratio"] = _ratio(row["p99_ms"], top["p99_ms"])
+    return report
+
+
+def online_rebuild_under_reads(
+    store_url: str, base_url: str, token: str, path: str
+) -> dict[str, Any]:
+    """`continuum rebuild --online` while CLIENTS clients read `path` (a compliance report,
+    from the views) without pause: failed reads, and stale ones (a `position` below one the
+    same client saw before), over the whole rebuild and switch."""
+    readers = subprocess.Popen(
+        [sys.executable, "-m", "api.bench.load", "--base-url", base_url, "--token", token,
+         "--clients", str(CLIENTS), "--seconds", "3600", "--get", path, "--check-position"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(2)  # the readers connected and reading
+        started = time.monotonic()
+        rebuild = subprocess.run(
+            [sys.executable, "-m", "api.cli", "rebuild", "--online"],
+            env={**os.environ, "CONTINUUM_DATABASE_URL": store_url,
+                 "CONTINUUM_LOG_LEVEL": "WARNING"},
+            capture_output=True, text=True, timeout=3600,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        time.sleep(1)  # reads after the switch count too
+    finally:
+        readers.send_signal(signal.SIGTERM)
+        out, _ = readers.communicate(timeout=120)
+    if rebuild.returncode != 0:
+        raise RuntimeError(f"rebuild --online failed: {rebuild.stderr[-2000:]}")
+    reads: dict[str, Any] = json.loads(out)
+    return {
+        "clients": CLIENTS,
+        "reading": "GET compliance (from the views), api/bench/load.py",
+        "rebuild_seconds": round(seconds, 1),
+        "reads": reads["requests"],
+        "errors": reads["errors"],
+        "stale_reads": reads["stale_reads"],
+        "p50_ms": reads["p50_ms"],
+        "p99_ms": reads["p99_ms"],
+    }
+
+
+def _history_days(timeline_events: int) -> int:
+    return max(timeline_events + 10, 400)
+
+
+def _bodies(base_url: str, token: str, paths: dict[str, str]) -> dict[str, str]:
+    """The real routes' rendered bodies, which the read ceiling serves from memory."""
+    headers = {"Authorization": f"Bearer {token}"}
+    bodies = {}
+    for name, key in (("timeline_read", "timeline"), ("compliance_read", "compliance")):
+        response = httpx.get(f"{base_url}{paths[name]}", headers=headers, timeout=60)
+        response.raise_for_status()
+        bodies[key] = response.text
+    return bodies
+
+
+def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median round by throughput, every round kept beside it when there are several."""
+    chosen = dict(sorted(results, key=lambda r: r["requests_per_s"])[len(results) // 2])
+    if len(results) > 1:
+        chosen["rounds"] = [
+            {k: r[k] for k in ("requests_per_s", "p50_ms", "p99_ms", "connections_per_worker")}
+            for r in results
+        ]
+        chosen["errors"] = sum(r["errors"] for r in results)
+    return chosen
+
+
+def _ratio(value: float, ceiling: float) -> float | None:
+    return round(value / ceiling, 3) if ceiling else None

@@ -50,8 +50,8 @@ def append_to_visible(store_url: str, seconds: float, rate: float) -> Latency:
     committed: list[tuple[int, float]] = []  # (position, when the view commit returned)
     commit = views.store.commit
 
-    def commit_and_note(rows: Iterable[Any], position: int) -> None:
-        commit(rows, position)
+    def commit_and_note(rows: Iterable[Any], position: int, start: int | None = None) -> None:
+        commit(rows, position, start)
         committed.append((position, time.monotonic()))
 
     setattr(views.store, "commit", commit_and_note)  # noqa: B010 (a method, on purpose)

@@ -42,7 +42,7 @@ from api.bench.common import (
     postgres_backend,
     sqlite_backend,
 )
-from api.bench.http import http_bench
+from api.bench.http import CEILING_OF, ROWS, http_bench
 from api.bench.live import append_to_visible
 from api.bootstrap import open_url
 from api.seed.generate import generate_cohort
@@ -59,6 +59,8 @@ COMMAND_PATHS = {
 # Generated events per participant at 16 weeks (measured): sizes the cohort for a target.
 EVENTS_PER_PARTICIPANT = 55
 GENERATE_SEED = 8
+# `continuum rebuild --workers N` is measured beside the one-worker rebuild with this N.
+PARALLEL_WORKERS = 2
 GENERATE_TODAY = date(2026, 3, 2)
 
 Report = dict[str, Any]
@@ -165,20 +167,30 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
         "peak_rss_mib": child["peak_rss_mib"],
         "measured_in": "a child process (api.bench.rebuild_child): its own ru_maxrss",
     }
+    say(f"{kind}: rebuild --workers {PARALLEL_WORKERS} of {generated.events} events")
+    parallel = rebuild_in_child(backend.app_url, PARALLEL_WORKERS)
+    report["rebuild_parallel"] = {
+        "workers": PARALLEL_WORKERS,
+        **rate(Timed(read.count, parallel["seconds"]), read),
+        "speedup_over_1_worker": round(child["seconds"] / parallel["seconds"], 2),
+        "same_digest_as_1_worker": parallel["digest"] == child["digest"],
+        "peak_rss_mib": parallel["peak_rss_mib"],
+    }
 
     say(f"{kind}: append -> visible under {sizes.live_rate:g} writes/s")
     report["live"] = asdict(append_to_visible(backend.app_url, sizes.live_seconds, sizes.live_rate))
 
     say(f"{kind}: HTTP, 16 clients")
     report["http"] = http_bench(
-        backend.app_url, sizes.http_seconds, sizes.timeline_events, sizes.read_rounds
-    )
+        backend.app_url, backend.raw_url, sizes.http_seconds, sizes.timeline_events,
+        sizes.read_rounds,
+    )  # fmt: skip
     return report
 
 
-def rebuild_in_child(store_url: str) -> dict[str, Any]:
+def rebuild_in_child(store_url: str, workers: int = 1) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "api.bench.rebuild_child", store_url],
+        [sys.executable, "-m", "api.bench.rebuild_child", store_url, str(workers)],
         capture_output=True, text=True, check=True, timeout=1800,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -200,13 +212,33 @@ def targets(pg: Report, full: bool) -> list[Report]:
         ("append->visible p99, ms", "<", 50, live["p99_ms"]),
         ("timeline read p99 at 16 clients, ms", "<", 50, http["timeline_read"]["p99_ms"]),
     ]
+    for name, ceiling in CEILING_OF.items():
+        label = name.replace("_", " ")
+        rows.append((f"HTTP {label}, ratio to the {ceiling.replace('_', ' ')}", ">=", 0.6,
+                     http[name]["ratio"]))  # fmt: skip
+        rows.append((f"HTTP {label}, p99 ratio to the ceiling's p99", "<=", 1.5,
+                     http[name]["p99_ratio"]))  # fmt: skip
+    parallel = pg["rebuild_parallel"]
+    rows.append((f"rebuild --workers {parallel['workers']}, speed-up over 1 worker", ">=", 1.5,
+                 parallel["speedup_over_1_worker"]))  # fmt: skip
+    rows.append(("rebuild --workers, same digest as 1 worker (1 = yes)", ">=", 1,
+                 int(parallel["same_digest_as_1_worker"])))  # fmt: skip
+    online = http["online_rebuild"]
+    rows.append(("rebuild --online under 16 readers: failed + stale reads", "<=", 0,
+                 online["errors"] + online["stale_reads"]))  # fmt: skip
     if full:
         rows.append(("rebuild of 1M events, seconds", "<", 60, rb["seconds"]))
+        rows.append((f"rebuild of 1M events, --workers {parallel['workers']}, seconds", "<", 20,
+                     parallel["seconds"]))  # fmt: skip
     return [
         {"target": name, "bound": f"{op} {bound:g}", "measured": value,
-         "met": value is not None and (value >= bound if op == ">=" else value < bound)}
+         "met": value is not None and _meets(value, op, bound)}
         for name, op, bound, value in rows
     ]  # fmt: skip
+
+
+def _meets(value: float, op: str, bound: float) -> bool:
+    return value >= bound if op == ">=" else value <= bound if op == "<=" else value < bound
 
 
 def _fmt_rate(r: Report, with_ratio: bool = False) -> str:
@@ -245,10 +277,20 @@ def table(backends: dict[str, Report]) -> str:
         return " / ".join("?" if us is None else f"{us:,}" for us in found) + " us"
 
     def http_rate(name: str) -> Callable[[Report], str]:
-        return lambda b: f"{b['http'][name]['requests_per_s']:,.0f} req/s"
+        def cell(b: Report) -> str:
+            found = b["http"][name]
+            ratio = f" ({found['ratio']:.2f}x)" if found.get("ratio") is not None else ""
+            return f"{found['requests_per_s']:,.0f} req/s{ratio}"
+
+        return cell
 
     def http_latency(name: str) -> Callable[[Report], str]:
-        return lambda b: f"{b['http'][name]['p50_ms']:.1f} / {b['http'][name]['p99_ms']:.1f} ms"
+        def cell(b: Report) -> str:
+            found = b["http"][name]
+            ratio = f" ({found['p99_ratio']:.2f}x)" if found.get("p99_ratio") is not None else ""
+            return f"{found['p50_ms']:.1f} / {found['p99_ms']:.1f} ms{ratio}"
+
+        return cell
 
     def http_split(name: str) -> Callable[[Report], str]:
         return lambda b: "/".join(map(str, b["http"][name].get("connections_per_worker", [])))
@@ -270,10 +312,29 @@ def table(backends: dict[str, Report]) -> str:
     row("4 rebuild seconds / events",
         lambda b: f"{b['rebuild']['seconds']:.1f} s / {b['rebuild']['events']:,}")  # fmt: skip
     row("4 rebuild peak RSS", lambda b: f"{b['rebuild']['peak_rss_mib']:,.0f} MiB")
+    row("4 rebuild --workers 2 (x select+decode)", lambda b: _fmt_rate(b["rebuild_parallel"], True))
+    row(
+        "4 rebuild --workers 2: seconds / x 1 worker / digest",
+        lambda b: (
+            f"{b['rebuild_parallel']['seconds']:.1f} s / "
+            f"{b['rebuild_parallel']['speedup_over_1_worker']:.2f}x / "
+            f"{'same' if b['rebuild_parallel']['same_digest_as_1_worker'] else 'DIFFERS'}"
+        ),
+    )
+    row(
+        "4 rebuild --online, 16 readers: s / reads / failed+stale",
+        lambda b: (
+            f"{b['http']['online_rebuild']['rebuild_seconds']:.0f} s / "
+            f"{b['http']['online_rebuild']['reads']:,} / "
+            f"{b['http']['online_rebuild']['errors'] + b['http']['online_rebuild']['stale_reads']}"
+        ),
+    )
     row("5 append->visible p50 / p99",
         lambda b: f"{b['live']['p50_ms']:.1f} / {b['live']['p99_ms']:.1f} ms")  # fmt: skip
-    for name, label in (("timeline_read", "timeline read"), ("session_write", "session write")):
-        row(f"6 HTTP {label}, 16 clients: req/s", http_rate(name))
+    for name in ROWS:
+        label = name.replace("_", " ")
+        against = f" (x {CEILING_OF[name].replace('_', ' ')})" if name in CEILING_OF else ""
+        row(f"6 HTTP {label}, 16 clients: req/s{against}", http_rate(name))
         row(f"6 HTTP {label}: p50 / p99", http_latency(name))
         row(f"6 HTTP {label}: connections per worker", http_split(name))
     width = max(len(label) for label, _ in rows)

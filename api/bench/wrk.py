@@ -19,9 +19,13 @@ from typing import Any
 
 THREADS = 2
 WARM_UP_SECONDS = 1
+SESSION_SPACING_SECONDS = 180
+# Sessions a warm-up can write span at most this many days (1 s at < 4,800 requests/s).
+WARM_UP_SESSION_DAYS = 10
 
 # Each request `k` (counted across wrk's threads) writes a session to participant k mod N at
-# base + 7k minutes: no two requests in flight write to the same participant.
+# base + k * SESSION_SPACING_SECONDS: no two requests in flight write to the same participant,
+# and one participant's sessions (N * 3 minutes apart) never overlap.
 SESSIONS_SCRIPT = """
 local ids, base, count, thread_no, threads = {}, 0, 0, 0, %(threads)d
 function setup(thread)
@@ -37,7 +41,7 @@ end
 function request()
   local k = count * threads + thread_no
   count = count + 1
-  local at = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", base + k * 420)
+  local at = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", base + k * %(spacing)d)
   local body = '{"service":"group","started_at":"' .. at ..
     '","duration_minutes":60,"attended":true}'
   return wrk.format(nil, "/v1/participants/" .. ids[(k %% #ids) + 1] .. "/sessions", nil, body)
@@ -92,7 +96,7 @@ def _wrk(
     script_args: Sequence[str] = (),
 ) -> str:
     command = [
-        "wrk", f"-t{THREADS}", f"-c{clients}", f"-d{seconds}s", "--latency",
+        "wrk", f"-t{THREADS}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
         "-H", f"Authorization: Bearer {token}",
     ]  # fmt: skip
     if script is not None:
@@ -105,10 +109,9 @@ def _wrk(
     ).stdout
 
 
-def timeline_load(
-    base_url: str, token: str, seconds: float, clients: int, participant_id: str
-) -> dict[str, Any]:
-    url = f"{base_url}/v1/participants/{participant_id}/timeline"
+def read_load(base_url: str, token: str, seconds: float, clients: int, path: str) -> dict[str, Any]:
+    """GET `path` (a timeline, a compliance report) from `clients` connections."""
+    url = f"{base_url}{path}"
     _wrk(url, token, WARM_UP_SECONDS, clients)
     return parse(_wrk(url, token, seconds, clients), seconds, clients)
 
@@ -123,11 +126,13 @@ def sessions_load(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="continuum-wrk-") as directory:
         script = Path(directory) / "sessions.lua"
-        script.write_text(SESSIONS_SCRIPT % {"threads": THREADS})
+        script.write_text(
+            SESSIONS_SCRIPT % {"threads": THREADS, "spacing": SESSION_SPACING_SECONDS}
+        )
         ids = ",".join(participant_ids)
         warm_up_base = int(first_session.timestamp())
         # Measured sessions start after every warm-up session's time, so none repeats one.
-        measured_base = warm_up_base + 40 * 24 * 3600
+        measured_base = warm_up_base + WARM_UP_SESSION_DAYS * 24 * 3600
 
         def run(duration: float, base: int) -> str:
             return _wrk(base_url, token, duration, clients, script, (ids, str(base)))

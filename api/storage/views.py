@@ -42,15 +42,20 @@ def follow_views(
     application: ContinuumApplication,
     view_store: ViewStore,
     listener: Callable[[Callable[[], None]], NotifyListener | None],
+    partition: tuple[int, int] | None = None,
 ) -> Views:
     """The participant views in `view_store`, fed from the application's log.
 
     `listener` builds what wakes the runner on each commit (PostgreSQL's NOTIFY), or None
-    where there is none; api.bootstrap chooses it with the backend.
+    where there is none; api.bootstrap chooses it with the backend. With `partition`
+    (index, count) the runner keeps only that share of the participants.
     """
-    runner = ViewRunner(application.recorder, application.mapper, view_store, ParticipantViewFold())
-    queries = ViewQueries(view_store, application.policy_timeline)
-    return Views(view_store, runner, queries, listener(runner.wake))
+    runner = ViewRunner(
+        application.recorder, application.mapper, view_store, ParticipantViewFold(),
+        partition=partition,
+    )  # fmt: skip
+    queries = ViewQueries(runner.store, application.policy_timeline)
+    return Views(runner.store, runner, queries, listener(runner.wake))
 
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

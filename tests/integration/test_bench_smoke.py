@@ -35,17 +35,22 @@ def check_backend(result: dict[str, Any]) -> None:
     assert rebuild["peak_rss_mib"] > 0 and "ratio" in rebuild
     live = result["live"]
     assert live["writes"] > 0 and live["unseen"] == 0 and live["p99_ms"] >= live["p50_ms"]
-    for name in ("timeline_read", "session_write"):
+    for name in ("read_ceiling", "timeline_read", "compliance_read", "write_ceiling",
+                 "session_write"):  # fmt: skip
         http = result["http"][name]
         # On a loaded machine a tiny window may complete no timed request: check shape only.
         assert set(http) >= {
             "requests", "requests_per_s", "p50_ms", "p99_ms", "connections_per_worker"
         }, name  # fmt: skip
         assert http["clients"] == 16 and http["errors"] == 0, name
-    # The timeline read runs in rounds (two at tiny sizes), each kept beside the median one.
-    read_rounds = result["http"]["timeline_read"]["rounds"]
-    assert len(read_rounds) == 2
-    assert all(set(r) >= {"p99_ms", "connections_per_worker"} for r in read_rounds)
+    # Each row runs in rounds (two at tiny sizes), each kept beside the median one, and each
+    # real row is given as a ratio to its ceiling measured in the same rounds.
+    for name in ("timeline_read", "compliance_read", "session_write"):
+        http = result["http"][name]
+        assert len(http["rounds"]) == 2, name
+        assert all(set(r) >= {"p99_ms", "connections_per_worker"} for r in http["rounds"])
+        assert {"ratio", "p99_ratio"} <= set(http), name
+    assert result["http"]["timeline_bytes"] > 0
 
 
 def test_sqlite_run_writes_every_measurement(

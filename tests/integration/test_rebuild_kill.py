@@ -7,12 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from api.bootstrap import Service, open_url
+from api.bootstrap import Service
 from api.seed.synthetic_log import write_log
 from domain.application import ContinuumApplication
 from projections.view_store import ViewRow
@@ -38,23 +35,6 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     process = continuum(url, *args)
     out, err = process.communicate(timeout=300)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(fixture))
-
-
-@pytest.fixture
-def service(url: str) -> Iterator[Service]:
-    with open_url(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def app(service: Service) -> ContinuumApplication:
-    return service.application
 
 
 def test_a_rebuild_killed_midway_then_resumed_equals_a_clean_rebuild(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from api.bootstrap import open_url
+from api.bootstrap import Service, open_url
 from projections.view_store import ViewRow, ViewStore
 
 
@@ -19,9 +19,17 @@ class ViewStoreContract:
     """What every ViewStore must do; subclasses provide the `store_url` fixture."""
 
     @pytest.fixture
-    def store(self, store_url: str) -> Iterator[ViewStore]:
+    def service(self, store_url: str) -> Iterator[Service]:
         with open_url(store_url) as service:
-            yield service.view_store("contract_views")
+            yield service
+
+    @pytest.fixture
+    def store(self, service: Service) -> ViewStore:
+        return service.view_store("contract_views")
+
+    @pytest.fixture
+    def fresh(self, service: Service) -> ViewStore:
+        return service.view_store("contract_views_next")
 
     def test_starts_empty_at_position_zero(self, store: ViewStore) -> None:
         """Given fresh tables, then the position is 0 and there are no rows."""
@@ -104,6 +112,66 @@ class ViewStoreContract:
         assert store.position() == 0
         assert store.get("a") is None
 
+    def test_a_commit_from_a_position_no_longer_tracked_fails(self, store: ViewStore) -> None:
+        """Given position 5, when rows folded from position 3 are committed (another runner or
+        a switch moved the view meanwhile), then the commit fails and stores nothing."""
+        store.commit([row("a")], 5)
+
+        with pytest.raises(IntegrityError):
+            store.commit([row("a", level="3.5")], 8, 3)
+
+        assert store.position() == 5 and store.get("a") == row("a")
+        store.commit([row("a", level="3.5")], 8, 5)
+        assert store.position() == 8
+
+    def test_a_replacement_switches_only_when_it_has_caught_up(
+        self, store: ViewStore, fresh: ViewStore
+    ) -> None:
+        """Given live views at 6 and fresh ones at 4, then replace_with refuses and changes
+        nothing; once the fresh ones reach 7, it switches rows and position together, and the
+        fresh tables can be made again."""
+        store.commit([row("a"), row("old")], 6)
+        fresh.commit([row("a", level="1")], 4)
+
+        assert not store.replace_with(fresh)
+        assert store.position() == 6 and store.get("old") == row("old")
+
+        fresh.commit([row("a", level="3.5")], 7)
+        assert store.replace_with(fresh)
+
+        assert store.position() == 7
+        assert list(store.all_rows()) == [row("a", level="3.5")]
+        store.commit([row("b")], 9, 7)
+        assert store.get("b") == row("b")
+
+
+class PartitionContract:
+    """Partitions of a view: SQL stores (the in-memory one is kept by one process)."""
+
+    def test_a_partitioned_view_is_at_its_lowest_partition_once_all_have_one(
+        self, store: ViewStore
+    ) -> None:
+        """Given partitions 0/2 at 5 (1/2 untracked), then the view is partitioned at 0; once
+        1/2 is at 3 the view is at 3; adopting at 5 makes it one view at 5 again."""
+        store.partition(0, 2).commit([row("a")], 5)
+        assert store.partitioned() and store.position() == 0
+        store.partition(1, 2).commit([row("b")], 3)
+        assert store.position() == 3
+        assert store.partition(1, 2).position() == 3
+        assert set(store.partition_positions()) == {"contract_views#0/2", "contract_views#1/2"}
+
+        store.partition(1, 2).commit([], 5)
+        store.adopt_partitions(5)
+
+        assert not store.partitioned() and store.position() == 5
+        assert store.partition_positions() == {}
+        assert [r.participant_id for r in store.all_rows()] == ["a", "b"]
+
+    def test_dropping_the_tables_forgets_the_partitions_too(self, store: ViewStore) -> None:
+        store.partition(0, 3).commit([row("a")], 2)
+        store.drop_tables()
+        assert store.partition_positions() == {} and store.position() == 0
+
 
 class TestMemoryViewStore(ViewStoreContract):
     @pytest.fixture
@@ -111,13 +179,13 @@ class TestMemoryViewStore(ViewStoreContract):
         return "memory://"
 
 
-class TestSQLiteViewStore(ViewStoreContract):
+class TestSQLiteViewStore(ViewStoreContract, PartitionContract):
     @pytest.fixture
     def store_url(self, sqlite_url: str) -> str:
         return sqlite_url
 
 
-class TestPostgresViewStore(ViewStoreContract):
+class TestPostgresViewStore(ViewStoreContract, PartitionContract):
     @pytest.fixture
     def store_url(self, postgres_url: str) -> str:
         return postgres_url
