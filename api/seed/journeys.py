@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+from api.seed.commands import admission, recorded_session
 from domain.commands import (
-    Admit,
     ChangeLevel,
     CorrectEntry,
     Discharge,
@@ -23,7 +23,6 @@ from domain.commands import (
     Reassess,
     Recorded,
     RecordScreening,
-    RecordSession,
 )
 
 PANEL = ("amphetamines", "cocaine", "opiates", "pcp", "thc")  # the common urine 5-panel
@@ -117,15 +116,15 @@ class Journey:
         edition: str = "3",
     ) -> None:
         at = at_time(day, time(10))
-        command = Admit(
-            participant_id=self.participant_id,
+        command = admission(
+            at,
             program_id=program,
-            age_group=age_group,
             level=level,
+            participant_id=self.participant_id,
+            age_group=age_group,
             pathway=pathway,
-            admitted_at=at,
-            referred_from_level=referred_from,
             criteria_edition=edition,
+            referred_from_level=referred_from,
         )
         self._add(at, 60, "admit", "intake-fay", command)
 
@@ -142,11 +141,11 @@ class Journey:
         tag: str | None = None,
     ) -> None:
         kind = f"session:{service}:{'attended' if attended else 'missed'}"
-        command = RecordSession(
-            participant_id=self.participant_id,
+        command = recorded_session(
+            self.participant_id,
+            at,
+            minutes,
             service=service,
-            started_at=at,
-            duration_minutes=minutes,
             attended=attended,
             modality=modality,
             track=track,
