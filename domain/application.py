@@ -94,6 +94,8 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         self._verification = Verification(self.recorder, self.mapper)
         self._consents = ConsentFollower()  # read by ConsentCommands
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
+        # The zone of programs whose policy names none (api.settings: CONTINUUM_TIMEZONE).
+        self.default_timezone = self.env.get("CONTINUUM_TIMEZONE") or "UTC"
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -236,7 +238,8 @@ class ContinuumApplication(ConsentCommands, DirectSave):
     def policy_timeline(self, program_id: str) -> PolicyTimeline:
         """The program's policy at every moment (the defaults until a change is recorded)."""
         program = self._get_program(program_id)
-        return program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        timeline = program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        return timeline.with_zone(self.default_timezone)
 
     def _get_program(self, program_id: str) -> Program | None:
         try:

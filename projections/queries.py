@@ -7,7 +7,7 @@ read and no replay of the stream.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from domain.policy import PolicyTimeline
 from projections import caseload, compliance
@@ -34,7 +34,7 @@ class ViewQueries:
         view = self.view(participant_id)
         return None if view is None else view.level_of_care
 
-    def compliance(self, participant_id: str, as_of: date) -> ComplianceReport | None:
+    def compliance(self, participant_id: str, as_of: date | datetime) -> ComplianceReport | None:
         view = self.view(participant_id)
         if view is None or view.compliance is None:
             return None

@@ -29,9 +29,9 @@ from domain.levels import LevelOfCare
 from domain.participant import Participant
 from domain.policy import PolicyTimeline, ProgramPolicy
 from domain.values import ScreeningOutcome
-from projections import compliance_state
-from projections.cadence import Finding
-from projections.compliance_state import ComplianceState, Entry, Episode
+from projections.compliance import state as compliance_state
+from projections.compliance.cadence import Finding
+from projections.compliance.state import ComplianceState, Entry, Episode
 from projections.history import History, effective_at, policy_known_at, state_at
 
 BASIS = "public decision boundaries (program policy); not ASAM placement rules"

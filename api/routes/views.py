@@ -34,6 +34,7 @@ from api.storage.views import Views
 from domain.commands import ChangePolicy
 from domain.errors import ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
+from projections.weeks import local_date
 
 router = APIRouter(tags=["views"])
 
@@ -100,7 +101,8 @@ def get_compliance(
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
     position = _reached(views, min_position)
-    report = views.queries.compliance(str(participant_id), as_of or now.date())
+    # Without a date, "as of" is today in the program's own zone (the end of that local day).
+    report = views.queries.compliance(str(participant_id), as_of or now)
     if report is None:
         raise ParticipantNotFound(f"no participant {participant_id}")
     return ComplianceView.of(report, position)
@@ -110,6 +112,7 @@ def get_compliance(
 def get_caseload(
     principal: Reader,
     views: ViewsDep,
+    application: Application,
     now: Now,
     program_id: Annotated[str | None, Query(max_length=200)] = None,
     level: Annotated[str | None, Query(max_length=16)] = None,
@@ -119,7 +122,7 @@ def get_caseload(
 ) -> CaseloadView:
     """Active (or discharged) participants with level, weeks in program and open findings."""
     position = _reached(views, min_position)
-    day = as_of or now.date()
+    day = as_of or local_date(now, application.default_timezone)
     rows = views.queries.caseload(
         program_ids=_visible_programs(principal, program_id),
         level=level,
