@@ -235,11 +235,12 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""
         return in_clinical_order(self.stream(participant_id))
 
-    def policy_timeline(self, program_id: str) -> PolicyTimeline:
-        """The program's policy at every moment (the defaults until a change is recorded)."""
+    def policy_timeline(self, program_id: str, *, as_stored: bool = False) -> PolicyTimeline:
+        """The program's policy at every moment (the defaults until a change is recorded),
+        programs without a zone taking the service's (`as_stored`: left without one)."""
         program = self._get_program(program_id)
         timeline = program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
-        return timeline.with_zone(self.default_timezone)
+        return timeline if as_stored else timeline.with_zone(self.default_timezone)
 
     def _get_program(self, program_id: str) -> Program | None:
         try:

@@ -161,7 +161,8 @@ def change_policy(
     now: Now,
 ) -> PolicyReceipt:
     """Change some policy settings from now on (never retroactively); others stay as they are."""
-    current = _latest(application.policy_timeline(program_id)).to_dict()
+    # As stored: a program without a zone keeps following the service's, whatever else changes.
+    current = _latest(application.policy_timeline(program_id, as_stored=True)).to_dict()
     merged = {**current, **body.settings()}
     recorded = application.execute(
         ChangePolicy(program_id=program_id, policy=merged), recorded_by=principal.sub, now=now
