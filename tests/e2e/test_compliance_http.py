@@ -40,7 +40,7 @@ def write(client: TestClient, pid: str, resource: str, body: dict[str, Any]) -> 
     return receipt
 
 
-def groups(client: TestClient, pid: str, days: list[int], minutes: int = 180) -> list[str]:
+def groups(client: TestClient, pid: str, days: list[float], minutes: int = 180) -> list[str]:
     """Attended group sessions on the given days after admission; returns their event ids."""
     return [
         write(
