@@ -55,7 +55,7 @@ def submit(client: TestClient, participant: str, slug: str, **fields: str) -> No
 def page_of(client: TestClient, participant: str) -> str:
     response = client.get(f"/participants/{participant}")
     assert response.status_code == 200, response.text
-    return response.text
+    return str(response.text)
 
 
 def test_hours_show_as_hours_and_minutes(pages: TestClient, admitted: str) -> None:
@@ -86,8 +86,8 @@ def test_a_week_at_two_levels_shows_each_level_with_its_own_sessions(
         write(pages, admitted, "sessions", session(started_at=days_after_admission(day)))
     step_up = level_change(to_level="2.5", effective_at=days_after_admission(9))
     write(pages, admitted, "level-changes", step_up)
-    for day in (9.1, 10):
-        body = session(started_at=days_after_admission(day), duration_minutes=240)
+    for later in (9.1, 10.0):
+        body = session(started_at=days_after_admission(later), duration_minutes=240)
         write(pages, admitted, "sessions", body)
     sign_in(pages, *CLINICIAN)
 
