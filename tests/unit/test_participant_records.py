@@ -4,6 +4,7 @@ re-codes, recertifications, discharge summaries and late reassessments."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from uuid import UUID
 
 import pytest
 
@@ -77,7 +78,7 @@ def prescribe(participant: Participant, started: date, ended: date | None = None
 
 def end(participant: Participant, prescription_id: str, ended: date) -> None:
     command = EndPrescription(
-        participant_id=participant.id, prescription_id=prescription_id, ended_on=ended
+        participant_id=participant.id, prescription_id=UUID(prescription_id), ended_on=ended
     )
     participant.execute(command, recorded_by=USER, now=NOW)
 
