@@ -13,18 +13,6 @@ from projections.compliance.scope import Scope
 from projections.compliance.state import Entry, Episode, Stay
 
 
-def _reassessment_days(p: ProgramPolicy) -> int:
-    return p.reassessment_days
-
-
-def _level_change_reassessment_days(p: ProgramPolicy) -> int:
-    return p.level_change_reassessment_days
-
-
-def _length_of_stay_reassessment_days(p: ProgramPolicy) -> int:
-    return p.length_of_stay_reassessment_days
-
-
 def reassessment_rules(scope: Scope, episode: Episode) -> list[Finding]:
     entries = scope.entries(episode, "reassessment")
     marks = [scope.mark(e.occurred_at, e.event_id) for e in entries]
@@ -57,9 +45,9 @@ def periodic(scope: Scope, episode: Episode, marks: list[Mark], until: date) -> 
             "reassessment_due",
             episode=episode.number,
             anchor=anchor,
-            first_due=anchor.day + scope.days(anchor, _reassessment_days),
+            first_due=anchor.day + scope.days(anchor, "reassessment_days"),
             satisfiers=within,
-            interval_days=scope.interval(_reassessment_days),
+            interval_days=scope.interval("reassessment_days"),
             until=run_until,
             late=after[:1],
         )
@@ -74,7 +62,7 @@ def level_changes(scope: Scope, episode: Episode, entries: list[Entry]) -> list[
         if stay.entered_by == "admitted":
             continue
         change = scope.mark(stay.started_at, stay.event_id)
-        window = scope.days(change, _level_change_reassessment_days)
+        window = scope.days(change, "level_change_reassessment_days")
         due = change.day + window
         answers = [
             scope.mark(e.occurred_at, e.event_id)
@@ -132,7 +120,7 @@ def length_of_stay(scope: Scope, episode: Episode, marks: list[Mark], until: dat
         anchor=anchor,
         first_due=first_due,
         satisfiers=after,
-        interval_days=scope.interval(_length_of_stay_reassessment_days),
+        interval_days=scope.interval("length_of_stay_reassessment_days"),
         until=until,
     )
 

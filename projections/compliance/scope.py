@@ -17,7 +17,6 @@ from projections.compliance.cadence import ONE_DAY, Mark
 from projections.compliance.state import ComplianceState, Entry, Episode, Stay
 from projections.weeks import WEEK, local_date, start_of_day
 
-Setting = Callable[[ProgramPolicy], int]
 FALLBACK_ZONE = "UTC"  # a timeline built without the service's zone (pure tests)
 
 
@@ -102,9 +101,10 @@ class Scope:
     def policy(self, moment: datetime) -> ProgramPolicy:
         return self.timeline.at(moment)
 
-    def days(self, mark: Mark, setting: Setting) -> timedelta:
-        """A number of days from the policy in force at `mark`."""
-        return timedelta(days=setting(self.timeline.at(mark.at)))
+    def days(self, mark: Mark, setting: str) -> timedelta:
+        """The policy's `setting` (a number of days) in force at `mark`."""
+        return timedelta(days=self.interval(setting)(mark))
 
-    def interval(self, setting: Setting) -> Callable[[Mark], int]:
-        return lambda mark: setting(self.timeline.at(mark.at))
+    def interval(self, setting: str) -> Callable[[Mark], int]:
+        """The policy's `setting` (a number of days) in force at each mark."""
+        return lambda mark: int(getattr(self.timeline.at(mark.at), setting))

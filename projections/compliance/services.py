@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import date as date_type
 from datetime import timedelta
 
-from domain.policy import ProgramPolicy
 from domain.values import ScreeningOutcome
 from projections.compliance.cadence import Finding, Mark, cadence_findings
 from projections.compliance.scope import Scope
@@ -28,18 +27,6 @@ VALID_SCREEN_OUTCOMES = frozenset(
 )
 
 
-def _attendance_gap_days(p: ProgramPolicy) -> int:
-    return p.attendance_gap_days
-
-
-def _individual_therapy_days(p: ProgramPolicy) -> int:
-    return p.individual_therapy_days
-
-
-def _positive_screen_followup_days(p: ProgramPolicy) -> int:
-    return p.positive_screen_followup_days
-
-
 def service_rules(scope: Scope, episode: Episode) -> list[Finding]:
     admission = scope.mark(episode.admitted_at, episode.event_id)
     until = scope.until(episode)
@@ -52,11 +39,11 @@ def service_rules(scope: Scope, episode: Episode) -> list[Finding]:
         "individual_therapy_cadence",
         episode=episode.number,
         anchor=admission,
-        first_due=admission.day + scope.days(admission, _individual_therapy_days),
+        first_due=admission.day + scope.days(admission, "individual_therapy_days"),
         satisfiers=[
             scope.mark(e.occurred_at, e.event_id) for e in attended if e.service == "individual"
         ],
-        interval_days=scope.interval(_individual_therapy_days),
+        interval_days=scope.interval("individual_therapy_days"),
         until=until,
     )
     return [
@@ -97,9 +84,9 @@ def attendance_gaps(
             "attendance_gap",
             episode=episode.number,
             anchor=anchor,
-            first_due=anchor.day + scope.days(anchor, _attendance_gap_days),
+            first_due=anchor.day + scope.days(anchor, "attendance_gap_days"),
             satisfiers=within,
-            interval_days=scope.interval(_attendance_gap_days),
+            interval_days=scope.interval("attendance_gap_days"),
             until=run_until,
         )
     return findings
@@ -141,7 +128,7 @@ def positive_screen_followups(
         outcome = scope.state.outcome_of(screen, policy.analytes_of, positive.day)
         if outcome != ScreeningOutcome.UNEXPECTED_POSITIVE.value:
             continue
-        due = positive.day + scope.days(positive, _positive_screen_followup_days)
+        due = positive.day + scope.days(positive, "positive_screen_followup_days")
         followup = next((r for r in reassessments if r.at >= positive.at), None)
         if followup is None:
             findings.append(
