@@ -7,9 +7,9 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StrictStr
+from pydantic import Field
 
-from api.schemas.participants import Instant, RecordRequest, Text, WriteReceipt
+from api.schemas.participants import Instant, RecordRequest, SubstanceName, Text, WriteReceipt
 from domain.commands import (
     EndPrescription,
     Prescribe,
@@ -18,7 +18,8 @@ from domain.commands import (
     RecordRecertification,
 )
 
-Medication = Annotated[StrictStr, Field(min_length=1, max_length=64, examples=["buprenorphine"])]
+# The same bounds as a screen's substance names, which a medication's analytes are matched to.
+Medication = Annotated[SubstanceName, Field(min_length=1, examples=["buprenorphine"])]
 
 
 class PrescriptionRequest(RecordRequest):
