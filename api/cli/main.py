@@ -30,6 +30,7 @@ from uuid import UUID
 
 from api.bootstrap import StoreUnavailable, describe_store, open_service
 from api.cli import audit as audit_commands
+from api.cli import db_setup
 from api.cli import views as view_commands
 from api.cli.parsing import EXIT_UNAVAILABLE, EXIT_USAGE, CommandFailed, CommandParser
 from api.feed.relay import add_relay_parser
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     view_commands.register(commands)
     generate.register(commands)
     audit_commands.register(commands)
+    db_setup.register(commands)
     add_relay_parser(commands)
     return parser
 
