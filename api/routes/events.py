@@ -24,10 +24,12 @@ from fastapi.security import HTTPAuthorizationCredentials
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
 from api.http.dependencies import clock
+from api.http.reads import Purpose, PurposeOfUse, get_access_log, log_accesses
 from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
 from api.security.authz import Action, Auditor, FeedReader, Forbidden, may
 from api.security.identity import SESSION_COOKIE, Principal, bearer_scheme, principal_of
 from api.security.tokens import Role
+from api.storage.access_log import AccessLog
 from api.storage.disclosure_log import DisclosureLog
 
 router = APIRouter(tags=["events"])
@@ -99,9 +101,12 @@ ProgramId = Annotated[str | None, Query(max_length=200)]
     responses={403: {"description": "The caller's role may not read the feed"}},
 )
 def read_events(
+    request: Request,
     principal: FeedReader,
     feed: FeedDep,
     now: Now,
+    access_log: Annotated[AccessLog, Depends(get_access_log)],
+    purpose: Purpose = PurposeOfUse.TREAT,
     after: After = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     types: Types = None,
@@ -113,6 +118,9 @@ def read_events(
     page = feed.read(query, recipient=recipient, now=now)
     if recipient is not None:
         feed.disclose(page, recipient, now, "feed")
+    else:  # staff (admin, auditor): the page is a read of each participant it shows
+        participants = (item.participant_id for item in page.items)
+        log_accesses(request, access_log, principal, participants, "feed", purpose, now)
     body = {"events": [item.cloud_event() for item in page.items], "next_after": page.next_after}
     return JSONResponse(body, headers=_NOTICE)
 

@@ -101,6 +101,17 @@ class AccessLog(ABC):
             raise AccessLogUnavailable(type(pending.error).__qualname__) from pending.error
         return replace(entry, id=pending.id)
 
+    def append_all(self, entries: Sequence[AccessEntry]) -> list[AccessEntry]:
+        """Durably record the entries of one read that showed several participants (a
+        caseload, a feed page) in one transaction, or raise AccessLogUnavailable."""
+        if not entries:
+            return []
+        try:
+            ids = self._insert_many(entries)
+        except Exception as error:
+            raise AccessLogUnavailable(type(error).__qualname__) from error
+        return [replace(e, id=i) for e, i in zip(entries, ids, strict=True)]
+
     def _write_group(self, group: list[_Pending]) -> None:
         try:
             ids = self._insert_many([p.entry for p in group])
