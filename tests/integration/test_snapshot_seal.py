@@ -140,6 +140,7 @@ def test_an_edited_snapshot_never_changes_who_reads_and_verify_reports_it(
         assert body["ok"] is False and body["first_break"] is None
         assert [b["version"] for b in body["snapshot_breaks"]] == [100]
         assert body["snapshot_breaks"][0]["kind"] == "snapshot"
+        assert client.get("/healthz").json()["snapshots_rejected"] >= 1
 
     monkeypatch.setenv("CONTINUUM_DATABASE_URL", str(settings.database_url))
     if settings.cipher_key:
