@@ -107,7 +107,8 @@ def log_access(
     now: datetime,
 ) -> AccessEntry:
     """Append the access entry of a read of `record`; raises AccessLogUnavailable (503)."""
-    return access_log.append(_entry(request, principal, participant_id, record, purpose, now))
+    [entry] = log_accesses(request, access_log, principal, [participant_id], record, purpose, now)
+    return entry
 
 
 def log_accesses(
@@ -119,34 +120,25 @@ def log_accesses(
     purpose: PurposeOfUse,
     now: datetime,
 ) -> list[AccessEntry]:
-    """One read that shows several participants (a caseload, a feed page): an entry per
-    participant shown, all written in one transaction before it is served (HIPAA 45 CFR
-    164.312(b) audit controls record each disclosure of a record, lists included)."""
-    unique = dict.fromkeys(UUID(str(p)) for p in participant_ids)
-    entries = [_entry(request, principal, pid, record, purpose, now) for pid in unique]
+    """The entries of one read: one per participant it shows (a caseload or a feed page shows
+    several), all written in one transaction before it is served (HIPAA 45 CFR 164.312(b)
+    audit controls record each disclosure of a record, lists included)."""
+    entries = [
+        AccessEntry(
+            at=now,
+            sub=principal.sub,
+            role=principal.role.value,
+            participant_id=participant_id,
+            record=record,
+            endpoint=_route_template(request),
+            purpose=purpose.value,
+            request_id=getattr(request.state, "request_id", None),
+        )
+        for participant_id in dict.fromkeys(UUID(str(p)) for p in participant_ids)
+    ]
     if len(entries) == 1:  # one record: the log's group commit
         return [access_log.append(entries[0])]
     return access_log.append_all(entries)
-
-
-def _entry(
-    request: Request,
-    principal: Principal,
-    participant_id: UUID,
-    record: str,
-    purpose: PurposeOfUse,
-    now: datetime,
-) -> AccessEntry:
-    return AccessEntry(
-        at=now,
-        sub=principal.sub,
-        role=principal.role.value,
-        participant_id=participant_id,
-        record=record,
-        endpoint=_route_template(request),
-        purpose=purpose.value,
-        request_id=getattr(request.state, "request_id", None),
-    )
 
 
 def _route_template(request: Request) -> str:
