@@ -139,3 +139,24 @@ def seal_problem(
     if not hmac.compare_digest(event_hash_at_version, snapshot.chain_hash):
         return "chain"
     return None
+
+
+def reseal(snapshot: object, old_key: bytes | None, new_key: bytes | None) -> SealedSnapshot | None:
+    """The snapshot sealed under `new_key` (a key rotation), if its seal checks under
+    `old_key`; None if it does not (or it is unsealed): such a snapshot is not carried over,
+    the stream is replayed instead and sealed afresh at its next snapshot."""
+    if not isinstance(snapshot, SealedSnapshot):
+        return None
+    fields: dict[str, Any] = {
+        "originator_id": snapshot.originator_id,
+        "originator_version": snapshot.originator_version,
+        "topic": snapshot.topic,
+        "chain_hash": snapshot.chain_hash,
+        "state": snapshot.state,
+    }
+    if not hmac.compare_digest(compute_seal(old_key, **fields), str(snapshot.seal)):
+        return None
+    sealed: Any = SealedSnapshot
+    return sealed(  # type: ignore[no-any-return]
+        **fields, timestamp=snapshot.timestamp, seal=compute_seal(new_key, **fields)
+    )

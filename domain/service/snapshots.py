@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProjectorFunction, Repository
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, Mapper
+from eventsourcing.persistence import AggregateRecorder, Mapper
 
 from domain.chain import Break, canonical_json
 from domain.snapshot_seal import RejectReason, seal_problem
@@ -120,14 +120,14 @@ class CheckedRepository(Repository[UUID]):
 
 def check_snapshots(
     snapshot_recorder: AggregateRecorder,
-    recorder: ApplicationRecorder,
     mapper: Mapper[UUID],
     seal_key: bytes | None,
     originator_id: UUID,
+    events: Sequence[object],
 ) -> list[Break]:
     """Every stored snapshot of the stream checked: decoded, its seal and chain hash against the
-    stored event at its version, and its state against a replay of the stream up to there (one
-    replay for all of them)."""
+    stored event at its version, and its state against a replay of the stream's `events` (as
+    decoded for the chain check, in version order) up to there, one replay for all of them."""
     breaks: list[Break] = []
     snapshots: dict[int, Any] = {}
     for row in snapshot_recorder.select_events(originator_id):
@@ -139,16 +139,17 @@ def check_snapshots(
     if not snapshots:
         return breaks
     aggregate: Any = None
-    for row in recorder.select_events(originator_id, lte=max(snapshots)):
-        try:
-            event: Any = mapper.to_domain_event(row)
-            aggregate = event.mutate(aggregate)
-        except Exception:  # the chain check reports the event itself
+    for event in events:
+        if not snapshots:
             break
-        snapshot = snapshots.pop(event.originator_version, None)
+        try:
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        except Exception:  # unreadable or out of order: the chain check reports the event
+            break
+        version = aggregate.version
+        snapshot = snapshots.pop(version, None)
         if snapshot is None:
             continue
-        version = event.originator_version
         reason = seal_problem(seal_key, snapshot, getattr(event, "event_hash", None))
         if reason not in (None, "unsealed"):
             breaks.append(_break(version, f"the {reason} check failed"))

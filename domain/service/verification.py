@@ -45,14 +45,12 @@ class Verification:
     def stream(self, originator_id: UUID) -> ChainReport:
         """Any stream's chain (a participant's, a consent's or a program's), and its stored
         snapshots against it (domain.service.snapshots)."""
-        stored = self._recorder.select_events(originator_id)
-        report = verify_chain(
-            (self._decode(row) for row in stored), originator_id=originator_id, topic_of=_topic
-        )
+        decoded = [self._decode(row) for row in self._recorder.select_events(originator_id)]
+        report = verify_chain(decoded, originator_id=originator_id, topic_of=_topic)
         if self._snapshots is None or report.events == 0:
             return report
         found = check_snapshots(
-            self._snapshots, self._recorder, self._mapper, self._seal_key, originator_id
+            self._snapshots, self._mapper, self._seal_key, originator_id, decoded
         )
         return replace(report, snapshot_breaks=tuple(found)) if found else report
 
