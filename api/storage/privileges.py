@@ -25,8 +25,10 @@ service updates or deletes them, and the database refuses to as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -81,6 +83,24 @@ def sqlite_guards(table: str, what: str) -> list[str]:
         f"BEGIN SELECT RAISE(ABORT, '{what} is append-only'); END"
         for operation in ("UPDATE", "DELETE")
     ]
+
+
+def suspend_postgres_guards(cursor: Any) -> None:
+    """In the owner's transaction on `cursor`: let this transaction rewrite the logs (key
+    rotation). Transaction-local (SET LOCAL): it ends with the transaction, and the guards
+    honour it only for members of the tables' owner role."""
+    cursor.execute(f"SET LOCAL {MAINTENANCE_SETTING} = 'on'")
+
+
+@contextmanager
+def sqlite_guards_suspended(cursor: Any, table: str, what: str) -> Iterator[None]:
+    """Within one SQLite transaction on `cursor`: drop `table`'s guards, and create them again
+    before it commits (SQLite's DDL is transactional: no other connection sees them gone)."""
+    for operation in ("update", "delete"):
+        cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
+    yield
+    for guard in sqlite_guards(table, what):
+        cursor.execute(guard)
 
 
 # ---- connecting role --------------------------------------------------------------------------

@@ -24,7 +24,11 @@ from api.http.app import create_app
 from api.http.dependencies import clock
 from api.security.tokens import Role
 from api.settings import Settings
-from api.storage.privileges import MAINTENANCE_SETTING, POSTGRES_LOGS
+from api.storage.privileges import (
+    POSTGRES_LOGS,
+    sqlite_guards_suspended,
+    suspend_postgres_guards,
+)
 from tests.e2e.support import NOW, TEST_JWT_SECRET, admission, bearer, post, session
 
 # What someone connected as the runtime role would try on each log.
@@ -86,7 +90,7 @@ def refused(url: str, statement: str, *, maintenance: bool = False) -> bool:
     with psycopg.connect(url) as conn:
         try:
             if maintenance:
-                conn.execute(f"SET LOCAL {MAINTENANCE_SETTING} = 'on'")
+                suspend_postgres_guards(conn.cursor())
             conn.execute(statement)
         except psycopg.Error:
             return True
@@ -167,3 +171,21 @@ def test_sqlite_logs_refuse_updates_and_deletes(sqlite_url: str) -> None:
             for statement in (f"UPDATE {table} SET {key} = {key}", f"DELETE FROM {table}"):
                 with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                     db.execute(statement)
+
+
+def test_sqlite_maintenance_suspends_the_guards_for_one_transaction_only(sqlite_url: str) -> None:
+    """Key rotation's way on SQLite: the guards are dropped and made again inside one
+    transaction, so the rewrite passes and the next statement is refused again."""
+    settings = Settings(database_url=sqlite_url, demo=False, jwt_secret=TEST_JWT_SECRET)
+    with TestClient(create_app(settings), headers=bearer()) as client:
+        assert client.post("/v1/participants", json=admission()).status_code == 201
+    db = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        with sqlite_guards_suspended(db, "stored_events", "the event log"):
+            assert db.execute("UPDATE stored_events SET rowid = rowid").rowcount == 2
+        db.execute("COMMIT")
+        with pytest.raises(sqlite3.DatabaseError, match="the event log is append-only"):
+            db.execute("UPDATE stored_events SET rowid = rowid")
+    finally:
+        db.close()
