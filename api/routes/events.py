@@ -92,6 +92,8 @@ Types = Annotated[
     Query(description="Comma-separated event types, e.g. SessionAttended,Discharged"),
 ]
 ProgramId = Annotated[str | None, Query(max_length=200)]
+# Writes the access entries of a batch of the stream read by staff, before it is sent.
+LogPage = Callable[[FeedPage, datetime], None]
 
 
 @router.get(
@@ -151,12 +153,22 @@ def stream_events(
     types: Types = None,
     program_id: ProgramId = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    purpose: Purpose = PurposeOfUse.TREAT,
 ) -> StreamingResponse:
     """Live events as Server-Sent Events: `id:` is the position, resume with Last-Event-ID."""
     start = _resume_position(last_event_id, after)
     query = FeedQuery(start, settings.batch, FeedQuery.parse_types(types), program_id)
     now_of: Callable[[], datetime] = request.app.dependency_overrides.get(clock, clock)
-    frames = _sse_frames(request, feed, query, recipient_of(principal), now_of, settings)
+    recipient = recipient_of(principal)
+    log_staff_read: LogPage | None = None
+    if recipient is None:  # staff: each batch sent is a read of the participants in it
+        access_log: AccessLog = request.app.state.access_log
+
+        def log_staff_read(page: FeedPage, now: datetime) -> None:
+            participants = (item.participant_id for item in page.items)
+            log_accesses(request, access_log, principal, participants, "stream", purpose, now)
+
+    frames = _sse_frames(request, feed, query, recipient, now_of, settings, log_staff_read)
     headers = {**_NOTICE, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
@@ -192,6 +204,7 @@ async def _sse_frames(
     recipient: str | None,
     now_of: Callable[[], datetime],
     settings: StreamSettings,
+    log_staff_read: LogPage | None,
 ) -> AsyncIterator[str]:
     """Frames until the client goes away (Starlette cancels this generator then)."""
     cursor = query.after
@@ -199,7 +212,9 @@ async def _sse_frames(
     yield "retry: 2000\n\n"
     quiet_since = anyio.current_time()
     while not await request.is_disconnected():
-        page = await anyio.to_thread.run_sync(_read_and_log, feed, query, cursor, recipient, now_of)
+        page = await anyio.to_thread.run_sync(
+            _read_and_log, feed, query, cursor, recipient, now_of, log_staff_read
+        )
         for item in page.items:
             yield _frame(item.position, item.cloud_event())
         if page.next_after > cursor:
@@ -221,13 +236,18 @@ def _read_and_log(
     cursor: int,
     recipient: str | None,
     now_of: Callable[[], datetime],
+    log_staff_read: LogPage | None,
 ) -> FeedPage:
+    """The next batch, logged before it is sent: disclosed to a recipient, or (staff) a read
+    of each participant in it; a failed access-log write ends the stream unsent."""
     now = now_of()
     page = feed.read(
         FeedQuery(cursor, query.limit, query.types, query.program_id), recipient=recipient, now=now
     )
     if recipient is not None:
         feed.disclose(page, recipient, now, "stream")
+    elif log_staff_read is not None and page.items:
+        log_staff_read(page, now)
     return page
 
 
