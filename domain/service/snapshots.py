@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProjectorFunction, Repository
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import AggregateRecorder, Mapper
+from eventsourcing.persistence import AggregateRecorder, Mapper, PersistenceError
 
 from domain.chain import Break, canonical_json
 from domain.snapshot_seal import RejectReason, seal_problem
@@ -100,6 +100,8 @@ class CheckedRepository(Repository[UUID]):
             found = list(
                 self.snapshot_store.get(originator_id=aggregate_id, desc=True, limit=1, lte=version)
             )
+        except PersistenceError:  # the database itself failed: not the snapshot's fault
+            raise
         except Exception:  # a snapshot that cannot be decrypted or decoded: replay instead
             return None, "unreadable"
         return (cast(Snapshot, found[0]) if found else None), None

@@ -196,3 +196,28 @@ def test_a_reforged_checksum_still_fails_verify_by_replay(plain_sqlite: Settings
     assert [b.detail for b in report.snapshot_breaks] == [
         "the snapshot at version 100: its state differs from a replay of the events"
     ]
+
+
+def test_an_undecryptable_snapshot_is_replayed_past_and_reported(sqlite_url: str) -> None:
+    """On an encrypted store, a snapshot whose ciphertext was damaged fails its MAC: the read
+    replays the events instead (counted as rejected) and verify names the snapshot."""
+    settings = Settings(
+        database_url=sqlite_url,
+        demo=False,
+        jwt_secret=TEST_JWT_SECRET,
+        cipher_key=create_cipher_key(),
+    )
+    pid = long_stream(settings, HOME)
+    raw = Snapshots(settings)
+    damaged = bytearray(raw.state(pid))
+    damaged[-5] ^= 0xFF
+    raw.set_state(pid, bytes(damaged))
+    with open_service(settings, aggregate_cache=False) as service:
+        app = service.application
+        participant = app.get_participant(pid)
+        assert (participant.program_id, participant.version) == (HOME, EVENTS)
+        assert app.snapshot_rejections.count == 1
+        report = app.verify_participant(pid)
+    assert report.first_break is None
+    [found] = report.snapshot_breaks
+    assert found.version == 100 and "unreadable" in found.detail
