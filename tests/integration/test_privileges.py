@@ -9,6 +9,7 @@ superuser's plain TRUNCATE is refused by the guards; SQLite's event log refuses 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from uuid import uuid4
@@ -122,7 +123,9 @@ def test_the_owner_passes_the_guards_only_in_a_maintenance_transaction(
         assert not refused(owner, update, maintenance=True), table
 
 
-def test_the_service_runs_as_the_runtime_role(roles: tuple[str, str]) -> None:
+def test_the_service_runs_as_the_runtime_role(
+    roles: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     """Writes, reads, the caseload and the feed work; every read is in the access log."""
     _, runtime = roles
     settings = Settings(database_url=runtime, demo=False, jwt_secret=TEST_JWT_SECRET)
@@ -130,6 +133,7 @@ def test_the_service_runs_as_the_runtime_role(roles: tuple[str, str]) -> None:
         assert service.role is not None
         assert not service.role.superuser and not service.role.owns_tables
     app = create_app(settings)
+    assert "database_superuser" not in capsys.readouterr().out
     app.dependency_overrides[clock] = lambda: NOW
     with TestClient(app, headers=bearer()) as client:
         admitted = client.post("/v1/participants", json=admission())
@@ -189,3 +193,16 @@ def test_sqlite_maintenance_suspends_the_guards_for_one_transaction_only(sqlite_
             db.execute("UPDATE stored_events SET rowid = rowid")
     finally:
         db.close()
+
+
+def test_the_service_warns_at_start_when_connected_as_a_superuser(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(
+        database_url=postgres_url, demo=False, jwt_secret=TEST_JWT_SECRET, log_format="json"
+    )
+    with TestClient(create_app(settings)):
+        pass
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
+    [warning] = [line for line in lines if line.get("event") == "database_superuser"]
+    assert warning["level"] == "warning" and warning["fix"] == "continuum db-setup"
