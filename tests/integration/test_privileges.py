@@ -206,3 +206,17 @@ def test_the_service_warns_at_start_when_connected_as_a_superuser(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
     [warning] = [line for line in lines if line.get("event") == "database_superuser"]
     assert warning["level"] == "warning" and warning["fix"] == "continuum db-setup"
+
+
+def test_db_setup_refuses_in_one_line_without_passwords_or_postgresql(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONTINUUM_DATABASE_URL", sqlite_url)
+    assert main(["db-setup"]) == 2
+    assert capsys.readouterr().err.strip().endswith("needs a PostgreSQL CONTINUUM_DATABASE_URL")
+    monkeypatch.setenv("CONTINUUM_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
+    monkeypatch.delenv("CONTINUUM_DB_OWNER_PASSWORD", raising=False)
+    monkeypatch.setenv("CONTINUUM_DB_RUNTIME_PASSWORD", "pw")
+    assert main(["db-setup"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "CONTINUUM_DB_OWNER_PASSWORD" in err
