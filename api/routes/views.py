@@ -17,7 +17,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from api.http.dependencies import Application, clock
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
-from api.http.reads import LoggedRead, RecordRead
+from api.http.reads import (
+    LoggedRead,
+    Purpose,
+    PurposeOfUse,
+    RecordRead,
+    get_access_log,
+    log_accesses,
+)
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
     CaseloadRowBody,
@@ -30,6 +37,7 @@ from api.schemas.views import (
 )
 from api.security.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
 from api.security.identity import Principal
+from api.storage.access_log import AccessLog
 from api.storage.views import Views
 from domain.commands import ChangePolicy
 from domain.errors import ParticipantNotFound
@@ -110,10 +118,13 @@ def get_compliance(
 
 @router.get("/v1/participants", response_model=CaseloadView, responses=_BEHIND)
 def get_caseload(
+    request: Request,
     principal: Reader,
     views: ViewsDep,
     application: Application,
     now: Now,
+    access_log: Annotated[AccessLog, Depends(get_access_log)],
+    purpose: Purpose = PurposeOfUse.TREAT,
     program_id: Annotated[str | None, Query(max_length=200)] = None,
     level: Annotated[str | None, Query(max_length=16)] = None,
     status: CaseloadStatus | None = None,
@@ -128,6 +139,10 @@ def get_caseload(
         level=level,
         status=None if status is None else status.value,
         as_of=day,
+    )
+    # Every participant listed is a read of their record: logged before it is served.
+    log_accesses(
+        request, access_log, principal, (r.participant_id for r in rows), "caseload", purpose, now
     )
     return CaseloadView(
         as_of=day, position=position, participants=[CaseloadRowBody.of(r) for r in rows]
