@@ -24,7 +24,7 @@ from api.storage.cipher import create_cipher_key
 from api.storage.migrations import CURRENT_VERSION, SchemaTooNew
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
-from domain.commands import Admit, RecordSession, Recorded
+from domain.commands import Admit, Recorded, RecordSession
 from domain.service.idempotency import IdempotencyKey
 from projections.participant_view import ParticipantViewFold
 from projections.postgres_views import PostgresViewStore
@@ -52,7 +52,8 @@ PREVIOUS_SQLITE = [
     "CREATE INDEX IF NOT EXISTS disclosures_participant ON disclosures (participant_id, id)",
     "CREATE TRIGGER IF NOT EXISTS disclosures_no_update BEFORE UPDATE ON disclosures "
     "BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END",
-    "CREATE TABLE IF NOT EXISTS feed_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS feed_checkpoints "
+    "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
     "INSERT INTO access_log (at, sub, role, participant_id, record, endpoint, purpose, request_id) "
     "VALUES (:at, :sub, 'admin', :pid, 'timeline', '/v1/participants/{participant_id}/timeline', "
     "'TREAT', 'abc123abc123abc123')",
@@ -136,8 +137,8 @@ def raw_text(url: str) -> str:
                 repr(row) for name in names for row in db.execute(f'SELECT * FROM "{name}"')
             )
     with psycopg.connect(url) as db:
-        names = [r[0] for r in db.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema='public'")]  # fmt: skip
+        query = "SELECT table_name FROM information_schema.tables WHERE table_schema='public'"
+        names = [r[0] for r in db.execute(query)]
         return "\n".join(
             r[0] for name in names for r in db.execute(f'SELECT t::text FROM "{name}" t')
         )
