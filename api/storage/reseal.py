@@ -181,7 +181,9 @@ def rewrite_view_rows(db: Db, t: Tables, old: Cells, new: Cells, batches: Batche
         sealed = seal_row(new, opened)
         return (sealed.program_id, sealed.status, sealed.level, sealed.state, stored.participant_id)
 
-    if not db.table_exists(t.views):
+    with batches.transaction(db):
+        exists = db.table_exists(t.views)
+    if not exists:
         return 0
     columns = ("program_id", "status", "level", "state")
     return rewrite_rows(db, t.views, "participant_id", columns, columns, transform, batches)

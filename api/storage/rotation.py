@@ -157,7 +157,7 @@ def rewrite_event_rows(db: Db, t: Tables, bodies: _Bodies, batches: Batches) -> 
         rotated = bodies.rotated(state)
         return None if rotated is None else (rotated, position)
 
-    return rewrite_rows(db, t.events, "notification_id", ("state",), ("state",), transform, batches)
+    return rewrite_rows(db, t.events, t.event_position, ("state",), ("state",), transform, batches)
 
 
 def rewrite_snapshot_rows(db: Db, t: Tables, bodies: _Bodies, batches: Batches) -> int:

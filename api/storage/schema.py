@@ -22,6 +22,7 @@ class Tables:
     """The physical names of the project's tables in one store (PostgreSQL's schema-qualified)."""
 
     events: str
+    event_position: str  # the events' log-position column (SQLite's is the rowid)
     snapshots: str
     access_log: str
     disclosures: str
@@ -134,6 +135,7 @@ class PostgresDb(Db):
 def sqlite_tables() -> Tables:
     return Tables(
         events="stored_events",
+        event_position="rowid",
         snapshots="stored_snapshots",
         access_log="access_log",
         disclosures="disclosures",
@@ -152,6 +154,7 @@ def postgres_tables(schema: str, prefix: str = "continuum") -> Tables:
 
     return Tables(
         events=q(f"{prefix}_events"),
+        event_position="notification_id",
         snapshots=q(f"{prefix}_snapshots"),
         access_log=q(f"{prefix}_access_log"),
         disclosures=q("continuum_disclosures"),
