@@ -75,15 +75,17 @@ def schema_version(db: Db, t: Tables) -> int:
 
 def migrate(db: Db, t: Tables, cells: Cells) -> list[int]:
     """Apply every migration above the store's version, in order; the versions applied."""
+    current = schema_version(db, t)  # read only: opening an up-to-date store writes nothing
+    _refuse_newer(current)
+    if current == CURRENT_VERSION:
+        return []
+    with db.transaction():
+        db.execute(_CREATE_VERSION_TABLE.format(table=t.schema_version))
     applied: list[int] = []
     for migration in MIGRATIONS:
         with db.transaction():
             current = _locked_version(db, t)
-            if current > CURRENT_VERSION:
-                raise SchemaTooNew(
-                    f"the store's schema is version {current}, newer than this release's "
-                    f"{CURRENT_VERSION}: run the release that migrated it"
-                )
+            _refuse_newer(current)
             if migration.version <= current:
                 continue
             migration.apply(db, t, cells)
@@ -95,17 +97,27 @@ def migrate(db: Db, t: Tables, cells: Cells) -> list[int]:
     return applied
 
 
+_CREATE_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+)
+
+
+def _refuse_newer(current: int) -> None:
+    if current > CURRENT_VERSION:
+        raise SchemaTooNew(
+            f"the store's schema is version {current}, newer than this release's "
+            f"{CURRENT_VERSION}: run the release that migrated it"
+        )
+
+
 def _locked_version(db: Db, t: Tables) -> int:
     """The version, read under the migrations' lock, held until the transaction ends."""
     if db.kind == "postgres":
         db.rows("SELECT pg_advisory_xact_lock(hashtext('continuum_schema_version'))")
-    db.execute(
-        f"CREATE TABLE IF NOT EXISTS {t.schema_version} "
-        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    if db.kind == "sqlite":
-        # A write first, so this deferred transaction holds SQLite's one write lock before it
-        # reads: two processes cannot both see the old version.
+    else:
+        # A write first, so this deferred transaction takes SQLite's one write lock (waiting
+        # for it) before it reads: two processes cannot both see the old version, and none
+        # has to upgrade a read to a write, which SQLite refuses at once when another writes.
         db.execute(f"UPDATE {t.schema_version} SET version=version WHERE 0")
     found = db.rows(f"SELECT MAX(version) FROM {t.schema_version}")
     return int(found[0][0] or 0)
