@@ -13,7 +13,6 @@ from api.storage.cipher import create_cipher_key
 from api.storage.sealed_views import SealedViewStore
 from projections.view_store import ViewRow, ViewStore
 
-
 SEALING_KEY = create_cipher_key()
 
 
