@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -128,23 +128,21 @@ TABLE = "access_log"  # the logical name sealed cells are bound to, on every bac
 
 def seal_entry(cells: Cells, entry: AccessEntry) -> AccessEntry:
     """`entry` as stored: every field but the time and the participant's id sealed."""
-    row = row_at(entry.participant_id, entry.at)
-    sealed: dict[str, Any] = {
-        name: cells.seal(value, Where(TABLE, name, row))
-        for name in SEALED_FIELDS
-        if (value := getattr(entry, name)) is not None
-    }
-    return replace(entry, **sealed)
+    return _each_sealed_field(entry, cells.seal)
 
 
 def open_entry(cells: Cells, stored: AccessEntry) -> AccessEntry:
-    row = row_at(stored.participant_id, stored.at)
-    opened: dict[str, Any] = {
-        name: cells.open(value, Where(TABLE, name, row))
+    return _each_sealed_field(stored, cells.open)
+
+
+def _each_sealed_field(entry: AccessEntry, apply: Callable[[str, Where], str]) -> AccessEntry:
+    row = row_at(entry.participant_id, entry.at)
+    changed: dict[str, Any] = {
+        name: apply(value, Where(TABLE, name, row))
         for name in SEALED_FIELDS
-        if (value := getattr(stored, name)) is not None
+        if (value := getattr(entry, name)) is not None
     }
-    return replace(stored, **opened)
+    return replace(entry, **changed)
 
 
 def _values(cells: Cells, entry: AccessEntry) -> tuple[Any, ...]:

@@ -39,10 +39,19 @@ class Db:
 
     kind: str
 
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
+        self.datastore = datastore
+        self._cursor: Any = None
+
     @contextmanager
     def transaction(self) -> Iterator[Db]:
-        raise NotImplementedError
-        yield self
+        """One transaction of the store's own datastore; statements run on it until it ends."""
+        with self.datastore.transaction(commit=True) as cursor:
+            self._cursor = cursor
+            try:
+                yield self
+            finally:
+                self._cursor = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
@@ -64,19 +73,6 @@ class Db:
 
 class SQLiteDb(Db):
     kind = "sqlite"
-
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        self.datastore = datastore
-        self._cursor: Any = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[Db]:
-        with self.datastore.transaction(commit=True) as cursor:
-            self._cursor = cursor
-            try:
-                yield self
-            finally:
-                self._cursor = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(statement, tuple(params))
@@ -102,19 +98,6 @@ class SQLiteDb(Db):
 
 class PostgresDb(Db):
     kind = "postgres"
-
-    def __init__(self, datastore: PostgresDatastore) -> None:
-        self.datastore = datastore
-        self._cursor: Any = None
-
-    @contextmanager
-    def transaction(self) -> Iterator[Db]:
-        with self.datastore.transaction(commit=True) as cursor:
-            self._cursor = cursor
-            try:
-                yield self
-            finally:
-                self._cursor = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(statement.replace("?", "%s").encode(), tuple(params))
