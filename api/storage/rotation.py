@@ -19,13 +19,15 @@ every row already under the new key is recognised as such.
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.cipher import AESCipher
-from eventsourcing.utils import Environment
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.settings import SettingsError
 from api.storage.cells import CellCipher, Cells
@@ -116,37 +118,43 @@ def rotate(
     new = CellCipher(new_key)
     report = RotationReport(resumed=begin(db, t, old, new))
     batches = per_batch(batch, progress)
-    bodies = _Bodies(_aes(old_key), _aes(new_key))
-    report.rewritten[t.events] = rewrite_event_rows(db, t, bodies, batches)
-    report.rewritten[t.snapshots] = rewrite_snapshot_rows(db, t, bodies, batches)
+    bodies = _Bodies(old_key, new_key)
+    report.rewritten["events"] = rewrite_event_rows(db, t, bodies, batches)
+    report.rewritten["snapshots"] = rewrite_snapshot_rows(db, t, bodies, batches)
     for rewrite in side_table_rewrites():
-        report.rewritten[rewrite.__name__] = rewrite(db, t, old, new, batches)
+        name = rewrite.__name__.removeprefix("rewrite_").removesuffix("_rows")
+        report.rewritten[name] = rewrite(db, t, old, new, batches)
     finish(db, t)
     return report
 
 
-@dataclass(frozen=True)
 class _Bodies:
-    """The library's cipher under the old and the new key, for event and snapshot bodies."""
+    """Event and snapshot bodies under the old and the new key.
 
-    old: AESCipher
-    new: AESCipher
+    The library's AESCipher lays a body out as nonce (12 bytes), GCM tag (16), ciphertext, with
+    no associated data; the same AES-GCM from `cryptography` reads and writes that layout at a
+    fraction of the cost of building a pycryptodome cipher per body.
+    """
+
+    def __init__(self, old_key: str, new_key: str) -> None:
+        self.old = AESGCM(base64.b64decode(old_key))
+        self.new = AESGCM(base64.b64decode(new_key))
 
     def rotated(self, state: Any) -> bytes | None:
         """`state` under the new key; None if it is under the new key already."""
         body = bytes(state)
+        nonce, tag, ciphertext = body[:12], body[12:28], body[28:]
         try:
-            self.new.decrypt(body)
-        except ValueError:
+            self.new.decrypt(nonce, ciphertext + tag, None)
+        except InvalidTag:
             pass
         else:
             return None
-        # Raises ValueError for a body neither key opens: the rotation stops, nothing lost.
-        return self.new.encrypt(self.old.decrypt(body))
-
-
-def _aes(key: str) -> AESCipher:
-    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
+        # Raises InvalidTag for a body neither key opens: the rotation stops, nothing lost.
+        plain = self.old.decrypt(nonce, ciphertext + tag, None)
+        fresh = os.urandom(12)
+        sealed = self.new.encrypt(fresh, plain, None)
+        return fresh + sealed[-16:] + sealed[:-16]
 
 
 def rewrite_event_rows(db: Db, t: Tables, bodies: _Bodies, batches: Batches) -> int:
