@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -21,6 +21,7 @@ import pytest
 
 from api.bootstrap import open_for_rotation, open_service
 from api.cli.main import main
+from api.seed.commands import admission, recorded_session
 from api.settings import Settings, SettingsError
 from api.storage.access_log import AccessEntry
 from api.storage.cipher import create_cipher_key
@@ -60,7 +61,22 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
                                               "/v1/x", "TREAT", None))  # fmt: skip
         disclosure = Disclosure(RECIPIENT, pid, (uuid4(),), AT, "nats")
         service.disclosure_log.record([disclosure], checkpoint=(CHECKPOINT, 9))
+        # 105 events in one stream: the library snapshots it at version 100.
+        app = service.application
+        long_stay = app.execute(admission(AT, program_id="riverside-iop", level="2.1"),
+                                recorded_by="t", now=AT).participant_id  # fmt: skip
+        for day in range(104):
+            started = AT + timedelta(days=day)
+            app.execute(recorded_session(long_stay, started, 60), recorded_by="t", now=started)
     return url
+
+
+def snapshot_versions(url: str, key: str) -> list[int]:
+    with open_service(Settings(database_url=url, cipher_key=key)) as service:
+        db, tables = service.db  # type: ignore[misc]
+        with db.transaction():
+            rows = db.rows(f"SELECT originator_version FROM {tables.snapshots} ORDER BY 1")
+            return [v for (v,) in rows]
 
 
 def test_rotation_killed_midway_refuses_the_store_then_resumes_and_verifies(
@@ -70,6 +86,8 @@ def test_rotation_killed_midway_refuses_the_store_then_resumes_and_verifies(
     the store naming `rotate-key`; run again it finishes, and under the new key the chains
     verify, the log is unchanged in order and count, and every side table reads back."""
     before = log_rows(store, OLD)
+    snapshots = snapshot_versions(store, OLD)
+    assert 100 in snapshots
     with open_service(Settings(database_url=store, cipher_key=OLD)) as service:
         views_before = service.views.store.digest()
     assert len(before) > 100
@@ -103,8 +121,14 @@ def test_rotation_killed_midway_refuses_the_store_then_resumes_and_verifies(
     monkeypatch.setenv("CONTINUUM_CIPHER_KEY", NEW)
     assert main(["verify", "--all"]) == 0
     assert log_rows(store, NEW) == before  # same events, same order, same count
+    assert snapshot_versions(store, NEW) == snapshots
     with open_service(Settings(database_url=store, cipher_key=NEW)) as service:
         assert service.views.store.digest() == views_before
+        # Every stream reads back from its stored rows (the snapshot's under the new key too).
+        fresh = open_service(Settings(database_url=store, cipher_key=NEW), aggregate_cache=False)
+        with fresh:
+            for stream in {row[1] for row in before}:
+                fresh.application.repository.get(stream)
         assert [e.sub for e in service.access_log.entries()] == ["rotation-reader"]
         assert [d.recipient for d in service.disclosure_log.select(recipient=RECIPIENT)] == [
             RECIPIENT
