@@ -15,7 +15,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -128,7 +128,7 @@ def test_rotation_killed_midway_refuses_the_store_then_resumes_and_verifies(
         fresh = open_service(Settings(database_url=store, cipher_key=NEW), aggregate_cache=False)
         with fresh:
             for stream in {row[1] for row in before}:
-                fresh.application.repository.get(stream)
+                fresh.application.repository.get(UUID(str(stream)))
         assert [e.sub for e in service.access_log.entries()] == ["rotation-reader"]
         assert [d.recipient for d in service.disclosure_log.select(recipient=RECIPIENT)] == [
             RECIPIENT
