@@ -8,8 +8,13 @@ anything else:
     with open_service(Settings.from_env()) as service:
         service.application, service.views, service.feed, service.access_log ...
 
+Opening a store also brings its tables to this release's schema (api.storage.migrations) and
+hands every part that writes beside the events the key's `Cells`, so views, logs and receipts
+are sealed at rest exactly when events are.
+
 Errors a caller can act on are raised as one-line messages naming the fix: `SettingsError`
-(bad setting, wrong or missing cipher key) and `StoreUnavailable` (the database does not answer).
+(bad setting, wrong or missing cipher key, unfinished key rotation, a schema from a newer
+release) and `StoreUnavailable` (the database does not answer).
 """
 
 from __future__ import annotations
@@ -27,9 +32,15 @@ from api.feed.events import Feed
 from api.settings import Settings
 from api.storage.access_log import AccessLog
 from api.storage.backend import Backend, backend_of
+from api.storage.cells import Cells, cells_for
 from api.storage.cipher import check_cipher
 from api.storage.disclosure_log import DisclosureLog
+from api.storage.migrations import migrate, require_current_schema
 from api.storage.privileges import ConnectedRole, connected_role
+from api.storage.recorders import SealsReceipts
+from api.storage.rotation import refuse_unfinished_rotation
+from api.storage.schema import Db, Tables
+from api.storage.sealed_views import SealedViewStore
 from api.storage.store_url import Store, parse_store_url
 from api.storage.views import Views, follow_views
 from domain.application import ContinuumApplication
@@ -51,6 +62,7 @@ class Service:
     store: Store
     backend: Backend
     application: ContinuumApplication
+    cells: Cells
     # The PostgreSQL role connected as (None on SQLite and in memory). A role that does not
     # own the tables (the runtime role, api.storage.privileges) creates and alters nothing.
     role: ConnectedRole | None = None
@@ -61,17 +73,16 @@ class Service:
 
     @cached_property
     def access_log(self) -> AccessLog:
-        log = self.backend.access_log(self.application.recorder)
-        if self.creates_tables:
-            log.create_table()
-        return log
+        return self.backend.access_log(self.application.recorder, self.cells)
 
     @cached_property
     def disclosure_log(self) -> DisclosureLog:
-        log = self.backend.disclosure_log(self.application.recorder)
-        if self.creates_tables:
-            log.create_tables()
-        return log
+        return self.backend.disclosure_log(self.application.recorder, self.cells)
+
+    @cached_property
+    def db(self) -> tuple[Db, Tables] | None:
+        """The connection migrations and key rotation use (None for memory://)."""
+        return self.backend.db(self.application.recorder)
 
     @cached_property
     def feed(self) -> Feed:
@@ -87,6 +98,8 @@ class Service:
         view_store = self.backend.view_store(self.application.recorder, view_name)
         if self.creates_tables:
             view_store.create_tables()
+        if self.cells.encrypted and self.store.is_durable:
+            return SealedViewStore(view_store, self.cells)
         return view_store
 
     def open_views(
@@ -132,6 +145,31 @@ def open_service(
     need). Raises SettingsError (CipherMismatch for a key that cannot read the store) or
     StoreUnavailable.
     """
+    service = _open(settings, pool_size=pool_size, aggregate_cache=aggregate_cache)
+    try:
+        if service.db is not None:
+            # Before the key check: a half-rotated store fails it, with a less helpful message.
+            refuse_unfinished_rotation(*service.db)
+        # A wrong CONTINUUM_CIPHER_KEY stops every entry point here, not at some later read.
+        check_cipher(service.application, encrypted=service.store.encrypted)
+        if service.db is not None and service.creates_tables:
+            migrate(*service.db, service.cells)
+        elif service.db is not None:
+            # The runtime role may not migrate: the owner's `continuum db-setup` does.
+            require_current_schema(*service.db)
+    except BaseException:
+        service.close()
+        raise
+    return service
+
+
+def open_for_rotation(settings: Settings) -> Service:
+    """The store opened for `continuum rotate-key` alone: no key check (half its rows may be
+    under the new key already), no migration (a rotation starts on a migrated store)."""
+    return _open(settings, pool_size=2, aggregate_cache=False)
+
+
+def _open(settings: Settings, *, pool_size: int, aggregate_cache: bool) -> Service:
     store = parse_store_url(
         settings.database_url, pool_size=pool_size, cipher_key=settings.cipher_key
     )
@@ -148,12 +186,14 @@ def open_service(
     except (PersistenceError, PsycopgError, PoolTimeout, OSError) as error:
         raise StoreUnavailable(_unavailable(store, error)) from None
     try:
-        # A wrong CONTINUUM_CIPHER_KEY stops every entry point here, not at some later read.
-        check_cipher(application, encrypted=store.encrypted)
+        cells = cells_for(settings.cipher_key)
     except BaseException:
         application.close()
         raise
-    return Service(settings, store, backend_of(store), application, role)
+    if isinstance(application.recorder, SealsReceipts):
+        # The library builds the recorder from settings alone; the key's cells come from here.
+        application.recorder.cells = cells
+    return Service(settings, store, backend_of(store), application, cells, role)
 
 
 def open_url(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Service:

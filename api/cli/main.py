@@ -10,6 +10,7 @@
     continuum verify [--all | --participant ID], continuum export (--participant ID | --all)
                                tamper evidence (api/cli/audit.py)
     continuum relay nats --recipient R   publish the consented feed (api/feed/relay.py)
+    continuum rotate-key --new-key K   re-encrypt the store under a new key (api/cli/rotate.py)
 
 Every command opens the store through api.bootstrap. Exit codes: 0 done, 1 refused (e.g. the
 store already has events), 2 bad usage or settings (a wrong cipher key included), 3 the
@@ -31,6 +32,7 @@ from uuid import UUID
 from api.bootstrap import StoreUnavailable, describe_store, open_service
 from api.cli import audit as audit_commands
 from api.cli import db_setup
+from api.cli import rotate as rotate_commands
 from api.cli import views as view_commands
 from api.cli.parsing import EXIT_UNAVAILABLE, EXIT_USAGE, CommandFailed, CommandParser
 from api.feed.relay import add_relay_parser
@@ -133,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.register(commands)
     audit_commands.register(commands)
     db_setup.register(commands)
+    rotate_commands.register(commands)
     add_relay_parser(commands)
     return parser
 

@@ -3,14 +3,18 @@
 HIPAA's audit controls (45 CFR 164.312(b)) ask for reads as well as writes. Entries live in the
 events' own store (a table beside the events, a list in memory) and are only ever appended: no
 code here updates or deletes them, and the database refuses to as well (triggers on SQLite and
-PostgreSQL). An entry holds ids and fixed vocabularies only, never record content.
+PostgreSQL). An entry holds ids and fixed vocabularies only, never record content; with a
+cipher key, everything but the id, the time and the participant's id is sealed as well
+(api.storage.cells), since who read whose record, and why, is itself protected.
+
+The table is laid out by the schema migrations (api.storage.schema).
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
-from api.storage.privileges import postgres_guards, sqlite_guards
+from api.storage.cells import PLAIN, Cells, Where, row_at
 
 SQLITE_TABLE = "access_log"
 MAX_PAGE = 500
@@ -64,13 +68,11 @@ class AccessLog(ABC):
     turns a commit per read into a commit per handful of reads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cells: Cells = PLAIN) -> None:
+        self.cells = cells
         self._group = threading.Condition()
         self._queued: list[_Pending] = []
         self._writing = False
-
-    @abstractmethod
-    def create_table(self) -> None: ...
 
     @abstractmethod
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
@@ -131,9 +133,31 @@ class AccessLog(ABC):
 
 _FIELDS = ("at", "sub", "role", "participant_id", "record", "endpoint", "purpose", "request_id")
 _COLUMNS = "id, " + ", ".join(_FIELDS)
+SEALED_FIELDS = ("sub", "role", "record", "endpoint", "purpose", "request_id")
+TABLE = "access_log"  # the logical name sealed cells are bound to, on every backend
 
 
-def _values(entry: AccessEntry) -> tuple[Any, ...]:
+def seal_entry(cells: Cells, entry: AccessEntry) -> AccessEntry:
+    """`entry` as stored: every field but the time and the participant's id sealed."""
+    return _each_sealed_field(entry, cells.seal)
+
+
+def open_entry(cells: Cells, stored: AccessEntry) -> AccessEntry:
+    return _each_sealed_field(stored, cells.open)
+
+
+def _each_sealed_field(entry: AccessEntry, apply: Callable[[str, Where], str]) -> AccessEntry:
+    row = row_at(entry.participant_id, entry.at)
+    changed: dict[str, Any] = {
+        name: apply(value, Where(TABLE, name, row))
+        for name in SEALED_FIELDS
+        if (value := getattr(entry, name)) is not None
+    }
+    return replace(entry, **changed)
+
+
+def _values(cells: Cells, entry: AccessEntry) -> tuple[Any, ...]:
+    entry = seal_entry(cells, entry)
     return (
         entry.at,
         entry.sub,
@@ -146,11 +170,11 @@ def _values(entry: AccessEntry) -> tuple[Any, ...]:
     )
 
 
-def _entry(row: Any) -> AccessEntry:
+def _entry(cells: Cells, row: Any) -> AccessEntry:
     entry_id, at, sub, role, participant_id, record, endpoint, purpose, request_id = row
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    return AccessEntry(
+    stored = AccessEntry(
         id=int(entry_id),
         at=at,
         sub=sub,
@@ -161,6 +185,7 @@ def _entry(row: Any) -> AccessEntry:
         purpose=purpose,
         request_id=request_id,
     )
+    return open_entry(cells, stored)
 
 
 class MemoryAccessLog(AccessLog):
@@ -168,9 +193,6 @@ class MemoryAccessLog(AccessLog):
         super().__init__()
         self._entries: list[AccessEntry] = []
         self._lock = threading.Lock()
-
-    def create_table(self) -> None:
-        pass
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         with self._lock:
@@ -191,29 +213,16 @@ class MemoryAccessLog(AccessLog):
 
 
 class SQLiteAccessLog(AccessLog):
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        super().__init__()
+    def __init__(self, datastore: SQLiteDatastore, cells: Cells = PLAIN) -> None:
+        super().__init__(cells)
         self.datastore = datastore
-
-    def create_table(self) -> None:
-        t = SQLITE_TABLE
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                f"CREATE TABLE IF NOT EXISTS {t} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "at TEXT NOT NULL, sub TEXT NOT NULL, role TEXT NOT NULL, "
-                "participant_id TEXT NOT NULL, record TEXT NOT NULL, endpoint TEXT NOT NULL, "
-                "purpose TEXT NOT NULL, request_id TEXT)"
-            )
-            c.execute(f"CREATE INDEX IF NOT EXISTS {t}_participant ON {t} (participant_id, id)")
-            for guard in sqlite_guards(t, t):
-                c.execute(guard)
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         insert = f"INSERT INTO {SQLITE_TABLE} ({', '.join(_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)"
         ids = []
         with self.datastore.transaction(commit=True) as c:
             for entry in entries:
-                values = _values(entry)
+                values = _values(self.cells, entry)
                 c.execute(insert, (values[0].isoformat(), *values[1:]))
                 ids.append(int(c.lastrowid))
         return ids
@@ -230,12 +239,12 @@ class SQLiteAccessLog(AccessLog):
                 f"SELECT {_COLUMNS} FROM {SQLITE_TABLE} WHERE {where} ORDER BY id LIMIT ?",
                 (*params, limit),
             )
-            return [_entry(row) for row in c.fetchall()]
+            return [_entry(self.cells, row) for row in c.fetchall()]
 
 
 class PostgresAccessLog(AccessLog):
-    def __init__(self, datastore: PostgresDatastore, table_name: str) -> None:
-        super().__init__()
+    def __init__(self, datastore: PostgresDatastore, table_name: str, cells: Cells = PLAIN) -> None:
+        super().__init__(cells)
         self.datastore = datastore
         self.table_name = table_name
         self.table = Identifier(datastore.schema), Identifier(table_name)
@@ -251,28 +260,10 @@ class PostgresAccessLog(AccessLog):
             .as_bytes(None)
         )
 
-    def create_table(self) -> None:
-        statements = [
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {}.{} (id bigserial PRIMARY KEY, "
-                "at timestamptz NOT NULL, sub text NOT NULL, role text NOT NULL, "
-                "participant_id uuid NOT NULL, record text NOT NULL, endpoint text NOT NULL, "
-                "purpose text NOT NULL, request_id text)"
-            ).format(*self.table),
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} (participant_id, id)").format(
-                Identifier(f"{self.table_name}_participant_idx"), *self.table
-            ),
-            # Append-only in the database too: a script or a stray session cannot rewrite it.
-            *postgres_guards(self.datastore.schema, self.table_name),
-        ]
-        with self.datastore.transaction(commit=True) as curs:
-            # Apps starting together on one database take turns creating the table.
-            curs.execute(SQL("SELECT pg_advisory_xact_lock(hashtext({}))").format(self.table_name))
-            for statement in statements:
-                curs.execute(statement)
-
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
-        columns = [list(column) for column in zip(*(_values(e) for e in entries), strict=True)]
+        columns = [
+            list(column) for column in zip(*(_values(self.cells, e) for e in entries), strict=True)
+        ]
         # One statement on an autocommit connection is its own transaction: one round trip
         # instead of BEGIN, INSERT, COMMIT.
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -294,4 +285,4 @@ class PostgresAccessLog(AccessLog):
                 ),
                 (*params, limit),
             )
-            return [_entry(tuple(row.values())) for row in curs.fetchall()]
+            return [_entry(self.cells, tuple(row.values())) for row in curs.fetchall()]

@@ -1,8 +1,9 @@
 """The three places events can live, and how each one builds the tables kept beside the events.
 
 A `Backend` is chosen once, by the composition root (api.bootstrap) from the store URL's scheme,
-and handed to whatever builds a view store, an access log, a disclosure log or a NOTIFY
-listener: nothing else asks a recorder which database it talks to.
+and handed to whatever builds a view store, an access log, a disclosure log, a NOTIFY listener
+or the connection the schema migrations and key rotation use: nothing else asks a recorder
+which database it talks to. Each log seals its cells with the `Cells` it is given.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.conninfo import make_conninfo
 
 from api.storage.access_log import AccessLog, MemoryAccessLog, PostgresAccessLog, SQLiteAccessLog
+from api.storage.cells import Cells
 from api.storage.disclosure_log import (
     DisclosureLog,
     MemoryDisclosureLog,
     PostgresDisclosureLog,
     SQLiteDisclosureLog,
 )
+from api.storage.schema import Db, PostgresDb, SQLiteDb, Tables, postgres_tables, sqlite_tables
 from api.storage.store_url import Store
 from projections.pg_listener import NotifyListener
 from projections.postgres_views import PostgresViewStore
@@ -38,10 +41,12 @@ class Backend:
 
     kind: str  # "memory", "sqlite" or "postgres", as Store.kind
     view_store: Callable[[ApplicationRecorder, str], ViewStore]
-    access_log: Callable[[ApplicationRecorder], AccessLog]
-    disclosure_log: Callable[[ApplicationRecorder], DisclosureLog]
+    access_log: Callable[[ApplicationRecorder, Cells], AccessLog]
+    disclosure_log: Callable[[ApplicationRecorder, Cells], DisclosureLog]
     # PostgreSQL wakes the views on each commit (LISTEN/NOTIFY); the others are polled only.
     notify_listener: Callable[[ApplicationRecorder, Store, Wake], NotifyListener | None]
+    # The connection and table names migrations and rotation use; None: nothing at rest.
+    db: Callable[[ApplicationRecorder], tuple[Db, Tables] | None]
 
 
 def _no_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> None:
@@ -51,9 +56,10 @@ def _no_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> Non
 MEMORY = Backend(
     kind="memory",
     view_store=lambda recorder, name: MemoryViewStore(name),
-    access_log=lambda recorder: MemoryAccessLog(),
-    disclosure_log=lambda recorder: MemoryDisclosureLog(),
+    access_log=lambda recorder, cells: MemoryAccessLog(),
+    disclosure_log=lambda recorder, cells: MemoryDisclosureLog(),
     notify_listener=_no_listener,
+    db=lambda recorder: None,
 )
 
 
@@ -65,9 +71,10 @@ def _sqlite(recorder: ApplicationRecorder) -> SQLiteApplicationRecorder:
 SQLITE = Backend(
     kind="sqlite",
     view_store=lambda recorder, name: SQLiteViewStore(_sqlite(recorder).datastore, name),
-    access_log=lambda recorder: SQLiteAccessLog(_sqlite(recorder).datastore),
-    disclosure_log=lambda recorder: SQLiteDisclosureLog(_sqlite(recorder).datastore),
+    access_log=lambda recorder, cells: SQLiteAccessLog(_sqlite(recorder).datastore, cells),
+    disclosure_log=lambda recorder, cells: SQLiteDisclosureLog(_sqlite(recorder).datastore, cells),
     notify_listener=_no_listener,
+    db=lambda recorder: (SQLiteDb(_sqlite(recorder).datastore), sqlite_tables()),
 )
 
 
@@ -75,11 +82,20 @@ def _postgres(recorder: ApplicationRecorder) -> PostgresApplicationRecorder:
     return cast(PostgresApplicationRecorder, recorder)
 
 
-def _postgres_access_log(recorder: ApplicationRecorder) -> AccessLog:
-    postgres = _postgres(recorder)
+def _prefix(postgres: PostgresApplicationRecorder) -> str:
     # Named after the events table, so two applications in one schema keep separate logs.
-    prefix = postgres.events_table_name.removesuffix("_events")
-    return PostgresAccessLog(postgres.datastore, f"{prefix}_access_log")
+    return postgres.events_table_name.removesuffix("_events")
+
+
+def _postgres_access_log(recorder: ApplicationRecorder, cells: Cells) -> AccessLog:
+    postgres = _postgres(recorder)
+    return PostgresAccessLog(postgres.datastore, f"{_prefix(postgres)}_access_log", cells)
+
+
+def _postgres_db(recorder: ApplicationRecorder) -> tuple[Db, Tables]:
+    postgres = _postgres(recorder)
+    tables = postgres_tables(postgres.datastore.schema, _prefix(postgres))
+    return PostgresDb(postgres.datastore), tables
 
 
 def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> NotifyListener:
@@ -99,8 +115,11 @@ POSTGRES = Backend(
     kind="postgres",
     view_store=lambda recorder, name: PostgresViewStore(_postgres(recorder).datastore, name),
     access_log=_postgres_access_log,
-    disclosure_log=lambda recorder: PostgresDisclosureLog(_postgres(recorder).datastore),
+    disclosure_log=lambda recorder, cells: PostgresDisclosureLog(
+        _postgres(recorder).datastore, cells
+    ),
     notify_listener=_postgres_listener,
+    db=_postgres_db,
 )
 
 BACKENDS = {backend.kind: backend for backend in (MEMORY, SQLITE, POSTGRES)}

@@ -7,23 +7,29 @@ stores refuse to (a trigger aborts UPDATE and DELETE), so the log is a record, n
 A checkpoint is a named consumer's feed position (the NATS relay's). It is written in the same
 transaction as the disclosures it made, so a disclosure is logged exactly when the position
 passes it.
+
+With a cipher key the recipient is sealed (api.storage.cells) and looked up by its equality
+tag, and a checkpoint's name (which names its recipient) is stored as a tag. The tables are laid
+out by the schema migrations (api.storage.schema); like the access log, the log is one interface
+with memory, SQLite and PostgreSQL implementations, chosen by the composition root.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
-from api.storage.privileges import postgres_guards, sqlite_guards
+from api.storage.cells import PLAIN, Cells, Where, row_at
 
 Checkpoint = tuple[str, int]  # consumer name, feed position
 
@@ -50,14 +56,23 @@ class Disclosure:
         }
 
 
-class DisclosureLog(Protocol):
-    def create_tables(self) -> None: ...
+TABLE = "disclosures"  # the logical names sealed cells are bound to, on every backend
+CHECKPOINTS = "feed_checkpoints"
 
+
+class DisclosureLog(ABC):
+    """Append-only storage of disclosures, and the feed consumers' checkpoints beside them."""
+
+    def __init__(self, cells: Cells = PLAIN) -> None:
+        self.cells = cells
+
+    @abstractmethod
     def record(
         self, disclosures: Sequence[Disclosure], checkpoint: Checkpoint | None = None
     ) -> None:
         """Append the disclosures (and move a checkpoint) in one transaction."""
 
+    @abstractmethod
     def select(
         self,
         *,
@@ -65,75 +80,71 @@ class DisclosureLog(Protocol):
         participant_id: UUID | None = None,
         after: int = 0,
         limit: int = 100,
-    ) -> list[Disclosure]: ...
+    ) -> list[Disclosure]:
+        """Disclosures with id greater than `after`, oldest first."""
 
+    @abstractmethod
     def checkpoint(self, name: str) -> int:
         """The named consumer's position (0 before its first)."""
 
+    def _recipient_tag(self, recipient: str) -> str:
+        return self.cells.tag(recipient, "recipient")
 
-def _row(row: Sequence[Any]) -> Disclosure:
-    ident, disclosed_at, recipient, participant_id, event_ids, channel = row
-    if isinstance(disclosed_at, str):
-        disclosed_at = datetime.fromisoformat(disclosed_at)
-    return Disclosure(
-        id=int(ident),
-        disclosed_at=disclosed_at,
-        recipient=recipient,
-        participant_id=UUID(str(participant_id)),
-        event_ids=tuple(UUID(e) for e in json.loads(event_ids)),
-        channel=channel,
-    )
+    def _checkpoint_tag(self, name: str) -> str:
+        return self.cells.tag(name, "checkpoint")
 
+    def _checkpoint_row(self, checkpoint: Checkpoint) -> tuple[str, int, str]:
+        """(name tag, position, sealed name): the name kept sealed too, so that a key
+        rotation, which cannot invert a tag, can tag it again under the new key."""
+        name, position = checkpoint
+        tag = self._checkpoint_tag(name)
+        return tag, position, self.cells.seal(name, Where(CHECKPOINTS, "name", tag))
 
-def _values(d: Disclosure) -> tuple[Any, ...]:
-    ids = json.dumps([str(e) for e in d.event_ids])
-    return (d.disclosed_at, d.recipient, str(d.participant_id), ids, d.channel)
+    def _values(self, d: Disclosure) -> tuple[Any, ...]:
+        """The stored row, in _INSERTED's order."""
+        ids = json.dumps([str(e) for e in d.event_ids])
+        where = Where(TABLE, "recipient", row_at(d.participant_id, d.disclosed_at))
+        recipient = self.cells.seal(d.recipient, where)
+        tag = self._recipient_tag(d.recipient)
+        return (d.disclosed_at, recipient, str(d.participant_id), ids, d.channel, tag)
+
+    def _row(self, row: Sequence[Any]) -> Disclosure:
+        ident, disclosed_at, recipient, participant_id, event_ids, channel = row
+        if isinstance(disclosed_at, str):
+            disclosed_at = datetime.fromisoformat(disclosed_at)
+        where = Where(TABLE, "recipient", row_at(str(participant_id), disclosed_at))
+        return Disclosure(
+            id=int(ident),
+            disclosed_at=disclosed_at,
+            recipient=self.cells.open(recipient, where),
+            participant_id=UUID(str(participant_id)),
+            event_ids=tuple(UUID(e) for e in json.loads(event_ids)),
+            channel=channel,
+        )
 
 
 _COLUMNS = "id, disclosed_at, recipient, participant_id, event_ids, channel"
+_INSERTED = "disclosed_at, recipient, participant_id, event_ids, channel, recipient_tag"
 
 
-class SQLiteDisclosureLog:
-    def __init__(self, datastore: SQLiteDatastore) -> None:
+class SQLiteDisclosureLog(DisclosureLog):
+    def __init__(self, datastore: SQLiteDatastore, cells: Cells = PLAIN) -> None:
+        super().__init__(cells)
         self.datastore = datastore
-
-    def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS disclosures ("
-                "id INTEGER PRIMARY KEY AUTOINCREMENT, disclosed_at TEXT NOT NULL, "
-                "recipient TEXT NOT NULL, participant_id TEXT NOT NULL, "
-                "event_ids TEXT NOT NULL, channel TEXT NOT NULL)"
-            )
-            c.execute(
-                "CREATE INDEX IF NOT EXISTS disclosures_recipient ON disclosures (recipient, id)"
-            )
-            c.execute(
-                "CREATE INDEX IF NOT EXISTS disclosures_participant "
-                "ON disclosures (participant_id, id)"
-            )
-            for guard in sqlite_guards("disclosures", "the disclosure log"):
-                c.execute(guard)
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS feed_checkpoints ("
-                "name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
-            )
 
     def record(
         self, disclosures: Sequence[Disclosure], checkpoint: Checkpoint | None = None
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(
-                "INSERT INTO disclosures "
-                "(disclosed_at, recipient, participant_id, event_ids, channel) "
-                "VALUES (?,?,?,?,?)",
-                [(d.disclosed_at.isoformat(), *_values(d)[1:]) for d in disclosures],
+                f"INSERT INTO disclosures ({_INSERTED}) VALUES (?,?,?,?,?,?)",
+                [(d.disclosed_at.isoformat(), *self._values(d)[1:]) for d in disclosures],
             )
             if checkpoint is not None:
                 c.execute(
-                    "INSERT INTO feed_checkpoints (name, position) VALUES (?,?) "
+                    "INSERT INTO feed_checkpoints (name, position, sealed_name) VALUES (?,?,?) "
                     "ON CONFLICT (name) DO UPDATE SET position=excluded.position",
-                    checkpoint,
+                    self._checkpoint_row(checkpoint),
                 )
 
     def select(
@@ -146,8 +157,8 @@ class SQLiteDisclosureLog:
     ) -> list[Disclosure]:
         where, params = ["id > ?"], [after]
         if recipient is not None:
-            where.append("recipient = ?")
-            params.append(recipient)  # type: ignore[arg-type]  # mixed parameter list
+            where.append("recipient_tag = ?")
+            params.append(self._recipient_tag(recipient))  # type: ignore[arg-type]  # mixed list
         if participant_id is not None:
             where.append("participant_id = ?")
             params.append(str(participant_id))  # type: ignore[arg-type]  # mixed parameter list
@@ -157,49 +168,25 @@ class SQLiteDisclosureLog:
                 "ORDER BY id LIMIT ?",
                 [*params, limit],
             )
-            return [_row(r) for r in c.fetchall()]
+            return [self._row(r) for r in c.fetchall()]
 
     def checkpoint(self, name: str) -> int:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT position FROM feed_checkpoints WHERE name = ?", (name,))
+            c.execute(
+                "SELECT position FROM feed_checkpoints WHERE name = ?",
+                (self._checkpoint_tag(name),),
+            )
             found = c.fetchone()
         return int(found[0]) if found else 0
 
 
-class PostgresDisclosureLog:
-    def __init__(self, datastore: PostgresDatastore) -> None:
+class PostgresDisclosureLog(DisclosureLog):
+    def __init__(self, datastore: PostgresDatastore, cells: Cells = PLAIN) -> None:
+        super().__init__(cells)
         self.datastore = datastore
         schema = Identifier(datastore.schema)
         self.table = schema, Identifier("continuum_disclosures")
         self.checkpoints = schema, Identifier("continuum_feed_checkpoints")
-
-    def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.{} ("
-                    "id bigserial PRIMARY KEY, disclosed_at timestamptz NOT NULL, "
-                    "recipient text NOT NULL, participant_id uuid NOT NULL, "
-                    "event_ids jsonb NOT NULL, channel text NOT NULL)"
-                ).format(*self.table)
-            )
-            for column in ("recipient", "participant_id"):
-                curs.execute(
-                    SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({}, id)").format(
-                        Identifier(f"continuum_disclosures_{column}"),
-                        *self.table,
-                        Identifier(column),
-                    )
-                )
-            # Append-only in the database too (api.storage.privileges).
-            for guard in postgres_guards(self.datastore.schema, "continuum_disclosures"):
-                curs.execute(guard)
-            curs.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.{} ("
-                    "name text PRIMARY KEY, position bigint NOT NULL)"
-                ).format(*self.checkpoints)
-            )
 
     def record(
         self, disclosures: Sequence[Disclosure], checkpoint: Checkpoint | None = None
@@ -207,20 +194,18 @@ class PostgresDisclosureLog:
         with self.datastore.transaction(commit=True) as curs:
             if disclosures:
                 curs.executemany(
-                    SQL(
-                        "INSERT INTO {}.{} "
-                        "(disclosed_at, recipient, participant_id, event_ids, channel) "
-                        "VALUES (%s,%s,%s,%s,%s)"
-                    ).format(*self.table),
-                    [_values(d) for d in disclosures],
+                    SQL("INSERT INTO {}.{} ({}) VALUES (%s,%s,%s,%s,%s,%s)").format(
+                        *self.table, SQL(_INSERTED)
+                    ),
+                    [self._values(d) for d in disclosures],
                 )
             if checkpoint is not None:
                 curs.execute(
                     SQL(
-                        "INSERT INTO {}.{} (name, position) VALUES (%s,%s) "
+                        "INSERT INTO {}.{} (name, position, sealed_name) VALUES (%s,%s,%s) "
                         "ON CONFLICT (name) DO UPDATE SET position=excluded.position"
                     ).format(*self.checkpoints),
-                    checkpoint,
+                    self._checkpoint_row(checkpoint),
                 )
 
     def select(
@@ -234,8 +219,8 @@ class PostgresDisclosureLog:
         where = [SQL("id > %s")]
         params: list[Any] = [after]
         if recipient is not None:
-            where.append(SQL("recipient = %s"))
-            params.append(recipient)
+            where.append(SQL("recipient_tag = %s"))
+            params.append(self._recipient_tag(recipient))
         if participant_id is not None:
             where.append(SQL("participant_id = %s"))
             params.append(participant_id)
@@ -246,28 +231,26 @@ class PostgresDisclosureLog:
         )
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(statement, [*params, limit])
-            return [_row(list(r.values())) for r in curs.fetchall()]
+            return [self._row(list(r.values())) for r in curs.fetchall()]
 
     def checkpoint(self, name: str) -> int:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL("SELECT position FROM {}.{} WHERE name = %s").format(*self.checkpoints),
-                (name,),
+                (self._checkpoint_tag(name),),
             )
             found = curs.fetchone()
         return int(found["position"]) if found else 0
 
 
-class MemoryDisclosureLog:
+class MemoryDisclosureLog(DisclosureLog):
     """For memory:// stores: gone with the process, like the events."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._rows: list[Disclosure] = []
         self._checkpoints: dict[str, int] = {}
         self._lock = threading.Lock()
-
-    def create_tables(self) -> None:
-        return None
 
     def record(
         self, disclosures: Sequence[Disclosure], checkpoint: Checkpoint | None = None

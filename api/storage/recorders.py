@@ -3,10 +3,16 @@
 A retried write must find its first receipt even after a restart, and a receipt must never
 exist without its events (or the reverse): so the row is written by the same transaction
 that appends the events, on each backend.
+
+With a cipher key a receipt is stored sealed (api.storage.cells): the caller's key as its
+equality tag, the request fingerprint and the receipt sealed and bound to that tag. The
+composition root hands each recorder its `cells` when it opens the store; the table itself is
+declared in api.storage.schema.
 """
 
 from __future__ import annotations
 
+import json
 import select
 import threading
 from collections.abc import Sequence
@@ -32,22 +38,62 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from api.storage.cells import PLAIN, Cells, Where
 from api.storage.privileges import postgres_guards, sqlite_guards
+from api.storage.schema import idempotency_ddl
 
 IdempotencyRow = tuple[str, str, str]  # key, request fingerprint, receipt JSON
+Receipt = tuple[str, str, int | None]  # fingerprint, receipt JSON, position
+RECEIPTS = "idempotency"  # the logical name sealed cells are bound to, on every backend
 
 
-class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
+class SealsReceipts:
+    """What both durable recorders share: receipts sealed on the way in, opened on the way out.
+
+    The caller's key is stored as its tag, and sealed inside the fingerprint's cell as well: a
+    key rotation cannot invert a tag, so it reads the key from there to tag it anew.
+    """
+
+    cells: Cells = PLAIN  # set by the composition root for a keyed store
+
+    def sealed_receipt(self, row: IdempotencyRow) -> IdempotencyRow:
+        return seal_receipt(self.cells, row)
+
+    def opened_receipt(
+        self, tag: str, fingerprint: str, response: str, position: int | None
+    ) -> Receipt:
+        if not self.cells.encrypted:
+            return fingerprint, response, position
+        _, fingerprint = json.loads(
+            self.cells.open(fingerprint, Where(RECEIPTS, "fingerprint", tag))
+        )
+        return fingerprint, self.cells.open(response, Where(RECEIPTS, "response", tag)), position
+
+
+def seal_receipt(cells: Cells, row: IdempotencyRow) -> IdempotencyRow:
+    """A receipt row as stored under `cells` (unchanged without a key)."""
+    if not cells.encrypted:
+        return row
+    key, fingerprint, response = row
+    tag = cells.tag(key, "key")
+    return (
+        tag,
+        cells.seal(json.dumps([key, fingerprint]), Where(RECEIPTS, "fingerprint", tag)),
+        cells.seal(response, Where(RECEIPTS, "response", tag)),
+    )
+
+
+class SQLiteIdempotentRecorder(SealsReceipts, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.idempotency_table_name = "idempotency_keys"
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
+        # Created with the events (the receipts are written in their transaction, and an
+        # application opened on its own writes them too), from the schema's one declaration.
         return [
             *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {self.idempotency_table_name} ("
-            "key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-            "response TEXT NOT NULL, position INTEGER)",
+            idempotency_ddl("sqlite", self.idempotency_table_name),
             *sqlite_guards(self.events_table_name, "the event log"),
         ]
 
@@ -59,19 +105,20 @@ class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
         if row is not None:
             c.execute(
                 f"INSERT INTO {self.idempotency_table_name} VALUES (?,?,?,?)",
-                (*row, positions[-1] if positions else None),
+                (*self.sealed_receipt(row), positions[-1] if positions else None),
             )
         return positions
 
-    def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
+    def select_idempotent_response(self, key: str) -> Receipt | None:
+        tag = self.cells.tag(key, "key")
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT fingerprint, response, position FROM {self.idempotency_table_name} "
                 "WHERE key=?",
-                (key,),
+                (tag,),
             )
             found = c.fetchone()
-        return None if found is None else (found[0], found[1], found[2])
+        return None if found is None else self.opened_receipt(tag, *found)
 
 
 # The append functions, each one statement in its own transaction: take the events table's
@@ -135,7 +182,7 @@ _APPEND_EVENT_FUNCTION = (
 )
 
 
-class PostgresIdempotentRecorder(PostgresApplicationRecorder):
+class PostgresIdempotentRecorder(SealsReceipts, PostgresApplicationRecorder):
     """Appends events (and the receipt, when there is one) in one call of a database function.
 
     One round trip per save: the function takes the events table's lock (so positions follow
@@ -161,12 +208,7 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         self.check_identifier_length(self.append_event_function_name)
         schema = Identifier(self.datastore.schema)
         table = schema, Identifier(self.idempotency_table_name)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, "
-                "fingerprint text NOT NULL, response text NOT NULL, position bigint)"
-            ).format(*table)
-        )
+        self.sql_create_statements.append(SQL(idempotency_ddl("postgres", "{}.{}")).format(*table))
         events_function = SQL("{}.{}").format(schema, Identifier(self.append_events_function_name))
         event_function = SQL("{}.{}").format(schema, Identifier(self.append_event_function_name))
         names = {
@@ -224,7 +266,7 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
         row: IdempotencyRow | None = kwargs.get("idempotency")
         if not stored_events:
             return []
-        receipt = row if row is not None else (None, None, None)
+        receipt = self.sealed_receipt(row) if row is not None else (None, None, None)
         if len(stored_events) == 1:
             one = stored_events[0]
             statement = self.append_event_statement
@@ -244,13 +286,14 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             curs.execute(statement, params, prepare=True)
             return [position for (position,) in curs.fetchall()]
 
-    def select_idempotent_response(self, key: str) -> tuple[str, str, int | None] | None:
+    def select_idempotent_response(self, key: str) -> Receipt | None:
+        tag = self.cells.tag(key, "key")
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self.select_idempotency_statement, (key,))
+            curs.execute(self.select_idempotency_statement, (tag,))
             found = curs.fetchone()
         if found is None:
             return None
-        return found["fingerprint"], found["response"], found["position"]
+        return self.opened_receipt(tag, found["fingerprint"], found["response"], found["position"])
 
 
 def ping_if_dropped(conn: Connection[Any]) -> None:
