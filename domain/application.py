@@ -34,13 +34,14 @@ from domain.consent import (
 )
 from domain.errors import ParticipantNotFound, VersionConflict
 from domain.participant import CORRECTABLE_ENTRIES, Participant
-from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
+from domain.policy import PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
 from domain.service.consent_commands import ConsentCommands
 from domain.service.consents import ConsentFollower
 from domain.service.direct_save import DirectSave
 from domain.service.fresh_reads import FreshReads
 from domain.service.idempotency import IdempotencyKey, earlier_receipt
+from domain.service.policy_cache import PolicyCache
 from domain.service.verification import VERIFY_LOG_BATCH, Verification, VerifyProgress
 from domain.service.write_engine import MAX_COMMAND_ATTEMPTS, WriteEngine
 
@@ -94,6 +95,7 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         self._verification = Verification(self.recorder, self.mapper)
         self._consents = ConsentFollower()  # read by ConsentCommands
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
+        self._policies = PolicyCache(self.recorder, self._get_program)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -234,9 +236,9 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         return in_clinical_order(self.stream(participant_id))
 
     def policy_timeline(self, program_id: str) -> PolicyTimeline:
-        """The program's policy at every moment (the defaults until a change is recorded)."""
-        program = self._get_program(program_id)
-        return program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        """The program's policy at every moment (the defaults until a change is recorded);
+        current with the store, rebuilt only when the program's stream has grown."""
+        return self._policies.timeline(program_id)
 
     def _get_program(self, program_id: str) -> Program | None:
         try:
