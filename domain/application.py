@@ -240,6 +240,11 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         current with the store, rebuilt only when the program's stream has grown."""
         return self._policies.timeline(program_id)
 
+    def policy_version(self, program_id: str) -> int:
+        """The version of the program's policy stream (0 before any change), current with the
+        store: what a result judged by its policy can be kept under."""
+        return self._policies.versioned(program_id)[0]
+
     def _get_program(self, program_id: str) -> Program | None:
         try:
             program: object = self.repository.get(program_stream_id(program_id))

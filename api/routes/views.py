@@ -12,12 +12,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.http.dependencies import Application, clock
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
 from api.http.reads import LoggedRead, RecordRead
+from api.http.timeline_cache import ComplianceCache, get_compliance_cache
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
     CaseloadRowBody,
@@ -92,18 +93,34 @@ def get_compliance(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("compliance"))],
     views: ViewsDep,
+    application: Application,
+    cache: Annotated[ComplianceCache, Depends(get_compliance_cache)],
     now: Now,
     request: Request,
     as_of: AsOf = None,
     min_position: MinPosition = None,
-) -> ComplianceView:
+) -> Response:
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
     position = _reached(views, min_position)
-    report = views.queries.compliance(str(participant_id), as_of or now.date())
-    if report is None:
-        raise ParticipantNotFound(f"no participant {participant_id}")
-    return ComplianceView.of(report, position)
+    day = as_of or now.date()
+    # The report (`ComplianceView`, as documented) is a function of the view row, the day and
+    # the program's policy. The row changes only as the views' position moves, and with the
+    # participant's stream; the policy with its own stream. A body rendered under the same
+    # three versions is the same body, so it is served as bytes without re-judging the row.
+    version = (
+        position,
+        read.participant.version,
+        application.policy_version(read.participant.program_id),
+    )
+    body = cache.get((participant_id, day), version)
+    if body is None:
+        report = views.queries.compliance(str(participant_id), day)
+        if report is None:
+            raise ParticipantNotFound(f"no participant {participant_id}")
+        body = ComplianceView.of(report, position).model_dump_json().encode()
+        cache.put((participant_id, day), version, body)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/v1/participants", response_model=CaseloadView, responses=_BEHIND)

@@ -31,11 +31,15 @@ class PolicyCache:
         self._timelines: dict[str, tuple[int, PolicyTimeline]] = {}
 
     def timeline(self, program_id: str) -> PolicyTimeline:
+        return self.versioned(program_id)[1]
+
+    def versioned(self, program_id: str) -> tuple[int, PolicyTimeline]:
+        """(the program stream's version, 0 if none; the timeline at that version)."""
         with self._lock:
             cached = self._timelines.get(program_id)
         version = cached[0] if cached is not None else 0
         if cached is not None and not self._grown(program_stream_id(program_id), version):
-            return cached[1]
+            return cached
         program = self._load(program_id)
         fresh = (
             (program.version, program.timeline)
@@ -47,7 +51,7 @@ class PolicyCache:
             kept = self._timelines.get(program_id)
             if kept is None or kept[0] <= fresh[0]:
                 self._timelines[program_id] = fresh
-        return fresh[1]
+        return fresh
 
     def _grown(self, stream_id: UUID, version: int) -> bool:
         return bool(self._recorder.select_events(stream_id, gt=version, limit=1))
