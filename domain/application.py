@@ -8,7 +8,7 @@ in the write engine (domain.service.write_engine: locks, last-saved cache, retri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, overload
@@ -112,6 +112,7 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         now: datetime,
         expected_version: int | None = None,
         idempotency: IdempotencyKey | None = None,
+        check: Callable[[Participant], None] | None = None,
     ) -> Recorded: ...
 
     @overload
@@ -132,9 +133,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         now: datetime,
         expected_version: int | None = None,
         idempotency: IdempotencyKey | None = None,
+        check: Callable[[Participant], None] | None = None,
     ) -> Recorded | ConsentRecorded | PolicyRecorded:
         """Record the command; If-Match (`expected_version`) and Idempotency-Key apply to
-        participant commands, the writes of one participant's stream."""
+        participant commands, the writes of one participant's stream.
+
+        `check` (participant commands) is called with the participant, as the command will be
+        applied to it, before the command is: it refuses by raising a DomainError (e.g. a
+        caller's program scope). The save then proves the participant it saw was current,
+        so the check needs no read of its own."""
         if isinstance(command, GrantConsent):
             return self._grant_consent(command, recorded_by=recorded_by, now=now)
         if isinstance(command, RevokeConsent):
@@ -151,9 +158,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
 
         else:
             target_id = command.participant_id
+
+        def apply(participant: Participant) -> None:
+            if check is not None:
+                check(participant)
+            participant.execute(command, recorded_by=recorded_by, now=now)
+
         return self._writes.run(
             target_id,
-            lambda participant: participant.execute(command, recorded_by=recorded_by, now=now),
+            apply,
             idempotency=idempotency,
             expected_version=expected_version,
             create=create,

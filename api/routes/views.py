@@ -57,8 +57,9 @@ class CaseloadStatus(StrEnum):
     DISCHARGED = "discharged"
 
 
-def get_views(request: Request) -> Views:
+async def get_views(request: Request) -> Views:
     """The views the app factory opened."""
+    # async: a lookup that never blocks; a plain def would cost a threadpool hop per request.
     views: Views = request.app.state.views
     return views
 
