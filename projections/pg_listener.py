@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
 
 RECONNECT_DELAY_SECONDS = 1.0
+# How often a listener that does not hold its view's lease tries to take it.
+LEASE_RETRY_SECONDS = 1.0
 
 
 class NotifyListener:
@@ -35,6 +38,7 @@ class NotifyListener:
         self.connected = threading.Event()
         self._lease_key: int | None = None
         self._leading = threading.Event()
+        self._next_try = 0.0
 
     def lead(self, name: str) -> None:
         """Contend for the lease of the view `name` (before `start`); see `leads`."""
@@ -62,6 +66,7 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.connected.set()
+                    self._next_try = 0.0
                     self._try_lead(conn)
                     # Catch up once per (re)connection: NOTIFYs sent while away are gone.
                     self.on_notify()
@@ -78,6 +83,10 @@ class NotifyListener:
     def _try_lead(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
         if self._lease_key is None or self._leading.is_set():
             return
+        # Not on every NOTIFY (one per write under load): once a second.
+        if time.monotonic() < self._next_try:
+            return
+        self._next_try = time.monotonic() + LEASE_RETRY_SECONDS
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lease_key,)).fetchone()
         if row is not None and row[0] is True:
             self._leading.set()
