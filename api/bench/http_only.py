@@ -34,9 +34,13 @@ def summary(report: dict[str, Any]) -> str:
         rounds = ", ".join(
             f"{r['requests_per_s']:,.0f}/{r['p99_ms']:.0f} ms" for r in row.get("rounds", [])
         )
+        cpu = row.get("server_cpu_ms_per_request")
+        cpu_text = "" if cpu is None else f"server CPU {cpu:.2f} ms/req"
+        if row.get("server_cpu_ratio") is not None:
+            cpu_text += f" ({row['server_cpu_ratio']:.2f}x)"
         lines.append(
             f"{name:<16} {row['requests_per_s']:>8,.0f} req/s{ratio:<9} "
-            f"p50 {row['p50_ms']:.1f} / p99 {row['p99_ms']:.1f} ms{p99:<9} "
+            f"p50 {row['p50_ms']:.1f} / p99 {row['p99_ms']:.1f} ms{p99:<9} {cpu_text:<30} "
             f"errors {row['errors']}  rounds: {rounds}"
         )
     online = report["online_rebuild"]
