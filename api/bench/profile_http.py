@@ -15,6 +15,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="profile-http", description=__doc__.split("\n")[0])
     parser.add_argument("row", choices=("write", "timeline", "compliance"))
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--output", type=Path, default=Path("bench") / "profile.txt")
+    default = Path(tempfile.gettempdir()) / "continuum-profile.txt"
+    parser.add_argument("--output", type=Path, default=default)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
