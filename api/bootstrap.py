@@ -111,7 +111,12 @@ class Service:
         def listener(wake: Callable[[], None]) -> NotifyListener | None:
             return self.backend.notify_listener(self.application.recorder, self.store, wake)
 
-        return follow_views(self.application, self.view_store(view_name), listener, partition)
+        views = follow_views(self.application, self.view_store(view_name), listener, partition)
+        if views.listener is not None:
+            # Of the processes following this view (or partition), one folds at a time.
+            views.listener.lead(views.store.tracking_name)
+            views.runner.lease = views.listener.leads
+        return views
 
     def close(self) -> None:
         self.application.close()

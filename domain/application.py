@@ -8,7 +8,7 @@ in the write engine (domain.service.write_engine: locks, last-saved cache, retri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, overload
@@ -39,13 +39,14 @@ from domain.consent import (
 )
 from domain.errors import ParticipantNotFound, VersionConflict
 from domain.participant import CORRECTABLE_ENTRIES, Participant
-from domain.policy import DEFAULT_POLICY, PolicyTimeline, ProgramPolicy
+from domain.policy import PolicyTimeline, ProgramPolicy
 from domain.program import Program, program_stream_id
 from domain.service.consent_commands import ConsentCommands
 from domain.service.consents import ConsentFollower
 from domain.service.direct_save import DirectSave
 from domain.service.fresh_reads import FreshReads
 from domain.service.idempotency import IdempotencyKey, earlier_receipt
+from domain.service.policy_cache import PolicyCache
 from domain.service.snapshots import CheckedRepository, SnapshotRejections
 from domain.service.verification import VERIFY_LOG_BATCH, Verification, VerifyProgress
 from domain.service.write_engine import MAX_COMMAND_ATTEMPTS, WriteEngine
@@ -109,6 +110,7 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
         # The zone of programs whose policy names none (api.settings: CONTINUUM_TIMEZONE).
         self.default_timezone = self.env.get("CONTINUUM_TIMEZONE") or "UTC"
+        self._policies = PolicyCache(self.recorder, self._get_program)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -171,6 +173,7 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         now: datetime,
         expected_version: int | None = None,
         idempotency: IdempotencyKey | None = None,
+        check: Callable[[Participant], None] | None = None,
     ) -> Recorded: ...
 
     @overload
@@ -191,9 +194,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         now: datetime,
         expected_version: int | None = None,
         idempotency: IdempotencyKey | None = None,
+        check: Callable[[Participant], None] | None = None,
     ) -> Recorded | ConsentRecorded | PolicyRecorded:
         """Record the command; If-Match (`expected_version`) and Idempotency-Key apply to
-        participant commands, the writes of one participant's stream."""
+        participant commands, the writes of one participant's stream.
+
+        `check` (participant commands) is called with the participant, as the command will be
+        applied to it, before the command is: it refuses by raising a DomainError (e.g. a
+        caller's program scope). The save then proves the participant it saw was current,
+        so the check needs no read of its own."""
         if isinstance(command, GrantConsent):
             return self._grant_consent(command, recorded_by=recorded_by, now=now)
         if isinstance(command, RevokeConsent):
@@ -210,9 +219,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
 
         else:
             target_id = command.participant_id
+
+        def apply(participant: Participant) -> None:
+            if check is not None:
+                check(participant)
+            participant.execute(command, recorded_by=recorded_by, now=now)
+
         return self._writes.run(
             target_id,
-            lambda participant: participant.execute(command, recorded_by=recorded_by, now=now),
+            apply,
             idempotency=idempotency,
             expected_version=expected_version,
             create=create,
@@ -296,10 +311,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
 
     def policy_timeline(self, program_id: str, *, as_stored: bool = False) -> PolicyTimeline:
         """The program's policy at every moment (the defaults until a change is recorded),
-        programs without a zone taking the service's (`as_stored`: left without one)."""
-        program = self._get_program(program_id)
-        timeline = program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        programs without a zone taking the service's (`as_stored`: left without one); current
+        with the store, rebuilt only when the program's stream has grown."""
+        timeline = self._policies.timeline(program_id)
         return timeline if as_stored else timeline.with_zone(self.default_timezone)
+
+    def policy_version(self, program_id: str) -> int:
+        """The version of the program's policy stream (0 before any change), current with the
+        store: what a result judged by its policy can be kept under."""
+        return self._policies.versioned(program_id)[0]
 
     def _get_program(self, program_id: str) -> Program | None:
         try:

@@ -4,17 +4,28 @@ A wake-up only: the runner also polls, so a dropped connection or a lost NOTIFY 
 view by at most one poll interval. The listener reconnects on its own (the library's runner
 does not: a killed LISTEN connection leaves its subscription waiting for good, reported
 upstream as github.com/pyeventsourcing/eventsourcing/issues/305).
+
+With `lead(name)`, the listener's connection also holds a session advisory lock named after
+the view it wakes, so that of the processes following one view (each `serve` worker runs a
+runner), one folds and the others only serve reads. Every runner folding every write, the
+losers' batches rolled back, was ~14% of a session write's time under load (py-spy,
+docs/performance.md). The lock goes with its connection: a leader that dies or loses its
+connection frees it, and the others try to take it once a second.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
 
 RECONNECT_DELAY_SECONDS = 1.0
+# How often a listener that does not hold its view's lease tries to take it.
+LEASE_RETRY_SECONDS = 1.0
 
 
 class NotifyListener:
@@ -25,6 +36,20 @@ class NotifyListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+        self._lease_key: int | None = None
+        self._leading = threading.Event()
+        self._next_try = 0.0
+
+    def lead(self, name: str) -> None:
+        """Contend for the lease of the view `name` (before `start`); see `leads`."""
+        digest = hashlib.sha256(f"continuum-views:{self.channel}:{name}".encode()).digest()
+        self._lease_key = int.from_bytes(digest[:8], "big", signed=True)
+
+    def leads(self) -> bool:
+        """True while this listener holds its view's lease (always, without `lead`), and
+        while it is not connected: it cannot contend then, and its runner's polls must keep
+        the view following (every runner folds, as without a lease; the commits stay exact)."""
+        return self._lease_key is None or self._leading.is_set() or not self.connected.is_set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="continuum-listen", daemon=True)
@@ -41,11 +66,28 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.connected.set()
+                    self._next_try = 0.0
+                    self._try_lead(conn)
                     # Catch up once per (re)connection: NOTIFYs sent while away are gone.
                     self.on_notify()
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.on_notify()
+                        self._try_lead(conn)
             except psycopg.Error:
                 self.connected.clear()
+                self._leading.clear()  # the lock went with the connection
                 self._stopping.wait(RECONNECT_DELAY_SECONDS)
+        self._leading.clear()
+
+    def _try_lead(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        if self._lease_key is None or self._leading.is_set():
+            return
+        # Not on every NOTIFY (one per write under load): once a second.
+        if time.monotonic() < self._next_try:
+            return
+        self._next_try = time.monotonic() + LEASE_RETRY_SECONDS
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lease_key,)).fetchone()
+        if row is not None and row[0] is True:
+            self._leading.set()
+            self.on_notify()  # the new leader folds what nobody folded meanwhile

@@ -95,6 +95,9 @@ class ViewRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
+        # While following, fold only when this returns True (one of several processes
+        # following the same view: projections.pg_listener's lease); None: always.
+        self.lease: Callable[[], bool] | None = None
         # States this runner committed, valid while the store's position is still the one it
         # committed (no other runner wrote since): a batch then skips loading and decoding them.
         self._states: dict[str, Any] = {}
@@ -268,6 +271,9 @@ class ViewRunner:
         backoff = poll_interval
         while not self._stopping.is_set():
             self._wakeup.clear()
+            if self.lease is not None and not self.lease():
+                self._wakeup.wait(poll_interval)  # another process folds; reads see its rows
+                continue
             try:
                 self.catch_up()
                 self.last_error = None

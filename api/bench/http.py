@@ -26,7 +26,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from api.bench import wrk
+from api.bench import server_cpu, wrk
 from api.bench.ceiling_server import create_table as create_ceiling_table
 from api.bench.connections import sampled_split
 from api.bootstrap import open_url
@@ -39,6 +39,8 @@ PROGRAM = "bench-http"
 CLIENTS = 16
 # Participants the session writes go to (wrk spreads requests over them in turn).
 WRITE_PARTICIPANTS = 256
+# api/bench/load.py's warm-up, excluded from its counts.
+PYTHON_WARM_UP_SECONDS = 0.5
 # Server processes: one per core, as a deployment on this machine would run.
 WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
@@ -177,15 +179,25 @@ class Loads:
         self.middle = seconds / 2 + (wrk.WARM_UP_SECONDS if with_wrk else 0)
 
     def get(self, path: str) -> dict[str, Any]:
-        with sampled_split(self.port, self.middle) as split:
+        with sampled_split(self.port, self.middle) as split, server_cpu.measured(self.port) as cpu:
             if self.with_wrk:
                 result = wrk.read_load(self.base_url, self.token, self.seconds, CLIENTS, path)
             else:
                 result = load(self.base_url, self.token, self.seconds, "--get", path)
-        return {**result, "connections_per_worker": split}
+        return self._with(result, split, cpu)
+
+    def _with(
+        self, result: dict[str, Any], split: list[int], cpu: dict[str, float]
+    ) -> dict[str, Any]:
+        warm_up = wrk.WARM_UP_SECONDS if self.with_wrk else PYTHON_WARM_UP_SECONDS
+        return {
+            **result,
+            "connections_per_worker": split,
+            "server_cpu_ms_per_request": server_cpu.per_request_ms(cpu, result, warm_up),
+        }
 
     def sessions(self, participant_ids: list[str], first: datetime) -> dict[str, Any]:
-        with sampled_split(self.port, self.middle) as split:
+        with sampled_split(self.port, self.middle) as split, server_cpu.measured(self.port) as cpu:
             if self.with_wrk:
                 result = wrk.sessions_load(
                     self.base_url, self.token, self.seconds, CLIENTS, participant_ids, first
@@ -195,7 +207,7 @@ class Loads:
                     self.base_url, self.token, self.seconds, "--sessions",
                     ",".join(participant_ids[:CLIENTS]), "--first-session", first.isoformat(),
                 )  # fmt: skip
-        return {**result, "connections_per_worker": split}
+        return self._with(result, split, cpu)
 
 
 # Each round's session writes start this many days after the previous round's.
@@ -272,6 +284,10 @@ def http_bench(
         row, top = report[name], report[ceiling_name]
         row["ratio"] = _ratio(row["requests_per_s"], top["requests_per_s"])
         row["p99_ratio"] = _ratio(row["p99_ms"], top["p99_ms"])
+        if row.get("server_cpu_ms_per_request") and top.get("server_cpu_ms_per_request"):
+            row["server_cpu_ratio"] = _ratio(
+                row["server_cpu_ms_per_request"], top["server_cpu_ms_per_request"]
+            )
     return report
 
 
@@ -335,9 +351,10 @@ def _median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
     chosen = dict(sorted(results, key=lambda r: r["requests_per_s"])[len(results) // 2])
     if len(results) > 1:
         chosen["rounds"] = [
-            {k: r[k] for k in ("requests_per_s", "p50_ms", "p99_ms", "connections_per_worker")}
+            {k: r.get(k) for k in ("requests_per_s", "p50_ms", "p99_ms", "connections_per_worker",
+                                   "server_cpu_ms_per_request")}
             for r in results
-        ]
+        ]  # fmt: skip
         chosen["errors"] = sum(r["errors"] for r in results)
     return chosen
 

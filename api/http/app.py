@@ -15,7 +15,7 @@ from api.bootstrap import open_service
 from api.http.errors import install_error_handlers
 from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.http.openapi import install_openapi, operation_id
-from api.http.timeline_cache import TimelineCache
+from api.http.timeline_cache import ComplianceCache, TimelineCache
 from api.logging import configure_logging, get_logger
 from api.pages import install_pages
 from api.routes import audit, audit_replay, consents, events, fhir, health, participants, records
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.feed = feed
     app.state.views = views
     app.state.timeline_cache = TimelineCache()
+    app.state.compliance_cache = ComplianceCache()
     install_error_handlers(app)
     # Added last runs first: the request id and access line wrap the body limit's 413 too.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -14,11 +16,12 @@ from fastapi import Depends, Header, Request
 
 from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
 from api.schemas.participants import CommandRequest
-from api.security.authz import Writer, scoped_participant, visible_programs
+from api.security.authz import Writer, check_participant, visible_programs
 from api.security.identity import Principal
 from domain.application import ContinuumApplication
 from domain.commands import ParticipantCommand, Recorded
 from domain.errors import InvalidValue
+from domain.participant import Participant
 from domain.service.idempotency import IdempotencyKey
 
 # `"7"` as ETags are spelled, or a bare `7`; weak tags and `*` have no meaning for a stream.
@@ -39,7 +42,7 @@ async def clock() -> datetime:
     return datetime.now(UTC)
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(
@@ -51,6 +54,7 @@ def expected_version(
     ] = None,
 ) -> int | None:
     """The stream version named by If-Match, if the caller sent one."""
+    # async: parsing a header never blocks; a plain def would cost a threadpool hop per write.
     if if_match is None:
         return None
     match = _IF_MATCH.fullmatch(if_match)
@@ -81,7 +85,17 @@ class WriteContext:
             now=self.now,
             expected_version=self.expected_version,
             idempotency=self._idempotency(body),
+            check=self._scope_check(),
         )
+
+    def _scope_check(self) -> Callable[[Participant], None] | None:
+        """A participant of a program the caller cannot see answers 404, as a missing one does.
+
+        Checked by the write engine on the participant the command is applied to (current, or
+        the save fails and it is re-read), so a write costs no separate read for it."""
+        if visible_programs(self.principal) is None:
+            return None
+        return partial(check_participant, self.principal)
 
     def _idempotency(self, body: CommandRequest) -> IdempotencyKey | None:
         if self.idempotency_key is None:
@@ -95,7 +109,6 @@ class WriteContext:
 def write_context(
     request: Request,
     principal: Writer,
-    application: Annotated[ContinuumApplication, Depends(get_application)],
     now: Annotated[datetime, Depends(clock)],
     version: Annotated[int | None, Depends(expected_version)],
     idempotency_key: Annotated[
@@ -109,11 +122,8 @@ def write_context(
         ),
     ] = None,
 ) -> WriteContext:
-    """The preconditions and provenance of a write request, by a caller that may write there."""
-    participant_id = _path_participant_id(request)
-    if participant_id is not None and visible_programs(principal) is not None:
-        # A participant of a program the caller cannot see answers 404, as a missing one does.
-        scoped_participant(application, principal, participant_id)
+    """The preconditions and provenance of a write request (the caller's program scope is
+    checked as the command is applied: WriteContext.execute)."""
     scoped_key = None
     if idempotency_key is not None:
         if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
@@ -128,16 +138,6 @@ def write_context(
         request_line=_request_line(request),
         principal=principal,
     )
-
-
-def _path_participant_id(request: Request) -> UUID | None:
-    raw = request.path_params.get("participant_id")
-    if raw is None:
-        return None
-    try:
-        return UUID(str(raw))
-    except ValueError:
-        return None  # the route's own validation answers 422
 
 
 def _request_line(request: Request) -> str:

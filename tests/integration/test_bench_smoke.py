@@ -40,8 +40,12 @@ def check_backend(result: dict[str, Any]) -> None:
         http = result["http"][name]
         # On a loaded machine a tiny window may complete no timed request: check shape only.
         assert set(http) >= {
-            "requests", "requests_per_s", "p50_ms", "p99_ms", "connections_per_worker"
+            "requests", "requests_per_s", "p50_ms", "p99_ms", "connections_per_worker",
+            "server_cpu_ms_per_request",
         }, name  # fmt: skip
+        # The server's own CPU (its processes, from /proc) per request: None only if none ran.
+        cpu = http["server_cpu_ms_per_request"]
+        assert cpu is None or cpu > 0, name
         assert http["clients"] == 16 and http["errors"] == 0, name
     # Each row runs in rounds (two at tiny sizes), each kept beside the median one, and each
     # real row is given as a ratio to its ceiling measured in the same rounds.

@@ -1,0 +1,69 @@
+"""Compliance reports kept as rendered bodies: served again only while nothing they are
+computed from has changed (the views' position, the participant's stream, the policy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from projections import compliance as compliance_rules
+from tests.e2e.support import PROGRAM
+from tests.e2e.test_compliance_http import FULL_WEEK, admit, compliance, groups, week, write
+
+
+@pytest.fixture
+def judged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each participant the compliance rules are evaluated for, in order."""
+    calls: list[str] = []
+    evaluate = compliance_rules.evaluate
+
+    def counting(state: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(state.participant_id)
+        return evaluate(state, *args, **kwargs)
+
+    monkeypatch.setattr(compliance_rules, "evaluate", counting)
+    return calls
+
+
+def test_a_repeated_read_is_served_without_judging_again(
+    client: TestClient, judged: list[str]
+) -> None:
+    """Given a report read once, when it is read again with nothing changed, then the same
+    body is answered and the rules are not evaluated again."""
+    pid = admit(client)
+    groups(client, pid, [7, 8, 9])
+    first = client.get(f"/v1/participants/{pid}/compliance")
+    judged.clear()
+
+    again = client.get(f"/v1/participants/{pid}/compliance")
+
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert judged == []
+
+
+def test_a_write_a_policy_change_or_another_day_is_judged_afresh(
+    client: TestClient, judged: list[str]
+) -> None:
+    """Given a cached report (week of Feb 9: 9 h, met), then a correction, a policy change
+    and another `as_of` each give a freshly judged report that shows the change."""
+    pid = admit(client)
+    first, *_ = groups(client, pid, [7, 8, 9])
+    assert week(compliance(client, pid), FULL_WEEK)["status"] == "met"
+
+    write(client, pid, "corrections", {"event_id": first, "reason": "Entered in error."})
+    assert week(compliance(client, pid), FULL_WEEK)["status"] == "below_minimum"
+
+    minimum = [{"level": "2.1", "age_group": "adult", "hours": 6}]
+    response = client.put(f"/v1/programs/{PROGRAM}/policy", json={"minimum_hours": minimum})
+    assert response.status_code == 200, response.text
+    # In force from when it was recorded (the test clock's NOW), so later weeks are judged by it.
+    report = compliance(client, pid, as_of="2026-03-20")
+    assert week(report, "2026-03-16")["required_hours"] == 6.0
+    assert compliance(client, pid, as_of="2026-02-20")["as_of"] == "2026-02-20"
+
+    judged.clear()
+    compliance(client, pid, as_of="2026-03-20")
+    assert judged == []  # nothing changed since: the kept body
