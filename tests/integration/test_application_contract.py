@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 
-from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Discharge,
-    Reassess,
-    RecordScreening,
-)
+from domain.commands import ParticipantCommand
 from domain.errors import (
     AlreadyDischarged,
     BeforeAdmission,
@@ -35,10 +28,10 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.participant import Participant
+from tests import make
+from tests.make import ADMITTED, PROGRAM, USER, admission, recorded_session
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=120)
-USER = "clinician-1"
 DIMENSIONS = {"d1": 0, "d2": 1, "d3": 2, "d4": 2, "d5": 3, "d6": 1}
 
 
@@ -59,7 +52,7 @@ def admit(
     idempotency: IdempotencyKey | None = None,
 ) -> Recorded:
     return app.execute(
-        admission(at, participant_id=participant_id, program_id="prog-1", level=level),
+        admission(at, participant_id=participant_id, program_id=PROGRAM, level=level),
         recorded_by=USER,
         now=NOW,
         idempotency=idempotency,
@@ -84,6 +77,10 @@ def session(
         expected_version=expected_version,
         idempotency=idempotency,
     )
+
+
+def record(app: ContinuumApplication, command: ParticipantCommand) -> Recorded:
+    return app.execute(command, recorded_by=USER, now=NOW)
 
 
 def notification_count(app: ContinuumApplication) -> int:
@@ -114,47 +111,22 @@ class ApplicationContract:
         a reassessment and a discharge, when readmitted, then the stored stream reads back
         event for event with every field, and the state is episode 2, active at 2.1."""
         pid = admit(app, level="3.5").participant_id
-        app.execute(
-            ChangeLevel(
-                participant_id=pid,
-                to_level="2.1",
-                effective_at=day(28),
-                reason="residential goals met",
-            ),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.level_change(pid, "2.1", day(28), reason="residential goals met"))
         session(app, pid, day(29))
         session(app, pid, day(30), attended=False)
-        app.execute(
-            RecordScreening(
-                participant_id=pid,
-                collected_at=day(31),
-                specimen="urine",
-                status="valid",
+        record(
+            app,
+            make.screening(
+                pid,
+                day(31),
                 results={"buprenorphine": "positive", "fentanyl": "negative"},
                 prescribed=["buprenorphine"],
             ),
-            recorded_by=USER,
-            now=NOW,
         )
-        app.execute(
-            Reassess(
-                participant_id=pid,
-                assessed_at=day(58),
-                dimensions=DIMENSIONS,
-                recommended_level="2.1",
-                decided_level="2.1",
-                rationale="continue IOP",
-            ),
-            recorded_by=USER,
-            now=NOW,
+        record(
+            app, make.reassessment(pid, day(58), dimensions=DIMENSIONS, rationale="continue IOP")
         )
-        app.execute(
-            Discharge(participant_id=pid, discharged_at=day(84), reason="completed"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.discharge(pid, day(84)))
         readmitted = admit(app, pid, level="2.1", at=day(100))
 
         stream = app.stream(pid)
@@ -228,11 +200,7 @@ class ApplicationContract:
         """The raw table holds the fixed TOPIC strings, not module paths, so moving a class never
         orphans stored events."""
         pid = admit(app, level="3.5").participant_id
-        app.execute(
-            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.level_change(pid, "2.1", day(28), reason="r"))
         session(app, pid, day(29))
         assert self.raw_topics(app, url, pid) == [
             "continuum.Participant.Registered.v1",
@@ -252,11 +220,7 @@ class ApplicationContract:
         pid = admit(app, level="2.1").participant_id
         later = session(app, pid, day(5))
         earlier = session(app, pid, day(2))
-        correction = app.execute(
-            CorrectEntry(participant_id=pid, event_id=later.event_id, reason="wrong participant"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        correction = record(app, make.correction(pid, later.event_id, reason="wrong participant"))
 
         timeline = app.timeline(pid)
         assert [entry.event.occurred_at for entry in timeline] == sorted(
@@ -287,11 +251,7 @@ class ApplicationContract:
         with pytest.raises(ParticipantNotFound):
             session(app, unknown, day(1))
         with pytest.raises(ParticipantNotFound):
-            app.execute(
-                Discharge(participant_id=unknown, discharged_at=day(1), reason="other"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.discharge(unknown, day(1), reason="other"))
         assert notification_count(app) == 0
 
     # ---- rejected commands ---------------------------------------------------------------
@@ -300,18 +260,10 @@ class ApplicationContract:
         """Given an admitted participant, when commands break rules or carry bad values, then
         each raises its domain error and neither the stream nor the global log grows."""
         pid = admit(app, level="2.1").participant_id
-        app.execute(
-            Discharge(participant_id=pid, discharged_at=day(30), reason="completed"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.discharge(pid, day(30)))
         before_stream, before_log = len(app.stream(pid)), notification_count(app)
         with pytest.raises(AlreadyDischarged):
-            app.execute(
-                Discharge(participant_id=pid, discharged_at=day(31), reason="completed"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.discharge(pid, day(31)))
         with pytest.raises(BeforeAdmission):
             admit(app, pid, at=day(29))
         with pytest.raises(InvalidValue):
@@ -319,11 +271,7 @@ class ApplicationContract:
         other = admit(app, level="2.1").participant_id
         before_log += 2
         with pytest.raises(SameLevel):
-            app.execute(
-                ChangeLevel(participant_id=other, to_level="2.1", effective_at=day(1), reason="r"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.level_change(other, "2.1", day(1), reason="r"))
         with pytest.raises(DomainError):
             admit(app, at=NOW + timedelta(hours=1))  # a new participant in the future
         assert len(app.stream(pid)) == before_stream
@@ -412,11 +360,7 @@ class DurableContract(ApplicationContract):
         """A participant written by one app instance is read back whole by the next."""
         first_app = open_app(url)
         pid = admit(first_app, level="3.5").participant_id
-        first_app.execute(
-            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(first_app, make.level_change(pid, "2.1", day(28), reason="r"))
         first_app.close()
         second_app = open_app(url)
         try:

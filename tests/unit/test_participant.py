@@ -7,19 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
 
-from api.seed.commands import admission, recorded_session
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Discharge,
-    Reassess,
-    RecordScreening,
-)
 from domain.errors import (
     AfterDischarge,
     AlreadyActive,
@@ -35,29 +27,15 @@ from domain.errors import (
     UnknownEvent,
 )
 from domain.participant import CLOCK_SKEW_ALLOWANCE, Participant, event_id_for
+from tests import make
+from tests.make import ADMITTED, PROGRAM, USER, admission, recorded_session
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=60)
-USER = "clinician-1"
 
 
 def admitted(level: str = "3.5", edition: str = "3") -> Participant:
     """A participant registered and admitted at ADMITTED, events still pending."""
-    participant = Participant.register(
-        uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
-    )
-    participant.admit(
-        admission(
-            ADMITTED,
-            participant_id=participant.id,
-            program_id="prog-1",
-            level=level,
-            criteria_edition=edition,
-        ),
-        recorded_by=USER,
-        now=NOW,
-    )
-    return participant
+    return make.admitted(now=NOW, level=level, edition=edition)
 
 
 def session(participant: Participant, at: datetime, *, now: datetime = NOW) -> None:
@@ -69,19 +47,13 @@ def session(participant: Participant, at: datetime, *, now: datetime = NOW) -> N
 
 
 def discharge(participant: Participant, at: datetime) -> None:
-    participant.discharge(
-        Discharge(
-            participant_id=participant.id, reason="completed", to_level=None, discharged_at=at
-        ),
-        recorded_by=USER,
-        now=NOW,
-    )
+    participant.discharge(make.discharge(participant.id, at), recorded_by=USER, now=NOW)
 
 
 def readmit(participant: Participant, at: datetime, level: str = "2.1") -> None:
     participant.admit(
         admission(
-            at, participant_id=participant.id, program_id="prog-1", level=level, pathway="step_up"
+            at, participant_id=participant.id, program_id=PROGRAM, level=level, pathway="step_up"
         ),
         recorded_by=USER,
         now=NOW,
@@ -90,15 +62,7 @@ def readmit(participant: Participant, at: datetime, level: str = "2.1") -> None:
 
 def change_level(participant: Participant, to_level: str, at: datetime) -> None:
     participant.change_level(
-        ChangeLevel(
-            participant_id=participant.id,
-            to_level=to_level,
-            criteria_edition=None,
-            reason="reassessed",
-            effective_at=at,
-        ),
-        recorded_by=USER,
-        now=NOW,
+        make.level_change(participant.id, to_level, at), recorded_by=USER, now=NOW
     )
 
 
@@ -210,7 +174,7 @@ def test_naive_admission_time_is_refused_on_registration() -> None:
     """A new participant admitted at a naive date-time is refused naming admitted_at."""
     with pytest.raises(InvalidValue) as caught:
         Participant.register(
-            uuid4(), "prog-1", occurred_at=datetime(2026, 1, 5, 9), recorded_by=USER, now=NOW
+            uuid4(), PROGRAM, occurred_at=datetime(2026, 1, 5, 9), recorded_by=USER, now=NOW
         )
     assert caught.value.field == "admitted_at"
 
@@ -255,14 +219,7 @@ def test_nothing_after_discharge_until_readmitted() -> None:
         change_level(participant, "2.1", later)
     with pytest.raises(AfterDischarge):
         participant.record_screening(
-            RecordScreening(
-                participant_id=participant.id,
-                specimen="urine",
-                status="valid",
-                results={"thc": "negative"},
-                prescribed=[],
-                collected_at=later,
-            ),
+            make.screening(participant.id, later, results={"thc": "negative"}),
             recorded_by=USER,
             now=NOW,
         )
@@ -385,14 +342,14 @@ def test_step_down_admission_must_come_from_a_higher_level() -> None:
     """A step-down admission referred from a lower level is refused naming
     referred_from_level."""
     participant = Participant.register(
-        uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
+        uuid4(), PROGRAM, occurred_at=ADMITTED, recorded_by=USER, now=NOW
     )
     with pytest.raises(InvalidValue) as caught:
         participant.admit(
             admission(
                 ADMITTED,
                 participant_id=participant.id,
-                program_id="prog-1",
+                program_id=PROGRAM,
                 level="2.1",
                 pathway="step_down",
                 referred_from_level="1",
@@ -411,14 +368,11 @@ def test_reassessment_refuses_a_missing_dimension_before_any_event() -> None:
     participant = admitted()
     with pytest.raises(InvalidValue) as caught:
         participant.reassess(
-            Reassess(
-                participant_id=participant.id,
+            make.reassessment(
+                participant.id,
+                ADMITTED + timedelta(days=1),
                 dimensions={"d1": 1, "d2": 1, "d3": 1, "d4": 1, "d5": 1},
-                recommended_level="2.1",
-                decided_level="2.1",
-                criteria_edition=None,
                 rationale="",
-                assessed_at=ADMITTED + timedelta(days=1),
             ),
             recorded_by=USER,
             now=NOW,
@@ -431,11 +385,7 @@ def test_reassessment_refuses_a_missing_dimension_before_any_event() -> None:
 
 
 def correct(participant: Participant, event_id: UUID) -> None:
-    participant.correct_entry(
-        CorrectEntry(participant_id=participant.id, event_id=event_id, reason="wrong chart"),
-        recorded_by=USER,
-        now=NOW,
-    )
+    participant.correct_entry(make.correction(participant.id, event_id), recorded_by=USER, now=NOW)
 
 
 def test_correction_names_an_event_of_this_stream() -> None:
