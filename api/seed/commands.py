@@ -11,6 +11,7 @@ from domain.commands import (
     ChangeLevel,
     CorrectEntry,
     Discharge,
+    GrantConsent,
     Reassess,
     RecordScreening,
     RecordSession,
@@ -122,3 +123,19 @@ def correction(
     participant_id: UUID, event_id: UUID, *, reason: str = "wrong chart"
 ) -> CorrectEntry:
     return CorrectEntry(participant_id=participant_id, event_id=event_id, reason=reason)
+
+
+def consent(
+    participant_id: UUID,
+    recipient_id: str,
+    expires_at: datetime,
+    *,
+    scope: Sequence[str] = ("all",),
+) -> GrantConsent:
+    """The participant's consent to disclose `scope` (every event type by default)."""
+    return GrantConsent(
+        participant_id=participant_id,
+        recipient_id=recipient_id,
+        scope=list(scope),
+        expires_at=expires_at,
+    )
