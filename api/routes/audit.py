@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.http.reads import get_access_log
+from api.schemas.reply import Reply
 from api.security.authz import Auditor
 from api.storage.access_log import MAX_PAGE, AccessEntry, AccessLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-class AccessEntryBody(BaseModel):
+class AccessEntryBody(Reply):
     """One read of one participant's record."""
 
     id: int
@@ -32,17 +33,7 @@ class AccessEntryBody(BaseModel):
     @classmethod
     def of(cls, entry: AccessEntry) -> AccessEntryBody:
         assert entry.id is not None  # stored entries always have one
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            sub=entry.sub,
-            role=entry.role,
-            participant_id=entry.participant_id,
-            record=entry.record,
-            endpoint=entry.endpoint,
-            purpose=entry.purpose,
-            request_id=entry.request_id,
-        )
+        return cls.read(entry)
 
 
 class AccessLogPage(BaseModel):
