@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
+from api.routes import ParticipantId
 from api.schemas.feed import (
     ConsentList,
     ConsentReceipt,
@@ -22,7 +23,6 @@ from api.security.authz import Writer, scoped_participant
 
 router = APIRouter(prefix="/v1/participants/{participant_id}/consents", tags=["consents"])
 
-ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 ConsentId = Annotated[UUID, Path(description="The consent's id (a UUID)")]
 Now = Annotated[datetime, Depends(clock)]
 
