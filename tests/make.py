@@ -20,9 +20,9 @@ from api.seed.commands import (
 from domain.application import ContinuumApplication
 from domain.participant import Participant
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 USER = "clinician-1"
 PROGRAM = "prog-1"
+ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DIMENSIONS = dict(STABLE)
 
 __all__ = [

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.http.reads import get_access_log
 from api.schemas.reply import Reply
 from api.security.authz import Auditor
-from api.storage.access_log import MAX_PAGE, AccessEntry, AccessLog
+from api.storage.access_log import MAX_PAGE, AccessLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -29,11 +29,6 @@ class AccessEntryBody(Reply):
     endpoint: str
     purpose: str
     request_id: str | None
-
-    @classmethod
-    def of(cls, entry: AccessEntry) -> AccessEntryBody:
-        assert entry.id is not None  # stored entries always have one
-        return cls.read(entry)
 
 
 class AccessLogPage(BaseModel):
@@ -55,4 +50,4 @@ def read_access_log(
     entries = access_log.entries(participant_id=participant_id, after=after, limit=limit)
     # A full page may have more behind it; a short page is the end (for now).
     next_after = entries[-1].id if len(entries) == limit else None
-    return AccessLogPage(entries=[AccessEntryBody.of(e) for e in entries], next_after=next_after)
+    return AccessLogPage(entries=[AccessEntryBody.read(e) for e in entries], next_after=next_after)

@@ -47,7 +47,7 @@ def grant_consent(
     recorded = application.execute(
         body.to_command(participant_id), recorded_by=principal.sub, now=now
     )
-    return ConsentReceipt.of(recorded)
+    return ConsentReceipt.read(recorded)
 
 
 @router.post(
@@ -80,7 +80,7 @@ def revoke_consent(
     )
     if not recorded.recorded:
         response.status_code = 200
-    return ConsentReceipt.of(recorded)
+    return ConsentReceipt.read(recorded)
 
 
 @router.get("", response_model=ConsentList, responses=_ERRORS)

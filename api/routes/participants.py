@@ -49,7 +49,7 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 def _created(response: Response, recorded: Recorded) -> WriteReceipt:
     response.headers["ETag"] = etag(recorded.version)
     response.headers["Location"] = f"{router.prefix}/{recorded.participant_id}"
-    return WriteReceipt.of(recorded)
+    return WriteReceipt.read(recorded)
 
 
 @router.post("", status_code=201, response_model=WriteReceipt, responses=_WRITE_ERRORS)

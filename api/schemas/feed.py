@@ -11,7 +11,7 @@ from api.schemas.events import CloudEvent
 from api.schemas.participants import Identifier, Instant, Text
 from api.schemas.reply import Reply
 from domain.commands import GrantConsent, RevokeConsent
-from domain.consent import Consent, ConsentRecorded
+from domain.consent import Consent
 
 
 class ConsentRequest(BaseModel):
@@ -57,10 +57,6 @@ class ConsentReceipt(Reply):
     participant_id: UUID
     version: int
     position: int
-
-    @classmethod
-    def of(cls, recorded: ConsentRecorded) -> ConsentReceipt:
-        return cls.read(recorded)
 
 
 class ConsentView(Reply):

@@ -36,7 +36,6 @@ from domain.commands import (
     Discharge,
     ParticipantCommand,
     Reassess,
-    Recorded,
     RecordScreening,
     RecordSession,
 )
@@ -260,10 +259,6 @@ class WriteReceipt(Reply):
     event_id: UUID
     version: int
     position: int | None
-
-    @classmethod
-    def of(cls, recorded: Recorded) -> WriteReceipt:
-        return cls.read(recorded)
 
 
 class ParticipantView(Reply):
