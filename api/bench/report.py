@@ -16,7 +16,7 @@ Report = dict[str, Any]
 
 
 def targets(pg: Report, full: bool) -> list[Report]:
-    """Issue 8's targets, checked against the PostgreSQL figures of this run."""
+    """The performance targets, checked against the PostgreSQL figures of this run."""
     cp, rb, live, http = pg["command_path"], pg["rebuild"], pg["live"], pg["http"]
     ratio = "ratio to raw INSERT+COMMIT"
     rows = [
@@ -91,19 +91,13 @@ def table(backends: dict[str, Report]) -> str:
         ]
         return " / ".join("?" if us is None else f"{us:,}" for us in found) + " us"
 
-    def http_rate(name: str) -> Callable[[Report], str]:
+    def http_cell(name: str, figure: str, ratio_key: str) -> Callable[[Report], str]:
+        """One HTTP measurement's `figure` (a format over its fields), then its ratio if any."""
+
         def cell(b: Report) -> str:
             found = b["http"][name]
-            ratio = f" ({found['ratio']:.2f}x)" if found.get("ratio") is not None else ""
-            return f"{found['requests_per_s']:,.0f} req/s{ratio}"
-
-        return cell
-
-    def http_latency(name: str) -> Callable[[Report], str]:
-        def cell(b: Report) -> str:
-            found = b["http"][name]
-            ratio = f" ({found['p99_ratio']:.2f}x)" if found.get("p99_ratio") is not None else ""
-            return f"{found['p50_ms']:.1f} / {found['p99_ms']:.1f} ms{ratio}"
+            ratio = found.get(ratio_key)
+            return figure.format(**found) + ("" if ratio is None else f" ({ratio:.2f}x)")
 
         return cell
 
@@ -149,8 +143,14 @@ def table(backends: dict[str, Report]) -> str:
     for name in ROWS:
         label = name.replace("_", " ")
         against = f" (x {CEILING_OF[name].replace('_', ' ')})" if name in CEILING_OF else ""
-        row(f"6 HTTP {label}, 16 clients: req/s{against}", http_rate(name))
-        row(f"6 HTTP {label}: p50 / p99", http_latency(name))
+        row(
+            f"6 HTTP {label}, 16 clients: req/s{against}",
+            http_cell(name, "{requests_per_s:,.0f} req/s", "ratio"),
+        )
+        row(
+            f"6 HTTP {label}: p50 / p99",
+            http_cell(name, "{p50_ms:.1f} / {p99_ms:.1f} ms", "p99_ratio"),
+        )
         row(f"6 HTTP {label}: connections per worker", http_split(name))
     width = max(len(label) for label, _ in rows)
     header = f"{'measurement':<{width}}  " + "  ".join(f"{k:>22}" for k in kinds)
