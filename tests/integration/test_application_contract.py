@@ -1,4 +1,4 @@
-"""ContinuumApplication's contract, run against every backend by subclassing (STYLE habit 6).
+"""ContinuumApplication's contract, run against every backend by subclassing.
 
 `ApplicationContract` holds the behaviour; `TestMemory`, `TestSQLite` and `TestPostgres` only say
 where the events live and how to read the raw table.
@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 
 from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication, IdempotencyKey, Recorded
-from domain.commands import ParticipantCommand
+from domain.application import ContinuumApplication, IdempotencyKey
 from domain.errors import (
     AlreadyDischarged,
     BeforeAdmission,
@@ -25,66 +24,20 @@ from domain.errors import (
     InvalidValue,
     ParticipantNotFound,
     SameLevel,
-    VersionConflict,
 )
 from domain.participant import Participant
 from tests import make
-from tests.make import ADMITTED, PROGRAM, USER, admission, recorded_session
-
-NOW = ADMITTED + timedelta(days=120)
-DIMENSIONS = {"d1": 0, "d2": 1, "d3": 2, "d4": 2, "d5": 3, "d6": 1}
-
-
-def day(n: int, hour: int = 9) -> datetime:
-    return ADMITTED + timedelta(days=n, hours=hour - 9)
-
-
-def open_app(url: str) -> ContinuumApplication:
-    return ContinuumApplication(env=parse_store_url(url).settings)
-
-
-def admit(
-    app: ContinuumApplication,
-    participant_id: UUID | None = None,
-    *,
-    level: str = "3.5",
-    at: datetime = ADMITTED,
-    idempotency: IdempotencyKey | None = None,
-) -> Recorded:
-    return app.execute(
-        admission(at, participant_id=participant_id, program_id=PROGRAM, level=level),
-        recorded_by=USER,
-        now=NOW,
-        idempotency=idempotency,
-    )
-
-
-def session(
-    app: ContinuumApplication,
-    participant_id: UUID,
-    at: datetime,
-    *,
-    attended: bool = True,
-    expected_version: int | None = None,
-    idempotency: IdempotencyKey | None = None,
-) -> Recorded:
-    return app.execute(
-        recorded_session(
-            participant_id, at, 180, attended=attended, modality="CBT", track="evening"
-        ),
-        recorded_by=USER,
-        now=NOW,
-        expected_version=expected_version,
-        idempotency=idempotency,
-    )
-
-
-def record(app: ContinuumApplication, command: ParticipantCommand) -> Recorded:
-    return app.execute(command, recorded_by=USER, now=NOW)
-
-
-def notification_count(app: ContinuumApplication) -> int:
-    return len(app.recorder.select_notifications(start=1, limit=100_000))
+from tests.integration.application_steps import (
+    DIMENSIONS,
+    NOW,
+    admit,
+    day,
+    notification_count,
+    open_app,
+    record,
+    session,
+)
+from tests.make import USER
 
 
 class ApplicationContract:
@@ -277,61 +230,6 @@ class ApplicationContract:
         assert len(app.stream(pid)) == before_stream
         assert len(app.stream(other)) == 2
         assert notification_count(app) == before_log
-
-    # ---- optimistic concurrency ----------------------------------------------------------
-
-    def test_matching_expected_version_is_accepted(self, app: ContinuumApplication) -> None:
-        """A command whose expected_version is the stream's version is recorded."""
-        pid = admit(app).participant_id
-        assert session(app, pid, day(1), expected_version=2).version == 3
-
-    def test_stale_expected_version_is_a_conflict_naming_the_current_version(
-        self, app: ContinuumApplication
-    ) -> None:
-        """Given a stream at version 3, when a command expects version 2, then VersionConflict
-        carries current_version 3 and nothing is appended."""
-        pid = admit(app).participant_id
-        session(app, pid, day(1))
-        with pytest.raises(VersionConflict) as caught:
-            session(app, pid, day(2), expected_version=2)
-        assert caught.value.current_version == 3
-        assert len(app.stream(pid)) == 3
-
-    # ---- idempotency ---------------------------------------------------------------------
-
-    def test_same_idempotency_key_returns_the_first_receipt_and_appends_nothing(
-        self, app: ContinuumApplication
-    ) -> None:
-        """Given a session recorded with an Idempotency-Key, when the same request is retried,
-        then the first receipt comes back and the stream holds the session once."""
-        pid = admit(app).participant_id
-        key = IdempotencyKey("retry-1", "fingerprint-a")
-        first = session(app, pid, day(1), idempotency=key)
-        log_size = notification_count(app)
-        again = session(app, pid, day(1), idempotency=key)
-        assert again == first
-        assert len(app.stream(pid)) == 3
-        assert notification_count(app) == log_size
-
-    def test_idempotent_admission_of_a_new_participant_returns_the_same_participant(
-        self, app: ContinuumApplication
-    ) -> None:
-        """A retried admission without a participant id does not open a second participant."""
-        key = IdempotencyKey("admit-1", "fingerprint-a")
-        first = admit(app, idempotency=key)
-        again = admit(app, idempotency=key)
-        assert again == first
-        assert notification_count(app) == 2
-
-    def test_reused_key_with_a_different_request_is_refused(
-        self, app: ContinuumApplication
-    ) -> None:
-        """The same key with another fingerprint is IdempotencyKeyReused; nothing is appended."""
-        pid = admit(app).participant_id
-        session(app, pid, day(1), idempotency=IdempotencyKey("retry-1", "fingerprint-a"))
-        with pytest.raises(IdempotencyKeyReused):
-            session(app, pid, day(2), idempotency=IdempotencyKey("retry-1", "fingerprint-b"))
-        assert len(app.stream(pid)) == 3
 
 
 class DurableContract(ApplicationContract):
