@@ -243,15 +243,15 @@ def store_url(database_url: str) -> str:
 
 
 @pytest.fixture
+def app(service: Service) -> ContinuumApplication:
+    return service.application
+
+
+@pytest.fixture
 def service(store_url: str) -> Iterator[Service]:
     """The composition root's service on `store_url`, closed afterwards."""
     with open_url(store_url) as opened:
         yield opened
-
-
-@pytest.fixture
-def app(service: Service) -> ContinuumApplication:
-    return service.application
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,8 +3,6 @@ expected version and Idempotency-Key's first receipt."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from domain.application import ContinuumApplication, IdempotencyKey
@@ -13,16 +11,14 @@ from tests.integration.application_steps import (
     admit,
     day,
     notification_count,
-    open_app,
     session,
 )
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[ContinuumApplication]:
-    application = open_app(database_url)
-    yield application
-    application.close()
+def store_url(database_url: str) -> str:
+    """Every backend, memory included: `app` is the application the server opens on it."""
+    return database_url
 
 
 # ---- optimistic concurrency ----------------------------------------------------------

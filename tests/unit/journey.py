@@ -73,17 +73,9 @@ class Journey:
         return str(self.participant.last_event_id)
 
     def readmit(self, admitted_at: datetime, *, level: str = "2.1") -> str:
-        self.participant.admit(
-            admission(
-                admitted_at,
-                participant_id=self.participant.id,
-                program_id=self.participant.program_id,
-                level=level,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(admitted_at, None),
-        )
-        return self._collect()
+        pid, program = self.participant.id, self.participant.program_id
+        command = admission(admitted_at, participant_id=pid, program_id=program, level=level)
+        return self._record(command, admitted_at)
 
     def session(
         self,
@@ -94,19 +86,15 @@ class Journey:
         attended: bool = True,
         now: datetime | None = None,
     ) -> str:
-        self.participant.record_session(
-            recorded_session(
-                self.participant.id,
-                started_at,
-                minutes,
-                attended=attended,
-                service=service,
-                modality="CBT",
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(started_at, now),
+        command = recorded_session(
+            self.participant.id,
+            started_at,
+            minutes,
+            attended=attended,
+            service=service,
+            modality="CBT",
         )
-        return self._collect()
+        return self._record(command, started_at, now)
 
     def screen(
         self,
