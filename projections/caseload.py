@@ -4,7 +4,7 @@ open finding count (the counts come from compliance reports computed for the sam
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -32,18 +32,7 @@ class CaseloadRow:
         return self.days_in_program // 7
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "participant_id": self.participant_id,
-            "program_id": self.program_id,
-            "status": self.status,
-            "level": self.level,
-            "level_since": self.level_since,
-            "age_group": self.age_group,
-            "episode": self.episode,
-            "weeks_in_program": self.weeks_in_program,
-            "days_in_program": self.days_in_program,
-            "open_findings": self.open_findings,
-        }
+        return {**asdict(self), "weeks_in_program": self.weeks_in_program}
 
 
 @dataclass(frozen=True)

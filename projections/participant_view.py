@@ -20,7 +20,9 @@ from projections.view_store import ViewRow
 
 
 @dataclass
-class ParticipantView:
+class ParticipantFolds:
+    """One participant's stored view row, decoded: the state of each fold."""
+
     level_of_care: LevelOfCareState | None = None
     compliance: ComplianceState | None = None
 
@@ -40,22 +42,22 @@ class ParticipantViewFold:
             accepted = self._accepted[kind] = issubclass(kind, Participant.Event)
         return accepted
 
-    def decode(self, row: ViewRow | None) -> ParticipantView:
+    def decode(self, row: ViewRow | None) -> ParticipantFolds:
         if row is None:
-            return ParticipantView()
+            return ParticipantFolds()
         data = json.loads(row.state)
-        return ParticipantView(
+        return ParticipantFolds(
             level_of_care=LevelOfCareState.from_dict(data["level_of_care"]),
             compliance=ComplianceState.from_dict(data["compliance"]),
         )
 
-    def apply(self, view: ParticipantView, event: Any, participant_id: str) -> ParticipantView:
+    def apply(self, view: ParticipantFolds, event: Any, participant_id: str) -> ParticipantFolds:
         event_id = event_id_text(participant_id, event.originator_version)
         view.level_of_care = level_of_care.apply(view.level_of_care, event, event_id)
         view.compliance = compliance_state.apply(view.compliance, event, event_id)
         return view
 
-    def encode(self, participant_id: str, view: ParticipantView) -> ViewRow:
+    def encode(self, participant_id: str, view: ParticipantFolds) -> ViewRow:
         loc, compliance = view.level_of_care, view.compliance
         if loc is None or compliance is None:
             msg = f"participant {participant_id}'s stream does not start with Registered"

@@ -14,7 +14,7 @@ from projections import caseload, compliance
 from projections.caseload import CaseloadRow
 from projections.compliance import ComplianceReport
 from projections.level_of_care import LevelOfCareState
-from projections.participant_view import ParticipantView, ParticipantViewFold
+from projections.participant_view import ParticipantFolds, ParticipantViewFold
 from projections.view_store import ViewStore
 
 PolicyLookup = Callable[[str], PolicyTimeline]
@@ -26,7 +26,7 @@ class ViewQueries:
         self.policy_for = policy_for
         self.fold = ParticipantViewFold()
 
-    def view(self, participant_id: str) -> ParticipantView | None:
+    def view(self, participant_id: str) -> ParticipantFolds | None:
         row = self.store.get(participant_id)
         return None if row is None else self.fold.decode(row)
 

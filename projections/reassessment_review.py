@@ -20,7 +20,7 @@ content and are not encoded here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,14 +53,7 @@ class Reason:
     threshold: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "detail": self.detail,
-            "event_id": self.event_id,
-            "dimension": self.dimension,
-            "rating": self.rating,
-            "threshold": self.threshold,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from api.bootstrap import Service, open_url
+from domain.application import ContinuumApplication
+
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_DATABASE_PREFIX = "continuum_test_"
 
@@ -231,6 +234,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store_url(database_url: str) -> str:
+    """The store `service` opens: every backend, unless a module or folder narrows it."""
+    return database_url
+
+
+@pytest.fixture
+def app(service: Service) -> ContinuumApplication:
+    return service.application
+
+
+@pytest.fixture
+def service(store_url: str) -> Iterator[Service]:
+    """The composition root's service on `store_url`, closed afterwards."""
+    with open_url(store_url) as opened:
+        yield opened
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,10 +21,9 @@ from api.feed.relay import RelayConfig, run_relay
 from api.http.app import create_app
 from api.http.dependencies import clock
 from api.security.tokens import Role, mint_token
-from api.seed.commands import admission, recorded_session
+from api.seed.commands import admission, consent, recorded_session
 from api.settings import Settings
 from domain.application import ContinuumApplication
-from domain.commands import GrantConsent
 
 SECRET = "bench-feed-secret-0123456789abcdef0123"
 RECIPIENT = "bench-integrator"
@@ -42,12 +41,7 @@ def seed(application: ContinuumApplication, events: int) -> int:
             now=NOW,
         ).participant_id
         application.execute(
-            GrantConsent(
-                participant_id=pid,
-                recipient_id=RECIPIENT,
-                scope=["all"],
-                expires_at=NOW + timedelta(days=365),
-            ),
+            consent(pid, RECIPIENT, NOW + timedelta(days=365)),
             recorded_by="bench",
             now=NOW,
         )

@@ -27,7 +27,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 from api.bootstrap import StoreUnavailable, describe_store, open_service
 from api.cli import audit as audit_commands
@@ -41,11 +40,10 @@ from api.pages import enable_demo_sign_in
 from api.pages.demo import demo_page_link, print_sign_in_links
 from api.security.tokens import Role, demo_tokens, mint_token, parse_ttl
 from api.seed import generate as generate
-from api.seed.demo import DemoAlreadyLoaded, demo_participant_id, load_demo_cohort
+from api.seed.demo import DemoAlreadyLoaded, demo_participant_id, exists, load_demo_cohort
 from api.settings import Settings, SettingsError
 from api.storage.store_url import StoreURLError
 from domain.application import ContinuumApplication
-from domain.errors import ParticipantNotFound
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -309,14 +307,6 @@ def print_demo_tokens(settings: Settings) -> None:
 
 def has_events(application: ContinuumApplication) -> bool:
     return bool(application.recorder.max_notification_id())
-
-
-def exists(application: ContinuumApplication, participant_id: UUID) -> bool:
-    try:
-        application.peek_participant(participant_id)
-    except ParticipantNotFound:
-        return False
-    return True
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -179,9 +179,18 @@ def add_relay_parser(commands: Any) -> None:
         "--subject-prefix", default=DEFAULT_PREFIX, help="first token of every subject"
     )
     nats_parser.add_argument("--batch", type=int, default=500, help="events per checkpoint")
-    nats_parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
+    nats_parser.add_argument(
+        "--poll",
+        dest="poll_seconds",
+        metavar="POLL",
+        type=float,
+        default=0.5,
+        help="seconds between polls",
+    )
     nats_parser.add_argument(
         "--dedupe-window",
+        dest="dedupe_window_seconds",
+        metavar="DEDUPE_WINDOW",
         type=float,
         default=DEFAULT_DEDUPE_WINDOW_SECONDS,
         help="JetStream duplicate window (seconds) for a stream the relay creates",
@@ -203,16 +212,8 @@ def relay_nats_command(args: argparse.Namespace) -> int:
     from nats.errors import Error as NatsError
 
     service = open_service(settings, pool_size=2)
-    config = RelayConfig(
-        url=args.url,
-        recipient=args.recipient,
-        stream=args.stream,
-        subject_prefix=args.subject_prefix,
-        batch=args.batch,
-        poll_seconds=args.poll,
-        dedupe_window_seconds=args.dedupe_window,
-        once=args.once,
-    )
+    # The options are named as the config's fields.
+    config = RelayConfig(**{field.name: getattr(args, field.name) for field in fields(RelayConfig)})
     started = time.perf_counter()
     try:
         stats = asyncio.run(run_relay(service.feed, config))

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.http.reads import get_access_log
+from api.schemas.reply import Reply
 from api.security.authz import Auditor
-from api.storage.access_log import MAX_PAGE, AccessEntry, AccessLog
+from api.storage.access_log import MAX_PAGE, AccessLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-class AccessEntryBody(BaseModel):
+class AccessEntryBody(Reply):
     """One read of one participant's record."""
 
     id: int
@@ -28,21 +29,6 @@ class AccessEntryBody(BaseModel):
     endpoint: str
     purpose: str
     request_id: str | None
-
-    @classmethod
-    def of(cls, entry: AccessEntry) -> AccessEntryBody:
-        assert entry.id is not None  # stored entries always have one
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            sub=entry.sub,
-            role=entry.role,
-            participant_id=entry.participant_id,
-            record=entry.record,
-            endpoint=entry.endpoint,
-            purpose=entry.purpose,
-            request_id=entry.request_id,
-        )
 
 
 class AccessLogPage(BaseModel):
@@ -64,4 +50,4 @@ def read_access_log(
     entries = access_log.entries(participant_id=participant_id, after=after, limit=limit)
     # A full page may have more behind it; a short page is the end (for now).
     next_after = entries[-1].id if len(entries) == limit else None
-    return AccessLogPage(entries=[AccessEntryBody.of(e) for e in entries], next_after=next_after)
+    return AccessLogPage(entries=[AccessEntryBody.read(e) for e in entries], next_after=next_after)

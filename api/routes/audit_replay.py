@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
+from api.routes import ParticipantId
 from api.schemas.audit import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
 from api.schemas.participants import ErrorBody, Instant
 from api.security.authz import Auditor
@@ -22,7 +22,6 @@ from projections.reassessment_review import BASIS, review
 
 router = APIRouter(tags=["audit"])
 
-ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 Now = Annotated[datetime, Depends(clock)]
 KnownAt = Annotated[
     Instant | None,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
+from api.routes import ParticipantId
 from api.schemas.feed import (
     ConsentList,
     ConsentReceipt,
@@ -22,7 +23,6 @@ from api.security.authz import Writer, scoped_participant
 
 router = APIRouter(prefix="/v1/participants/{participant_id}/consents", tags=["consents"])
 
-ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 ConsentId = Annotated[UUID, Path(description="The consent's id (a UUID)")]
 Now = Annotated[datetime, Depends(clock)]
 
@@ -47,7 +47,7 @@ def grant_consent(
     recorded = application.execute(
         body.to_command(participant_id), recorded_by=principal.sub, now=now
     )
-    return ConsentReceipt.of(recorded)
+    return ConsentReceipt.read(recorded)
 
 
 @router.post(
@@ -80,7 +80,7 @@ def revoke_consent(
     )
     if not recorded.recorded:
         response.status_code = 200
-    return ConsentReceipt.of(recorded)
+    return ConsentReceipt.read(recorded)
 
 
 @router.get("", response_model=ConsentList, responses=_ERRORS)

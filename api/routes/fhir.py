@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
@@ -27,6 +27,7 @@ from api.http.reads import (
     get_access_log,
     log_access,
 )
+from api.routes import ParticipantId
 from api.routes.events import get_feed
 from api.security.authz import FhirReader, check_participant
 from api.security.tokens import Role
@@ -78,7 +79,7 @@ _EXAMPLE: dict[str, Any] = {
 )
 def get_fhir_bundle(
     request: Request,
-    participant_id: Annotated[UUID, Path(description="The participant's id (a UUID)")],
+    participant_id: ParticipantId,
     principal: FhirReader,
     application: Application,
     access_log: Annotated[AccessLog, Depends(get_access_log)],

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.http.dependencies import Application, Write
@@ -13,6 +12,7 @@ from api.http.errors import etag
 from api.http.middleware import note_participant
 from api.http.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
 from api.http.timeline_cache import TimelineCache, cached_timeline, get_timeline_cache
+from api.routes import ParticipantId
 from api.schemas.participants import (
     AdmissionRequest,
     CorrectionRequest,
@@ -21,6 +21,7 @@ from api.schemas.participants import (
     LevelChangeRequest,
     ParticipantView,
     ReassessmentRequest,
+    RecordRequest,
     ScreeningRequest,
     SessionRequest,
     Timeline,
@@ -31,7 +32,6 @@ from domain.commands import Recorded
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"])
 
-ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such participant"},
@@ -49,7 +49,7 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 def created(response: Response, recorded: Recorded) -> WriteReceipt:
     response.headers["ETag"] = etag(recorded.version)
     response.headers["Location"] = f"{router.prefix}/{recorded.participant_id}"
-    return WriteReceipt.of(recorded)
+    return WriteReceipt.read(recorded)
 
 
 @router.post("", status_code=201, response_model=WriteReceipt, responses=WRITE_ERRORS)
@@ -67,112 +67,67 @@ def admit(
     return created(response, recorded)
 
 
-@router.post(
-    "/{participant_id}/level-changes",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+def _record_write(path: str, request: type[RecordRequest], name: str, summary: str) -> None:
+    """Route POST `path` to one command on the participant the path names.
+
+    The writes to an existing participant differ only in path and body: FastAPI reads the
+    body's type from the endpoint's annotations and the operation's id and description from
+    its name and docstring, so each write gets its own endpoint function carrying them."""
+
+    def endpoint(
+        participant_id: ParticipantId,
+        body: RecordRequest,
+        write: Write,
+        application: Application,
+        response: Response,
+    ) -> WriteReceipt:
+        recorded = write.execute(application, body.to_command(participant_id), body)
+        return created(response, recorded)
+
+    endpoint.__annotations__["body"] = request
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = summary
+    router.post(
+        f"/{{participant_id}}/{path}",
+        status_code=201,
+        response_model=WriteReceipt,
+        responses=WRITE_ERRORS,
+    )(endpoint)
+
+
+_record_write(
+    "level-changes",
+    LevelChangeRequest,
+    "change_level",
+    "Record a step-down or step-up to another level of care.",
 )
-def change_level(
-    participant_id: ParticipantId,
-    body: LevelChangeRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Record a step-down or step-up to another level of care."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
-
-
-@router.post(
-    "/{participant_id}/sessions",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+_record_write(
+    "sessions",
+    SessionRequest,
+    "record_session",
+    "Record a session the participant attended or missed.",
 )
-def record_session(
-    participant_id: ParticipantId,
-    body: SessionRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Record a session the participant attended or missed."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
-
-
-@router.post(
-    "/{participant_id}/screenings",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+_record_write(
+    "screenings",
+    ScreeningRequest,
+    "record_screening",
+    "Record a drug screen's specimen status and per-substance results.",
 )
-def record_screening(
-    participant_id: ParticipantId,
-    body: ScreeningRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Record a drug screen's specimen status and per-substance results."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
-
-
-@router.post(
-    "/{participant_id}/reassessments",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+_record_write(
+    "reassessments",
+    ReassessmentRequest,
+    "reassess",
+    "Record a reassessment: six dimension ratings, recommended and decided level.",
 )
-def reassess(
-    participant_id: ParticipantId,
-    body: ReassessmentRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Record a reassessment: six dimension ratings, recommended and decided level."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
-
-
-@router.post(
-    "/{participant_id}/discharge",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+_record_write(
+    "discharge", DischargeRequest, "discharge", "Close the participant's current episode."
 )
-def discharge(
-    participant_id: ParticipantId,
-    body: DischargeRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Close the participant's current episode."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
-
-
-@router.post(
-    "/{participant_id}/corrections",
-    status_code=201,
-    response_model=WriteReceipt,
-    responses=WRITE_ERRORS,
+_record_write(
+    "corrections",
+    CorrectionRequest,
+    "correct_entry",
+    "Mark an earlier entry entered-in-error; both stay in the history.",
 )
-def correct_entry(
-    participant_id: ParticipantId,
-    body: CorrectionRequest,
-    write: Write,
-    application: Application,
-    response: Response,
-) -> WriteReceipt:
-    """Mark an earlier entry entered-in-error; both stay in the history."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
-    return created(response, recorded)
 
 
 @router.get(

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Response
 
 from api.http.dependencies import Application, Write
-from api.routes.participants import WRITE_ERRORS, ParticipantId, created
+from api.routes import ParticipantId
+from api.routes.participants import WRITE_ERRORS, created
 from api.schemas.participants import WriteReceipt
 from api.schemas.records import (
     DischargeSummaryRequest,

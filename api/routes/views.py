@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -26,6 +25,7 @@ from api.http.reads import (
     log_accesses,
 )
 from api.http.timeline_cache import ComplianceCache, get_compliance_cache
+from api.routes import ParticipantId
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
     CaseloadRowBody,
@@ -50,7 +50,6 @@ router = APIRouter(tags=["views"])
 # How long a read waits for the views to reach `min_position` before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
 
-ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 ProgramId = Annotated[str, Path(min_length=1, max_length=200, description="The program's id")]
 AsOf = Annotated[
     date | None, Query(description="Judge rules as of the end of this day (default today, UTC)")

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.reply import Reply
 from api.schemas.views import FindingBody, WeekBody
-from domain.chain import Break, ChainReport
+from domain.chain import ChainReport
 from projections.history import History
 from projections.level_of_care import LevelSpan
 from projections.reassessment_review import BASIS, ReassessmentReview
@@ -49,7 +50,7 @@ class HistoryCompliance(BaseModel):
     findings: list[FindingBody]
 
 
-class HistoryView(BaseModel):
+class HistoryView(Reply):
     """The participant's state as recorded by `known_at`, effective at `as_of`."""
 
     participant_id: UUID
@@ -75,21 +76,14 @@ class HistoryView(BaseModel):
     @classmethod
     def of(cls, participant_id: UUID, history: History) -> HistoryView:
         episode, span, report = history.episode, history.span, history.compliance
-        return cls(
+        return cls.read(
+            history,
             participant_id=participant_id,
-            known_at=history.known_at,
-            as_of=history.as_of,
-            stream_version=history.stream_version,
-            recorded_later=history.recorded_later,
-            program_id=history.program_id,
-            status=history.status,
             episode=None if episode is None else episode.number,
             age_group=None if episode is None else episode.age_group,
             admitted_at=None if episode is None else episode.admitted_at,
             discharged_at=None if episode is None else episode.discharged_at,
-            level=history.level,
             criteria_edition=None if span is None else span.criteria_edition,
-            level_since=history.level_since,
             level_history=[LevelSpanBody.of(s) for s in history.level_history],
             corrections=[CorrectionBody(**c.to_dict()) for c in history.corrections],
             compliance=None
@@ -181,7 +175,7 @@ class ReassessmentReviewPage(BaseModel):
 # ---- verification -----------------------------------------------------------------------------
 
 
-class BreakBody(BaseModel):
+class BreakBody(Reply):
     """The first event where the stream stops matching its hash chain."""
 
     event_id: UUID | None
@@ -192,7 +186,7 @@ class BreakBody(BaseModel):
     found: str | None
 
 
-class VerifyReport(BaseModel):
+class VerifyReport(Reply):
     participant_id: UUID
     ok: bool
     events: int
@@ -210,27 +204,11 @@ class VerifyReport(BaseModel):
 
     @classmethod
     def of(cls, participant_id: UUID, report: ChainReport) -> VerifyReport:
-        return cls(
+        found = report.first_break
+        first_break = None if found is None else BreakBody.read(found)
+        return cls.read(
+            report,
             participant_id=participant_id,
-            ok=report.ok,
-            events=report.events,
-            chained=report.chained,
-            legacy=report.legacy,
-            broken=report.broken,
-            sealed=report.sealed,
-            head_version=report.head_version,
-            head_hash=report.head_hash,
-            first_break=None if report.first_break is None else _break(report.first_break),
-            snapshot_breaks=[_break(b) for b in report.snapshot_breaks],
+            first_break=first_break,
+            snapshot_breaks=[BreakBody.read(b) for b in report.snapshot_breaks],
         )
-
-
-def _break(b: Break) -> BreakBody:
-    return BreakBody(
-        event_id=b.event_id,
-        version=b.version,
-        kind=b.kind,
-        detail=b.detail,
-        expected=b.expected,
-        found=b.found,
-    )

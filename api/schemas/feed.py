@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.events import CloudEvent
 from api.schemas.participants import Identifier, Instant, Text
+from api.schemas.reply import Reply
 from domain.commands import GrantConsent, RevokeConsent
-from domain.consent import Consent, ConsentRecorded
+from domain.consent import Consent
 
 
 class ConsentRequest(BaseModel):
@@ -51,23 +52,14 @@ class RevocationRequest(BaseModel):
         )
 
 
-class ConsentReceipt(BaseModel):
+class ConsentReceipt(Reply):
     consent_id: UUID
     participant_id: UUID
     version: int
     position: int
 
-    @classmethod
-    def of(cls, recorded: ConsentRecorded) -> ConsentReceipt:
-        return cls(
-            consent_id=recorded.consent_id,
-            participant_id=recorded.participant_id,
-            version=recorded.version,
-            position=recorded.position,
-        )
 
-
-class ConsentView(BaseModel):
+class ConsentView(Reply):
     consent_id: UUID
     participant_id: UUID
     recipient_id: str
@@ -85,18 +77,12 @@ class ConsentView(BaseModel):
         status = (
             "revoked" if consent.revoked_at else "active" if consent.in_force(now) else "expired"
         )
-        return cls(
+        return cls.read(
+            consent,
             consent_id=consent.id,
-            participant_id=consent.participant_id,
-            recipient_id=consent.recipient_id,
             scope=list(consent.scope),
-            expires_at=consent.expires_at,
-            signed_at=consent.signed_at,
             granted_at=consent.created_on,
-            granted_by=consent.granted_by,
             status=status,
-            revoked_at=consent.revoked_at,
-            revocation_reason=consent.revocation_reason,
         )
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from api.schemas.problems import ErrorBody, FieldError, Health
+from api.schemas.reply import Reply
 from domain.application import TimelineEntry
 from domain.checks import MAX_TEXT
 from domain.commands import (
@@ -35,7 +36,6 @@ from domain.commands import (
     Discharge,
     ParticipantCommand,
     Reassess,
-    Recorded,
     RecordScreening,
     RecordSession,
 )
@@ -252,7 +252,7 @@ class CorrectionRequest(RecordRequest):
 # ---- responses ---------------------------------------------------------------------------
 
 
-class WriteReceipt(BaseModel):
+class WriteReceipt(Reply):
     """What a write returns: the event it appended, the stream version and log position."""
 
     participant_id: UUID
@@ -260,17 +260,8 @@ class WriteReceipt(BaseModel):
     version: int
     position: int | None
 
-    @classmethod
-    def of(cls, recorded: Recorded) -> WriteReceipt:
-        return cls(
-            participant_id=recorded.participant_id,
-            event_id=recorded.event_id,
-            version=recorded.version,
-            position=recorded.position,
-        )
 
-
-class ParticipantView(BaseModel):
+class ParticipantView(Reply):
     participant_id: UUID
     program_id: str
     status: str
@@ -285,18 +276,11 @@ class ParticipantView(BaseModel):
 
     @classmethod
     def of(cls, participant: Participant) -> ParticipantView:
-        return cls(
+        return cls.read(
+            participant,
             participant_id=participant.id,
-            program_id=participant.program_id,
-            status=participant.status,
             level=participant.level_code,
-            level_since=participant.level_since,
-            version=participant.version,
-            episode=participant.episode,
-            age_group=participant.age_group,
             criteria_edition=participant.level_edition,
-            admitted_at=participant.admitted_at,
-            discharged_at=participant.discharged_at,
         )
 
 

@@ -63,7 +63,7 @@ def load_demo_cohort(app: ContinuumApplication, *, today: date) -> list[UUID]:
     records are never deleted, so a second load could only duplicate or contradict them.
     """
     ids = [demo_participant_id(key) for key in DEMO_KEYS]
-    present = sum(1 for pid in ids if _exists(app, pid))
+    present = sum(1 for pid in ids if exists(app, pid))
     if present:
         raise DemoAlreadyLoaded(f"{present} of the {len(ids)} demo participants are recorded")
     # Interleaved in the order staff would have entered them, as a real log would be.
@@ -82,7 +82,8 @@ def run_steps(app: ContinuumApplication, steps: Iterable[Step]) -> None:
             receipts[step.tag] = receipt
 
 
-def _exists(app: ContinuumApplication, participant_id: UUID) -> bool:
+def exists(app: ContinuumApplication, participant_id: UUID) -> bool:
+    """Whether the store holds the participant `participant_id`."""
     try:
         app.peek_participant(participant_id)
     except ParticipantNotFound:

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.http.dependencies import clock
+from api.logging import configure_logging
 from api.security.tokens import Role, mint_token
 from api.settings import Settings
 
@@ -168,3 +170,18 @@ def post(
         **kw,
     )
     return response
+
+
+def service_log_lines(capsys: pytest.CaptureFixture[str], send: Callable[[], object]) -> list[str]:
+    """The JSON lines the service writes to stdout while `send` runs, rendered as in production.
+
+    Lines of the test's own HTTP client (httpx logs the URLs it calls) are left out: the
+    service is what a test checks."""
+    configure_logging(json=True)  # bound to the stdout capsys captures, as in production
+    try:
+        send()
+        rendered = capsys.readouterr().out.splitlines()
+    finally:
+        with capsys.disabled():
+            configure_logging(json=False)
+    return [line for line in rendered if '"logger": "httpx"' not in line]

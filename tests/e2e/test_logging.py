@@ -7,7 +7,7 @@ import structlog
 from fastapi.testclient import TestClient
 
 from api.logging import configure_logging
-from tests.e2e.support import admission, level_change, post, screening, session
+from tests.e2e.support import admission, level_change, post, screening, service_log_lines, session
 
 NAME = "Jane Doe"
 
@@ -33,19 +33,13 @@ def test_free_text_never_reaches_the_logs(
     contains it: neither the structured entries nor the JSON lines rendered to stdout."""
     with structlog.testing.capture_logs() as entries:
         statuses = send_requests_carrying_a_name(client, participant)
-    configure_logging(json=True)  # bound to the stdout capsys captures, as in production
-    try:
-        send_requests_carrying_a_name(client, participant)
-        rendered = capsys.readouterr().out.splitlines()
-    finally:
-        with capsys.disabled():
-            configure_logging(json=False)
+    service_lines = service_log_lines(
+        capsys, lambda: send_requests_carrying_a_name(client, participant)
+    )
 
     assert statuses == [201, 422, 422, 422, 422, 200]
     assert len([entry for entry in entries if entry["event"] == "request"]) == 6
     assert not [entry for entry in entries if "Jane" in repr(entry)]
-    # The test's own HTTP client (httpx) logs the URLs it calls; the service is what's checked.
-    service_lines = [line for line in rendered if '"logger": "httpx"' not in line]
     assert len([line for line in service_lines if '"event": "request"' in line]) == 6
     assert not [line for line in service_lines if "Jane" in line]
 

@@ -1,13 +1,9 @@
-"""Store fixtures shared by the rebuild tests: the same test on SQLite and on PostgreSQL."""
+"""The rebuild tests' stores: the same test on SQLite and on PostgreSQL (a rebuild needs a store
+that outlives the process)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-
-from api.bootstrap import Service, open_url
-from domain.application import ContinuumApplication
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -17,11 +13,5 @@ def url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def service(url: str) -> Iterator[Service]:
-    with open_url(url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def app(service: Service) -> ContinuumApplication:
-    return service.application
+def store_url(url: str) -> str:
+    return url

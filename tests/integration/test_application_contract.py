@@ -1,4 +1,4 @@
-"""ContinuumApplication's contract, run against every backend by subclassing (STYLE habit 6).
+"""ContinuumApplication's contract, run against every backend by subclassing.
 
 `ApplicationContract` holds the behaviour; `TestMemory`, `TestSQLite` and `TestPostgres` only say
 where the events live and how to read the raw table.
@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 
-from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication, IdempotencyKey, Recorded
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Discharge,
-    Reassess,
-    RecordScreening,
-)
+from domain.application import ContinuumApplication, IdempotencyKey
 from domain.errors import (
     AlreadyDischarged,
     BeforeAdmission,
@@ -32,62 +24,20 @@ from domain.errors import (
     InvalidValue,
     ParticipantNotFound,
     SameLevel,
-    VersionConflict,
 )
 from domain.participant import Participant
-
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-NOW = ADMITTED + timedelta(days=120)
-USER = "clinician-1"
-DIMENSIONS = {"d1": 0, "d2": 1, "d3": 2, "d4": 2, "d5": 3, "d6": 1}
-
-
-def day(n: int, hour: int = 9) -> datetime:
-    return ADMITTED + timedelta(days=n, hours=hour - 9)
-
-
-def open_app(url: str) -> ContinuumApplication:
-    return ContinuumApplication(env=parse_store_url(url).settings)
-
-
-def admit(
-    app: ContinuumApplication,
-    participant_id: UUID | None = None,
-    *,
-    level: str = "3.5",
-    at: datetime = ADMITTED,
-    idempotency: IdempotencyKey | None = None,
-) -> Recorded:
-    return app.execute(
-        admission(at, participant_id=participant_id, program_id="prog-1", level=level),
-        recorded_by=USER,
-        now=NOW,
-        idempotency=idempotency,
-    )
-
-
-def session(
-    app: ContinuumApplication,
-    participant_id: UUID,
-    at: datetime,
-    *,
-    attended: bool = True,
-    expected_version: int | None = None,
-    idempotency: IdempotencyKey | None = None,
-) -> Recorded:
-    return app.execute(
-        recorded_session(
-            participant_id, at, 180, attended=attended, modality="CBT", track="evening"
-        ),
-        recorded_by=USER,
-        now=NOW,
-        expected_version=expected_version,
-        idempotency=idempotency,
-    )
-
-
-def notification_count(app: ContinuumApplication) -> int:
-    return len(app.recorder.select_notifications(start=1, limit=100_000))
+from tests import make
+from tests.integration.application_steps import (
+    DIMENSIONS,
+    NOW,
+    admit,
+    day,
+    notification_count,
+    open_app,
+    record,
+    session,
+)
+from tests.make import USER
 
 
 class ApplicationContract:
@@ -114,47 +64,22 @@ class ApplicationContract:
         a reassessment and a discharge, when readmitted, then the stored stream reads back
         event for event with every field, and the state is episode 2, active at 2.1."""
         pid = admit(app, level="3.5").participant_id
-        app.execute(
-            ChangeLevel(
-                participant_id=pid,
-                to_level="2.1",
-                effective_at=day(28),
-                reason="residential goals met",
-            ),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.level_change(pid, "2.1", day(28), reason="residential goals met"))
         session(app, pid, day(29))
         session(app, pid, day(30), attended=False)
-        app.execute(
-            RecordScreening(
-                participant_id=pid,
-                collected_at=day(31),
-                specimen="urine",
-                status="valid",
+        record(
+            app,
+            make.screening(
+                pid,
+                day(31),
                 results={"buprenorphine": "positive", "fentanyl": "negative"},
                 prescribed=["buprenorphine"],
             ),
-            recorded_by=USER,
-            now=NOW,
         )
-        app.execute(
-            Reassess(
-                participant_id=pid,
-                assessed_at=day(58),
-                dimensions=DIMENSIONS,
-                recommended_level="2.1",
-                decided_level="2.1",
-                rationale="continue IOP",
-            ),
-            recorded_by=USER,
-            now=NOW,
+        record(
+            app, make.reassessment(pid, day(58), dimensions=DIMENSIONS, rationale="continue IOP")
         )
-        app.execute(
-            Discharge(participant_id=pid, discharged_at=day(84), reason="completed"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.discharge(pid, day(84)))
         readmitted = admit(app, pid, level="2.1", at=day(100))
 
         stream = app.stream(pid)
@@ -228,11 +153,7 @@ class ApplicationContract:
         """The raw table holds the fixed TOPIC strings, not module paths, so moving a class never
         orphans stored events."""
         pid = admit(app, level="3.5").participant_id
-        app.execute(
-            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.level_change(pid, "2.1", day(28), reason="r"))
         session(app, pid, day(29))
         assert self.raw_topics(app, url, pid) == [
             "continuum.Participant.Registered.v1",
@@ -252,11 +173,7 @@ class ApplicationContract:
         pid = admit(app, level="2.1").participant_id
         later = session(app, pid, day(5))
         earlier = session(app, pid, day(2))
-        correction = app.execute(
-            CorrectEntry(participant_id=pid, event_id=later.event_id, reason="wrong participant"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        correction = record(app, make.correction(pid, later.event_id, reason="wrong participant"))
 
         timeline = app.timeline(pid)
         assert [entry.event.occurred_at for entry in timeline] == sorted(
@@ -287,11 +204,7 @@ class ApplicationContract:
         with pytest.raises(ParticipantNotFound):
             session(app, unknown, day(1))
         with pytest.raises(ParticipantNotFound):
-            app.execute(
-                Discharge(participant_id=unknown, discharged_at=day(1), reason="other"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.discharge(unknown, day(1), reason="other"))
         assert notification_count(app) == 0
 
     # ---- rejected commands ---------------------------------------------------------------
@@ -300,18 +213,10 @@ class ApplicationContract:
         """Given an admitted participant, when commands break rules or carry bad values, then
         each raises its domain error and neither the stream nor the global log grows."""
         pid = admit(app, level="2.1").participant_id
-        app.execute(
-            Discharge(participant_id=pid, discharged_at=day(30), reason="completed"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(app, make.discharge(pid, day(30)))
         before_stream, before_log = len(app.stream(pid)), notification_count(app)
         with pytest.raises(AlreadyDischarged):
-            app.execute(
-                Discharge(participant_id=pid, discharged_at=day(31), reason="completed"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.discharge(pid, day(31)))
         with pytest.raises(BeforeAdmission):
             admit(app, pid, at=day(29))
         with pytest.raises(InvalidValue):
@@ -319,71 +224,12 @@ class ApplicationContract:
         other = admit(app, level="2.1").participant_id
         before_log += 2
         with pytest.raises(SameLevel):
-            app.execute(
-                ChangeLevel(participant_id=other, to_level="2.1", effective_at=day(1), reason="r"),
-                recorded_by=USER,
-                now=NOW,
-            )
+            record(app, make.level_change(other, "2.1", day(1), reason="r"))
         with pytest.raises(DomainError):
             admit(app, at=NOW + timedelta(hours=1))  # a new participant in the future
         assert len(app.stream(pid)) == before_stream
         assert len(app.stream(other)) == 2
         assert notification_count(app) == before_log
-
-    # ---- optimistic concurrency ----------------------------------------------------------
-
-    def test_matching_expected_version_is_accepted(self, app: ContinuumApplication) -> None:
-        """A command whose expected_version is the stream's version is recorded."""
-        pid = admit(app).participant_id
-        assert session(app, pid, day(1), expected_version=2).version == 3
-
-    def test_stale_expected_version_is_a_conflict_naming_the_current_version(
-        self, app: ContinuumApplication
-    ) -> None:
-        """Given a stream at version 3, when a command expects version 2, then VersionConflict
-        carries current_version 3 and nothing is appended."""
-        pid = admit(app).participant_id
-        session(app, pid, day(1))
-        with pytest.raises(VersionConflict) as caught:
-            session(app, pid, day(2), expected_version=2)
-        assert caught.value.current_version == 3
-        assert len(app.stream(pid)) == 3
-
-    # ---- idempotency ---------------------------------------------------------------------
-
-    def test_same_idempotency_key_returns_the_first_receipt_and_appends_nothing(
-        self, app: ContinuumApplication
-    ) -> None:
-        """Given a session recorded with an Idempotency-Key, when the same request is retried,
-        then the first receipt comes back and the stream holds the session once."""
-        pid = admit(app).participant_id
-        key = IdempotencyKey("retry-1", "fingerprint-a")
-        first = session(app, pid, day(1), idempotency=key)
-        log_size = notification_count(app)
-        again = session(app, pid, day(1), idempotency=key)
-        assert again == first
-        assert len(app.stream(pid)) == 3
-        assert notification_count(app) == log_size
-
-    def test_idempotent_admission_of_a_new_participant_returns_the_same_participant(
-        self, app: ContinuumApplication
-    ) -> None:
-        """A retried admission without a participant id does not open a second participant."""
-        key = IdempotencyKey("admit-1", "fingerprint-a")
-        first = admit(app, idempotency=key)
-        again = admit(app, idempotency=key)
-        assert again == first
-        assert notification_count(app) == 2
-
-    def test_reused_key_with_a_different_request_is_refused(
-        self, app: ContinuumApplication
-    ) -> None:
-        """The same key with another fingerprint is IdempotencyKeyReused; nothing is appended."""
-        pid = admit(app).participant_id
-        session(app, pid, day(1), idempotency=IdempotencyKey("retry-1", "fingerprint-a"))
-        with pytest.raises(IdempotencyKeyReused):
-            session(app, pid, day(2), idempotency=IdempotencyKey("retry-1", "fingerprint-b"))
-        assert len(app.stream(pid)) == 3
 
 
 class DurableContract(ApplicationContract):
@@ -412,11 +258,7 @@ class DurableContract(ApplicationContract):
         """A participant written by one app instance is read back whole by the next."""
         first_app = open_app(url)
         pid = admit(first_app, level="3.5").participant_id
-        first_app.execute(
-            ChangeLevel(participant_id=pid, to_level="2.1", effective_at=day(28), reason="r"),
-            recorded_by=USER,
-            now=NOW,
-        )
+        record(first_app, make.level_change(pid, "2.1", day(28), reason="r"))
         first_app.close()
         second_app = open_app(url)
         try:

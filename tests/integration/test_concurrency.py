@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -20,8 +20,9 @@ from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication, IdempotencyKey, Recorded
 from domain.errors import VersionConflict
 from domain.participant import Participant
+from tests import make
+from tests.make import ADMITTED
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=120)
 THREADS = 8
 SESSIONS_PER_THREAD = 5
@@ -41,11 +42,7 @@ def app(database_url: str) -> Iterator[ContinuumApplication]:
 
 
 def admit(app: ContinuumApplication) -> UUID:
-    return app.execute(
-        admission(ADMITTED, program_id="prog-1", level="2.1"),
-        recorded_by="intake",
-        now=NOW,
-    ).participant_id
+    return make.admit(app, now=NOW)
 
 
 def record_session(

@@ -10,7 +10,7 @@ itself behind for the next one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import psycopg
@@ -24,8 +24,9 @@ from domain.application import ContinuumApplication
 from domain.commands import CorrectEntry, Discharge
 from domain.errors import AfterDischarge, DomainError, VersionConflict
 from domain.participant import Participant
+from tests import make
+from tests.make import ADMITTED
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=60)
 
 
@@ -48,11 +49,7 @@ def two_apps(database_url: str) -> Iterator[tuple[ContinuumApplication, Continuu
 
 
 def admit(app: ContinuumApplication) -> UUID:
-    return app.execute(
-        admission(ADMITTED, program_id="prog-1", level="2.1"),
-        recorded_by="intake",
-        now=NOW,
-    ).participant_id
+    return make.admit(app, now=NOW)
 
 
 def session(

@@ -23,9 +23,8 @@ import pytest
 
 from api.bootstrap import open_url
 from api.feed.events import PARTICIPANT_TOPIC_PREFIX
-from api.seed.commands import admission, recorded_session
+from api.seed.commands import admission, consent, recorded_session
 from domain.application import ContinuumApplication
-from domain.commands import GrantConsent
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 RECIPIENT = "care-coordination"
@@ -141,12 +140,7 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
         hidden = ids[-1]
         for participant in ids[:-1]:
             application.execute(
-                GrantConsent(
-                    participant_id=participant,
-                    recipient_id=RECIPIENT,
-                    scope=["all"],
-                    expires_at=NOW + timedelta(days=365),
-                ),
+                consent(participant, RECIPIENT, NOW + timedelta(days=365)),
                 recorded_by="test",
                 now=NOW,
             )
@@ -163,12 +157,7 @@ def test_relay_killed_mid_stream_delivers_each_event_exactly_once(postgres_url: 
 
         more = _seed(application, participants=1, sessions=10)
         application.execute(
-            GrantConsent(
-                participant_id=more[0],
-                recipient_id=RECIPIENT,
-                scope=["all"],
-                expires_at=NOW + timedelta(days=365),
-            ),
+            consent(more[0], RECIPIENT, NOW + timedelta(days=365)),
             recorded_by="test",
             now=NOW,
         )

@@ -4,26 +4,29 @@ events after it, and that state equals a full replay."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 from eventsourcing.application import Repository
 
-from api.seed.commands import admission, recorded_session
 from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Reassess,
-    RecordScreening,
-)
 from domain.errors import AlreadyCorrected
 from domain.participant import Participant
+from tests.make import (
+    ADMITTED,
+    PROGRAM,
+    admission,
+    correction,
+    level_change,
+    reassessment,
+    recorded_session,
+    screening,
+)
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CALM = {"d1": 0, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1}
 NOW = ADMITTED + timedelta(days=400)
 STREAM_LENGTH = 1_000
 INTERVAL = ContinuumApplication.snapshotting_intervals[Participant]
@@ -43,38 +46,25 @@ def append_entry(participant: Participant) -> None:
     version = participant.version + 1
     at = ADMITTED + timedelta(days=28, hours=version)
     if version % 50 == 0:
-        participant.record_screening(
-            RecordScreening(
-                participant_id=participant.id,
-                specimen="urine",
-                status="valid",
-                results={"buprenorphine": "positive"},
-                prescribed=["buprenorphine"],
-                collected_at=at,
-            ),
-            recorded_by="lab",
-            now=NOW,
+        screen = screening(
+            participant.id, at, results={"buprenorphine": "positive"}, prescribed=["buprenorphine"]
         )
+        participant.record_screening(screen, recorded_by="lab", now=NOW)
     elif version % 97 == 0:
-        participant.reassess(
-            Reassess(
-                participant_id=participant.id,
-                dimensions={"d1": 0, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
-                recommended_level="2.1",
-                decided_level="2.1",
-                criteria_edition=None,
-                rationale="continue",
-                assessed_at=at,
-            ),
-            recorded_by="clinician",
-            now=NOW,
-        )
+        review = reassessment(participant.id, at, dimensions=CALM, rationale="continue")
+        participant.reassess(review, recorded_by="clinician", now=NOW)
     else:
         participant.record_session(
             recorded_session(participant.id, at, 90, attended=version % 7 != 0),
             recorded_by="clinician",
             now=NOW,
         )
+
+
+def correct_fourth(app: ContinuumApplication, pid: UUID, reason: str) -> None:
+    """Correct the stream's fourth event (its first session)."""
+    event_id = app.get_participant(pid, version=4).last_event_id
+    app.execute(correction(pid, event_id, reason=reason), recorded_by="clinician", now=NOW)
 
 
 @pytest.fixture
@@ -89,18 +79,13 @@ def long_stream(database_url: str) -> Iterator[tuple[ContinuumApplication, UUID]
     app = ContinuumApplication(env=parse_store_url(database_url).settings)
     pid = app.execute(
         admission(
-            ADMITTED, program_id="prog-1", age_group="adolescent", level="3.5", criteria_edition="4"
+            ADMITTED, program_id=PROGRAM, age_group="adolescent", level="3.5", criteria_edition="4"
         ),
         recorded_by="intake",
         now=NOW,
     ).participant_id
     app.execute(
-        ChangeLevel(
-            participant_id=pid,
-            to_level="2.1",
-            effective_at=ADMITTED + timedelta(days=28),
-            reason="step down",
-        ),
+        level_change(pid, "2.1", ADMITTED + timedelta(days=28), reason="step down"),
         recorded_by="clinician",
         now=NOW,
     )
@@ -109,15 +94,7 @@ def long_stream(database_url: str) -> Iterator[tuple[ContinuumApplication, UUID]
         append_entry(participant)
         if participant.version % BATCH == 0 or participant.version == STREAM_LENGTH - 1:
             app.save(participant)
-    app.execute(
-        CorrectEntry(
-            participant_id=pid,
-            event_id=app.get_participant(pid, version=4).last_event_id,
-            reason="wrong day",
-        ),
-        recorded_by="clinician",
-        now=NOW,
-    )
+    correct_fourth(app, pid, "wrong day")
     assert app.get_participant(pid).version == STREAM_LENGTH
     app.repository.cache = None
     yield app, pid
@@ -219,12 +196,4 @@ def test_commands_still_work_on_a_participant_rebuilt_from_a_snapshot(
     )
     assert receipt.version == STREAM_LENGTH + 1
     with pytest.raises(AlreadyCorrected):
-        app.execute(
-            CorrectEntry(
-                participant_id=pid,
-                event_id=app.get_participant(pid, version=4).last_event_id,
-                reason="again",
-            ),
-            recorded_by="clinician",
-            now=NOW,
-        )
+        correct_fourth(app, pid, "again")

@@ -24,14 +24,9 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
-    with open_url(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def app(service: Service) -> ContinuumApplication:
-    return service.application
+def store_url(database_url: str) -> str:
+    """Every backend, memory included (the folder's default is the durable ones)."""
+    return database_url
 
 
 @pytest.fixture

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from api.seed.commands import admission, recorded_session
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Discharge,
-    Reassess,
-    RecordScreening,
-)
+from domain.commands import ParticipantCommand
 from domain.participant import Participant
-
-DIMENSIONS = {"d1": 1, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1}
+from tests import make
+from tests.make import DIMENSIONS
 
 
 def at(day: date | str, hour: int = 9) -> datetime:
@@ -79,17 +73,9 @@ class Journey:
         return str(self.participant.last_event_id)
 
     def readmit(self, admitted_at: datetime, *, level: str = "2.1") -> str:
-        self.participant.admit(
-            admission(
-                admitted_at,
-                participant_id=self.participant.id,
-                program_id=self.participant.program_id,
-                level=level,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(admitted_at, None),
-        )
-        return self._collect()
+        pid, program = self.participant.id, self.participant.program_id
+        command = admission(admitted_at, participant_id=pid, program_id=program, level=level)
+        return self._record(command, admitted_at)
 
     def session(
         self,
@@ -100,19 +86,15 @@ class Journey:
         attended: bool = True,
         now: datetime | None = None,
     ) -> str:
-        self.participant.record_session(
-            recorded_session(
-                self.participant.id,
-                started_at,
-                minutes,
-                attended=attended,
-                service=service,
-                modality="CBT",
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(started_at, now),
+        command = recorded_session(
+            self.participant.id,
+            started_at,
+            minutes,
+            attended=attended,
+            service=service,
+            modality="CBT",
         )
-        return self._collect()
+        return self._record(command, started_at, now)
 
     def screen(
         self,
@@ -122,73 +104,55 @@ class Journey:
         results: dict[str, str] | None = None,
         prescribed: Sequence[str] = (),
     ) -> str:
-        if results is None:
-            results = {} if status != "valid" else {"opioids": "negative"}
-        self.participant.record_screening(
-            RecordScreening(
-                participant_id=self.participant.id,
-                specimen="urine",
-                status=status,
-                results=results,
-                prescribed=prescribed,
-                collected_at=collected_at,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(collected_at, None),
+        command = make.screening(
+            self.participant.id, collected_at, status=status, results=results, prescribed=prescribed
         )
-        return self._collect()
+        return self._record(command, collected_at)
 
-    def reassess(self, assessed_at: datetime, *, decided_level: str = "2.1") -> str:
-        self.participant.reassess(
-            Reassess(
-                participant_id=self.participant.id,
-                dimensions=DIMENSIONS,
-                recommended_level=decided_level,
-                decided_level=decided_level,
-                criteria_edition=None,
-                rationale="continued stay review",
-                assessed_at=assessed_at,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(assessed_at, None),
+    def reassess(
+        self,
+        assessed_at: datetime,
+        *,
+        decided_level: str = "2.1",
+        recommended_level: str | None = None,
+        dimensions: Mapping[str, int] = DIMENSIONS,
+        rationale: str = "continued stay review",
+        now: datetime | None = None,
+    ) -> str:
+        command = make.reassessment(
+            self.participant.id,
+            assessed_at,
+            dimensions=dimensions,
+            recommended=recommended_level or decided_level,
+            decided=decided_level,
+            rationale=rationale,
         )
-        return self._collect()
+        return self._record(command, assessed_at, now)
 
     def change_level(self, effective_at: datetime, to_level: str) -> str:
-        self.participant.change_level(
-            ChangeLevel(
-                participant_id=self.participant.id,
-                to_level=to_level,
-                criteria_edition=None,
-                reason="team decision",
-                effective_at=effective_at,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(effective_at, None),
+        command = make.level_change(
+            self.participant.id, to_level, effective_at, reason="team decision"
         )
-        return self._collect()
+        return self._record(command, effective_at)
 
     def discharge(self, discharged_at: datetime, *, reason: str = "completed") -> str:
-        self.participant.discharge(
-            Discharge(
-                participant_id=self.participant.id,
-                reason=reason,
-                to_level=None,
-                discharged_at=discharged_at,
-            ),
-            recorded_by="clinician-1",
-            now=self._recorded(discharged_at, None),
+        return self._record(
+            make.discharge(self.participant.id, discharged_at, reason=reason), discharged_at
         )
-        return self._collect()
 
     def correct(self, event_id: str, *, now: datetime | None = None) -> str:
         self.participant.correct_entry(
-            CorrectEntry(
-                participant_id=self.participant.id,
-                event_id=UUID(event_id),
-                reason="entered in error",
-            ),
+            make.correction(self.participant.id, UUID(event_id), reason="entered in error"),
             recorded_by="clinician-2",
             now=self._recorded(self.last_recorded, now),
+        )
+        return self._collect()
+
+    def _record(
+        self, command: ParticipantCommand, occurred_at: datetime, now: datetime | None = None
+    ) -> str:
+        """Record `command` by clinician-1, entered a minute after `occurred_at` unless `now`."""
+        self.participant.execute(
+            command, recorded_by="clinician-1", now=self._recorded(occurred_at, now)
         )
         return self._collect()

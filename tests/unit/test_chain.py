@@ -9,15 +9,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from eventsourcing.domain import Snapshot
 from eventsourcing.utils import get_topic
 
-from api.seed.commands import admission, recorded_session
 from domain.chain import (
     CHAIN_FIELDS,
     GENESIS,
@@ -28,82 +27,35 @@ from domain.chain import (
     verify_chain,
 )
 from domain.chained import ChainedAggregate, ChainUnknown
-from domain.commands import (
-    ChangeLevel,
-    CorrectEntry,
-    Discharge,
-    Reassess,
-    RecordScreening,
-)
 from domain.participant import Participant
 from domain.policy import DEFAULT_POLICY
 from domain.program import Program
+from tests import make
+from tests.make import ADMITTED, PROGRAM, USER, admission, recorded_session
 
-ADMITTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NOW = ADMITTED + timedelta(days=30)
-USER = "clinician-1"
 
 
 def admitted(participant_id: UUID | None = None) -> Participant:
     """A participant registered and admitted at 3.5, events pending."""
-    participant = Participant.register(
-        participant_id or uuid4(), "prog-1", occurred_at=ADMITTED, recorded_by=USER, now=NOW
-    )
-    participant.admit(
-        admission(ADMITTED, participant_id=participant.id, program_id="prog-1", level="3.5"),
-        recorded_by=USER,
-        now=NOW,
-    )
-    return participant
+    return make.admitted(now=NOW, participant_id=participant_id)
 
 
 def add_entries(participant: Participant) -> None:
     """A session, a screen, a reassessment, a step-down and a correction."""
+    pid, day = participant.id, ADMITTED + timedelta(days=1)
     participant.record_session(
-        recorded_session(participant.id, ADMITTED + timedelta(days=1), 180, modality="CBT"),
-        recorded_by=USER,
-        now=NOW,
+        recorded_session(pid, day, 180, modality="CBT"), recorded_by=USER, now=NOW
     )
     participant.record_screening(
-        RecordScreening(
-            participant_id=participant.id,
-            specimen="urine",
-            status="valid",
-            results={"opioids": "negative"},
-            prescribed=[],
-            collected_at=ADMITTED + timedelta(days=2),
-        ),
-        recorded_by="lab",
-        now=NOW,
+        make.screening(pid, day + timedelta(days=1)), recorded_by="lab", now=NOW
     )
-    participant.reassess(
-        Reassess(
-            participant_id=participant.id,
-            dimensions={"d1": 1, "d2": 0, "d3": 1, "d4": 2, "d5": 2, "d6": 1},
-            recommended_level="2.1",
-            decided_level="2.1",
-            criteria_edition=None,
-            rationale="stable",
-            assessed_at=ADMITTED + timedelta(days=3),
-        ),
-        recorded_by=USER,
-        now=NOW,
-    )
+    participant.reassess(make.reassessment(pid, day + timedelta(days=2)), recorded_by=USER, now=NOW)
     participant.change_level(
-        ChangeLevel(
-            participant_id=participant.id,
-            to_level="2.1",
-            criteria_edition=None,
-            reason="reassessed",
-            effective_at=ADMITTED + timedelta(days=3),
-        ),
-        recorded_by=USER,
-        now=NOW,
+        make.level_change(pid, "2.1", day + timedelta(days=2)), recorded_by=USER, now=NOW
     )
     participant.correct_entry(
-        CorrectEntry(
-            participant_id=participant.id, event_id=participant.event_id_at(3), reason="wrong day"
-        ),
+        make.correction(pid, participant.event_id_at(3), reason="wrong day"),
         recorded_by=USER,
         now=NOW,
     )
@@ -206,7 +158,7 @@ def test_every_new_event_is_chained_from_genesis() -> None:
 
 def test_program_events_are_chained_too() -> None:
     """Given a program opened and its policy changed, its stream verifies."""
-    program = Program.open("prog-1", recorded_by=USER, now=NOW)
+    program = Program.open(PROGRAM, recorded_by=USER, now=NOW)
     program.change_policy(DEFAULT_POLICY, recorded_by=USER, now=NOW)
     report = verify_chain(program.collect_events())
     assert report.ok and report.chained == 2
@@ -321,20 +273,13 @@ def legacy_then_chained() -> tuple[list[Any], Participant]:
         participant = event.mutate(participant)
     add_more = participant
     add_more.discharge(
-        Discharge(
-            participant_id=add_more.id,
-            reason="completed",
-            to_level=None,
-            discharged_at=ADMITTED + timedelta(days=5),
-        ),
-        recorded_by=USER,
-        now=NOW,
+        make.discharge(add_more.id, ADMITTED + timedelta(days=5)), recorded_by=USER, now=NOW
     )
     add_more.admit(
         admission(
             ADMITTED + timedelta(days=6),
             participant_id=add_more.id,
-            program_id="prog-1",
+            program_id=PROGRAM,
             level="2.1",
         ),
         recorded_by=USER,
@@ -403,13 +348,7 @@ def test_a_pre_chain_snapshot_leaves_the_head_unknown_until_resumed() -> None:
     assert rebuilt.last_hash is None and not rebuilt.chain_known
 
     def record() -> None:
-        rebuilt.discharge(
-            Discharge(
-                participant_id=rebuilt.id, reason="completed", to_level=None, discharged_at=NOW
-            ),
-            recorded_by=USER,
-            now=NOW,
-        )
+        rebuilt.discharge(make.discharge(rebuilt.id, NOW), recorded_by=USER, now=NOW)
 
     with pytest.raises(ChainUnknown):
         record()

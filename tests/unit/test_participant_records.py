@@ -27,8 +27,8 @@ from domain.errors import (
 )
 from domain.participant import Participant
 from domain.policy import DEFAULT_POLICY, ProgramPolicy
-from tests.unit.journey import DIMENSIONS
-from tests.unit.test_participant import ADMITTED, NOW, USER, admitted
+from tests.make import ADMITTED, DIMENSIONS, USER
+from tests.unit.participant_steps import NOW, admitted
 
 
 def last(participant: Participant) -> Participant.Event:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from domain.commands import Reassess
 from domain.policy import DEFAULT_POLICY, PolicyTimeline
 from projections.reassessment_review import (
     BASIS,
@@ -31,20 +30,14 @@ def reassess(
     rationale: str = "",
     now: datetime | None = None,
 ) -> str:
-    journey.participant.reassess(
-        Reassess(
-            participant_id=journey.participant.id,
-            dimensions=dimensions or CALM,
-            recommended_level=recommended,
-            decided_level=decided,
-            criteria_edition=None,
-            rationale=rationale,
-            assessed_at=assessed_at,
-        ),
-        recorded_by="clinician-1",
-        now=journey._recorded(assessed_at, now),
+    return journey.reassess(
+        assessed_at,
+        dimensions=dimensions or CALM,
+        recommended_level=recommended,
+        decided_level=decided,
+        rationale=rationale,
+        now=now,
     )
-    return journey._collect()
 
 
 def flags(r: ReassessmentReview) -> dict[str, bool]:

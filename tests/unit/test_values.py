@@ -22,17 +22,27 @@ def test_all_negative_is_negative() -> None:
     assert result.outcome is ScreeningOutcome.NEGATIVE
 
 
-def test_positive_only_for_prescribed_buprenorphine_is_expected() -> None:
-    """Given buprenorphine is prescribed, when the only positive is buprenorphine, then the
-    outcome is expected_positive, not a relapse."""
+@pytest.mark.parametrize(
+    ("fentanyl", "outcome", "unexpected"),
+    [
+        ("negative", ScreeningOutcome.EXPECTED_POSITIVE, frozenset()),
+        ("positive", ScreeningOutcome.UNEXPECTED_POSITIVE, {"fentanyl"}),
+    ],
+)
+def test_only_positives_for_something_prescribed_are_expected(
+    fentanyl: str, outcome: ScreeningOutcome, unexpected: frozenset[str]
+) -> None:
+    """Given buprenorphine is prescribed: when the only positive is buprenorphine, the outcome
+    is expected_positive, not a relapse; when fentanyl is also positive, it is
+    unexpected_positive and names fentanyl only."""
     result = ScreeningResult.parse(
         "urine",
         "valid",
-        {"buprenorphine": "positive", "fentanyl": "negative"},
+        {"buprenorphine": "positive", "fentanyl": fentanyl},
         prescribed=["buprenorphine"],
     )
-    assert result.outcome is ScreeningOutcome.EXPECTED_POSITIVE
-    assert result.unexpected_positives == frozenset()
+    assert result.outcome is outcome
+    assert result.unexpected_positives == unexpected
 
 
 def test_prescription_matching_ignores_case_and_spacing() -> None:
@@ -41,19 +51,6 @@ def test_prescription_matching_ignores_case_and_spacing() -> None:
         "urine", "valid", {"buprenorphine": "positive"}, prescribed=["Buprenorphine "]
     )
     assert result.outcome is ScreeningOutcome.EXPECTED_POSITIVE
-
-
-def test_any_other_positive_is_unexpected_even_beside_a_prescribed_one() -> None:
-    """Given buprenorphine is prescribed, when fentanyl is also positive, then the outcome is
-    unexpected_positive and names fentanyl only."""
-    result = ScreeningResult.parse(
-        "urine",
-        "valid",
-        {"buprenorphine": "positive", "fentanyl": "positive"},
-        prescribed=["buprenorphine"],
-    )
-    assert result.outcome is ScreeningOutcome.UNEXPECTED_POSITIVE
-    assert result.unexpected_positives == {"fentanyl"}
 
 
 def test_positive_with_nothing_prescribed_is_unexpected() -> None:
