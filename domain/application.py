@@ -8,14 +8,14 @@ in the write engine (domain.service.write_engine: locks, last-saved cache, retri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, overload
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import EnvType
 
 from domain.chain import ChainReport
@@ -94,6 +94,13 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         self._verification = Verification(self.recorder, self.mapper)
         self._consents = ConsentFollower()  # read by ConsentCommands
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
+        # Told the type names of each save's new events, once they are stored (metrics).
+        self.on_appended: Callable[[list[str]], None] | None = None
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if self.on_appended is not None:
+            self.on_appended([type(r.domain_event).__name__ for r in recordings])
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -228,6 +235,10 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         if not events:
             raise ParticipantNotFound(f"no participant {participant_id}")
         return events
+
+    def stream_tail(self, participant_id: UUID, after: int, upto: int) -> list[object]:
+        """The events of a stream after version `after`, up to version `upto` (inclusive)."""
+        return list(self.events.get(participant_id, gt=after, lte=upto))
 
     def timeline(self, participant_id: UUID) -> list[TimelineEntry]:
         """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""

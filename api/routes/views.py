@@ -100,7 +100,11 @@ def get_compliance(
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
     position = _reached(views, min_position)
-    report = views.queries.compliance(str(participant_id), as_of or now.date())
+    # Includes every write acknowledged before this read began: the participant was loaded,
+    # current with the store, by LoggedRead; a view row behind that version is caught up here.
+    report = views.queries.compliance(
+        str(participant_id), as_of or now.date(), read.participant.version
+    )
     if report is None:
         raise ParticipantNotFound(f"no participant {participant_id}")
     return ComplianceView.of(report, position)
