@@ -12,9 +12,12 @@ import threading
 from collections.abc import Callable
 
 import psycopg
+import structlog
 from psycopg import sql
 
 RECONNECT_DELAY_SECONDS = 1.0
+
+log = structlog.get_logger("projections.pg_listener")
 
 
 class NotifyListener:
@@ -25,6 +28,7 @@ class NotifyListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+        self.reconnects = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="continuum-listen", daemon=True)
@@ -41,11 +45,18 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.connected.set()
+                    if self.reconnects:
+                        log.info("listen_reconnected", attempts=self.reconnects)
+                        self.reconnects = 0
                     # Catch up once per (re)connection: NOTIFYs sent while away are gone.
                     self.on_notify()
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.on_notify()
-            except psycopg.Error:
+            except psycopg.Error as error:
                 self.connected.clear()
+                if self.reconnects == 0 and not self._stopping.is_set():
+                    # Once per outage: the views still follow by polling meanwhile.
+                    log.warning("listen_lost", error_type=type(error).__qualname__)
+                self.reconnects += 1
                 self._stopping.wait(RECONNECT_DELAY_SECONDS)

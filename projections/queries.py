@@ -32,6 +32,13 @@ StreamTail = Callable[[UUID, int, int], Iterable[object]]
 TailFolded = Callable[[int], None]
 
 
+class TooManyRows(Exception):
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(f"{rows} participants match; at most {limit} are judged in one read")
+        self.rows = rows
+        self.limit = limit
+
+
 class ViewQueries:
     def __init__(
         self,
@@ -90,8 +97,12 @@ class ViewQueries:
         level: str | None,
         status: str | None,
         as_of: date,
+        max_rows: int | None = None,
     ) -> list[CaseloadRow]:
+        """The caseload; with `max_rows`, TooManyRows when more participants match."""
         rows = self.store.select(program_ids=program_ids, level=level, status=status)
+        if max_rows is not None and len(rows) > max_rows:
+            raise TooManyRows(len(rows), max_rows)
         views = [self.fold.decode(row) for row in rows]
         states = [v.level_of_care for v in views if v.level_of_care is not None]
         policies: dict[str, PolicyTimeline] = {}

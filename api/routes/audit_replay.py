@@ -12,10 +12,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from api.http.bounds import QueryInstant
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
 from api.schemas.audit import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
-from api.schemas.participants import ErrorBody, Instant
+from api.schemas.participants import ErrorBody
 from api.security.authz import Auditor
 from projections.history import known_by, program_of, replay
 from projections.reassessment_review import BASIS, review
@@ -25,11 +26,11 @@ router = APIRouter(tags=["audit"])
 ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 Now = Annotated[datetime, Depends(clock)]
 KnownAt = Annotated[
-    Instant | None,
+    QueryInstant | None,
     Query(description="Recorded-time cut: only events recorded by then (ISO, offset; now)"),
 ]
 AsOf = Annotated[
-    Instant | None,
+    QueryInstant | None,
     Query(description="Clinical time the state is effective at (ISO with offset; default now)"),
 ]
 

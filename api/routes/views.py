@@ -7,13 +7,14 @@ views to include that write, else 503 with Retry-After.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from api.http.bounds import MAX_CASELOAD_ROWS, MAX_POSITION, QueryDate
 from api.http.dependencies import Application, clock
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
@@ -32,8 +33,9 @@ from api.security.authz import PolicyChanger, PolicyReader, Reader, check_progra
 from api.security.identity import Principal
 from api.storage.views import Views
 from domain.commands import ChangePolicy
-from domain.errors import ParticipantNotFound
+from domain.errors import InvalidValue, ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
+from projections.queries import TooManyRows
 
 router = APIRouter(tags=["views"])
 
@@ -43,11 +45,19 @@ READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
 ParticipantId = Annotated[UUID, Path(description="The participant's id (a UUID)")]
 ProgramId = Annotated[str, Path(min_length=1, max_length=200, description="The program's id")]
 AsOf = Annotated[
-    date | None, Query(description="Judge rules as of the end of this day (default today, UTC)")
+    QueryDate | None,
+    Query(
+        description="Judge rules as of the end of this day (default today, UTC); from "
+        "1900-01-01 to a year after today"
+    ),
 ]
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="A write's `position`: wait briefly until the views include it"),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="A write's `position`: wait briefly until the views include it",
+    ),
 ]
 
 
@@ -124,12 +134,17 @@ def get_caseload(
     """Active (or discharged) participants with level, weeks in program and open findings."""
     position = _reached(views, min_position)
     day = as_of or now.date()
-    rows = views.queries.caseload(
-        program_ids=_visible_programs(principal, program_id),
-        level=level,
-        status=None if status is None else status.value,
-        as_of=day,
-    )
+    try:
+        rows = views.queries.caseload(
+            program_ids=_visible_programs(principal, program_id),
+            level=level,
+            status=None if status is None else status.value,
+            as_of=day,
+            max_rows=MAX_CASELOAD_ROWS,
+        )
+    except TooManyRows as too_many:
+        detail = f"{too_many}; narrow the read by program_id, level or status"
+        raise InvalidValue("program_id", detail) from None
     return CaseloadView(
         as_of=day, position=position, participants=[CaseloadRowBody.of(r) for r in rows]
     )

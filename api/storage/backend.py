@@ -82,6 +82,9 @@ def _postgres_access_log(recorder: ApplicationRecorder) -> AccessLog:
     return PostgresAccessLog(postgres.datastore, f"{prefix}_access_log")
 
 
+LISTEN_APPLICATION_NAME = "continuum-listen"
+
+
 def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> NotifyListener:
     s = store.settings
     conninfo = make_conninfo(
@@ -91,6 +94,8 @@ def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) 
         user=s["POSTGRES_USER"],
         password=s["POSTGRES_PASSWORD"],
         connect_timeout=s["POSTGRES_CONNECT_TIMEOUT"],
+        # Names the connection in pg_stat_activity (an operator finds and checks it there).
+        application_name=LISTEN_APPLICATION_NAME,
     )
     return NotifyListener(conninfo, _postgres(recorder).channel_name, wake)
 
