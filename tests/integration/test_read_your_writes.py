@@ -80,9 +80,7 @@ def test_a_read_folds_the_writes_its_row_lacks(service: Service, views: Views) -
     assert stored is not None and json.loads(stored.state)["version"] == version
 
 
-def test_a_row_that_does_not_record_its_version_is_refolded(
-    service: Service, views: Views
-) -> None:
+def test_a_row_that_does_not_record_its_version_is_refolded(service: Service, views: Views) -> None:
     """Rows stored before the version was kept say nothing of what they hold: a read folds
     the stream from its start rather than applying any event twice."""
     app = service.application

@@ -46,7 +46,7 @@ def test_a_poison_event_stops_the_view_visibly_until_the_fold_is_fixed(
 ) -> None:
     app = service.application
     app.execute(admission(NOW, program_id="p1", level="2.1"), recorded_by="t", now=NOW)
-    head = app.recorder.max_notification_id()
+    head = app.recorder.max_notification_id() or 0
     good_fold = views.runner.fold
     views.runner.fold = BrokenOnAdmission()
     with capture_logs() as logs:
