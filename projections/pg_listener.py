@@ -28,7 +28,8 @@ class NotifyListener:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
-        self.reconnects = 0
+        self.reconnects = 0  # failed attempts since the connection was lost
+        self.connections = 0  # connections made (more than one: it was lost and regained)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="continuum-listen", daemon=True)
@@ -45,6 +46,7 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.connected.set()
+                    self.connections += 1
                     if self.reconnects:
                         log.info("listen_reconnected", attempts=self.reconnects)
                         self.reconnects = 0
