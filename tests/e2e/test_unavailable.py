@@ -1,0 +1,78 @@
+"""A store that fails or a request that overruns its budget: 503 with Retry-After, never 500."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from fastapi.testclient import TestClient
+from psycopg_pool import PoolTimeout
+
+from api.http.dependencies import clock
+from tests.e2e.support import NOW, admission, authorized_client, session
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("down"), InterfaceError("closed"), PoolTimeout("no connection"),
+              PersistenceError("other driver error")],
+)  # fmt: skip
+def test_a_store_outage_is_503_store_unavailable(
+    client: TestClient, participant: str, error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application = client.app.state.application  # type: ignore[attr-defined]
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(application, "execute", fail)
+    response = client.post(f"/v1/participants/{participant}/sessions", json=session())
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "2"
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["error"] == "store_unavailable" and body["status"] == 503
+    assert "store_errors_total" in client.get("/metrics").text
+
+
+def test_a_request_past_its_time_budget_is_503(database_url: str) -> None:
+    app = _with_budget(database_url, 1)
+    with authorized_client(app) as client:
+        admitted = client.post("/v1/participants", json=admission())
+        pid = admitted.json()["participant_id"]
+        application = app.state.application
+        peek = application.peek_participant
+
+        def slow(participant_id: Any) -> Any:
+            time.sleep(5)
+            return peek(participant_id)
+
+        application.peek_participant = slow
+        started = time.monotonic()
+        response = client.get(f"/v1/participants/{pid}")
+        elapsed = time.monotonic() - started
+        application.peek_participant = peek
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "request_timeout"
+        assert response.headers["retry-after"] == "2"
+        assert elapsed < 4  # answered at the 1 s budget, not when the handler finished (5 s)
+        assert client.get(f"/v1/participants/{pid}").status_code == 200
+
+
+def _with_budget(database_url: str, seconds: int) -> Any:
+    from api.http.app import create_app
+    from api.settings import Settings
+    from tests.e2e.support import TEST_JWT_SECRET
+
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            demo=False,
+            log_format="console",
+            jwt_secret=TEST_JWT_SECRET,
+            request_timeout_seconds=seconds,
+        )
+    )
+    app.dependency_overrides[clock] = lambda: NOW
+    return app
