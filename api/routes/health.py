@@ -31,18 +31,25 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 class Live(BaseModel):
-    status: str = Field(description="`ok` whenever the process answers")
+    status: str = Field(description="`ok` whenever the process answers", examples=["ok"])
 
 
 class Ready(BaseModel):
-    status: str = Field(description="`ok`, or `unavailable` with the failed `checks`")
-    checks: dict[str, str] = Field(
-        description="Each check's outcome: `store`, `views` (`ok`, `behind`, `stalled`, ...)"
+    status: str = Field(
+        description="`ok`, or `unavailable` with the failed `checks`", examples=["ok"]
     )
-    view_position: int | None = Field(None, description="Log position the views include")
-    log_head_position: int | None = Field(None, description="Position of the last event")
+    checks: dict[str, str] = Field(
+        description="Each check's outcome: `store`, `views` (`ok`, `behind`, `stalled`, ...)",
+        examples=[{"store": "ok", "views": "ok"}],
+    )
+    view_position: int | None = Field(
+        None, description="Log position the views include", examples=[1042]
+    )
+    log_head_position: int | None = Field(
+        None, description="Position of the last event", examples=[1042]
+    )
     view_lag_seconds: float | None = Field(
-        None, description="Age of the oldest event the views have not applied"
+        None, description="Age of the oldest event the views have not applied", examples=[0.0]
     )
 
 
@@ -104,7 +111,23 @@ def readyz(request: Request, response: Response) -> Ready:
     )
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+_METRICS_EXAMPLE = """\
+# HELP continuum_view_lag_events Log positions between the views and the head
+# TYPE continuum_view_lag_events gauge
+continuum_view_lag_events 0.0
+"""
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _METRICS_EXAMPLE}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition: every worker's counters, the views' position and lag."""
     views: Views = request.app.state.views
