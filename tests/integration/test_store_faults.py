@@ -7,25 +7,23 @@ Idempotency-Key, and the views end equal to a clean rebuild.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-import httpx
 import psycopg
 import pytest
 
-from api.bench.http import PROGRAM, SECRET, server
+from api.bench.http import server
 from api.bootstrap import Service, open_url
-from api.security.tokens import Role, mint_token
 from api.seed.commands import admission
 from api.storage.backend import LISTEN_APPLICATION_NAME
 from tests.conftest import fresh_database, private_executor
 from tests.e2e.support import NOW, authorized_client, build_app, session
+from tests.integration.fault_support import Writers, admission_body
 
 pytestmark = pytest.mark.postgres
 ADMITTED = date(2026, 1, 5)
@@ -80,7 +78,7 @@ def test_views_follow_after_the_listen_connection_is_killed(
 
 def test_killed_pool_connections_are_replaced_or_answered_503(postgres_url: str) -> None:
     with authorized_client(build_app(postgres_url)) as client:
-        admitted = client.post("/v1/participants", json=_admission())
+        admitted = client.post("/v1/participants", json=admission_body())
         assert admitted.status_code == 201
         pid = admitted.json()["participant_id"]
         statuses: Counter[int] = Counter()
@@ -106,13 +104,6 @@ def _checked(response: Any) -> int:
     return int(response.status_code)
 
 
-def _admission() -> dict[str, Any]:
-    return {
-        "program_id": PROGRAM, "age_group": "adult", "level": "2.1", "pathway": "primary",
-        "admitted_at": f"{ADMITTED}T09:00:00Z",
-    }  # fmt: skip
-
-
 @pytest.fixture
 def restartable() -> Iterator[tuple[str, Any]]:
     """A fresh database on a private server of this test's own, and that server's executor."""
@@ -130,62 +121,27 @@ def test_a_restart_under_write_load_loses_no_acknowledged_write(
     restartable: tuple[str, Any],
 ) -> None:
     url, executor = restartable
-    token = mint_token(SECRET, role=Role.CLINICIAN, sub="dr-1", programs=[PROGRAM])
-    headers = {"Authorization": f"Bearer {token}"}
     with server(url, workers=2) as base_url:
-        with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
-            pids = [client.post("/v1/participants", json=_admission()).json()["participant_id"]
-                    for _ in range(4)]  # fmt: skip
-        stop = threading.Event()
-        acknowledged: dict[str, int] = Counter()
-        seen: Counter[int] = Counter()
-        slowest = [0.0]
-        lock = threading.Lock()
-
-        def writer(pid: str) -> None:
-            with httpx.Client(base_url=base_url, headers=headers, timeout=60) as one:
-                n = 0
-                while not stop.is_set():
-                    key = f"{pid}-{n}"
-                    day = ADMITTED + timedelta(days=1 + n % 60)
-                    body = {"service": "group", "started_at": f"{day}T10:{n % 60:02d}:00Z",
-                            "duration_minutes": 30, "attended": True}  # fmt: skip
-                    while True:  # the same key until it is settled
-                        started = time.monotonic()
-                        response = one.post(
-                            f"/v1/participants/{pid}/sessions",
-                            json=body, headers={"Idempotency-Key": key},
-                        )  # fmt: skip
-                        with lock:
-                            slowest[0] = max(slowest[0], time.monotonic() - started)
-                            seen[response.status_code] += 1
-                        if response.status_code == 201:
-                            break
-                        assert response.status_code == 503, response.text
-                        assert response.headers["retry-after"] == "2"
-                        time.sleep(0.5)
-                    with lock:
-                        acknowledged[pid] += 1
-                    n += 1
-
-        threads = [threading.Thread(target=writer, args=(pid,)) for pid in pids]
-        for thread in threads:
-            thread.start()
-        time.sleep(3)
-        with executor.stopped():
+        with Writers(base_url, participants=4) as writers:
+            time.sleep(3)
+            with executor.stopped():
+                time.sleep(5)
             time.sleep(5)
-        time.sleep(5)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert seen[503] > 0, "the outage was not observed"
+        assert writers.failures == []
+        assert writers.seen["503"] > 0, "the outage was not observed"
         # Bounded: a request during the outage is answered after the pool's wait, not held.
-        assert slowest[0] < 15, slowest[0]
+        assert writers.slowest < 15, writers.slowest
+    assert_every_acknowledged_write_kept(url, writers)
+
+
+def assert_every_acknowledged_write_kept(url: str, writers: Writers) -> None:
+    """Each participant holds exactly its acknowledged sessions, and the views caught up
+    equal a clean rebuild."""
     with open_url(url) as opened:
         app = opened.application
-        for pid in pids:
+        for pid in writers.participants:
             sessions = app.get_participant(UUID(pid)).version - 2  # registered + admitted
-            assert sessions == acknowledged[pid]
+            assert sessions == writers.acknowledged[pid]
         opened.views.runner.catch_up()
         fresh = opened.view_store("participant_views_check")
         opened.open_views("participant_views_check").runner.rebuild()
