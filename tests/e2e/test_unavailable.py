@@ -10,8 +10,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Persiste
 from fastapi.testclient import TestClient
 from psycopg_pool import PoolTimeout
 
-from api.http.dependencies import clock
-from tests.e2e.support import NOW, admission, authorized_client, session
+from tests.e2e.support import admission, authorized_client, build_app, session
 
 
 @pytest.mark.parametrize(
@@ -37,7 +36,7 @@ def test_a_store_outage_is_503_store_unavailable(
 
 
 def test_a_request_past_its_time_budget_is_503(database_url: str) -> None:
-    app = _with_budget(database_url, 1)
+    app = build_app(database_url, request_timeout_seconds=1)
     with authorized_client(app) as client:
         admitted = client.post("/v1/participants", json=admission())
         pid = admitted.json()["participant_id"]
@@ -58,21 +57,3 @@ def test_a_request_past_its_time_budget_is_503(database_url: str) -> None:
         assert response.headers["retry-after"] == "2"
         assert elapsed < 4  # answered at the 1 s budget, not when the handler finished (5 s)
         assert client.get(f"/v1/participants/{pid}").status_code == 200
-
-
-def _with_budget(database_url: str, seconds: int) -> Any:
-    from api.http.app import create_app
-    from api.settings import Settings
-    from tests.e2e.support import TEST_JWT_SECRET
-
-    app = create_app(
-        Settings(
-            database_url=database_url,
-            demo=False,
-            log_format="console",
-            jwt_secret=TEST_JWT_SECRET,
-            request_timeout_seconds=seconds,
-        )
-    )
-    app.dependency_overrides[clock] = lambda: NOW
-    return app

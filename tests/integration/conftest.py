@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.bootstrap import Service, open_url
+from api.storage.views import Views
 from domain.application import ContinuumApplication
 
 
@@ -25,3 +26,11 @@ def service(url: str) -> Iterator[Service]:
 @pytest.fixture
 def app(service: Service) -> ContinuumApplication:
     return service.application
+
+
+@pytest.fixture
+def views(service: Service) -> Iterator[Views]:
+    """The service's participant views, not following the log unless a test starts them."""
+    opened = service.views
+    yield opened
+    opened.stop()

@@ -8,13 +8,10 @@ version must fold the missing tail itself; the same read without it shows the st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-import pytest
-
-from api.bootstrap import Service, open_url
+from api.bootstrap import Service
 from api.seed.commands import admission, recorded_session
 from api.storage.views import Views
 from domain.application import ContinuumApplication
@@ -23,19 +20,6 @@ from projections.view_store import ViewRow
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ADMITTED = datetime(2026, 2, 2, 9, tzinfo=UTC)
 AS_OF = date(2026, 3, 1)
-
-
-@pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
-    with open_url(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def views(service: Service) -> Iterator[Views]:
-    opened = service.views
-    yield opened
-    opened.stop()
 
 
 def admit(app: ContinuumApplication) -> tuple[str, int]:

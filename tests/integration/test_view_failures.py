@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from structlog.testing import capture_logs
 
-from api.bootstrap import Service, open_url
+from api.bootstrap import Service
 from api.seed.commands import admission
 from api.storage.views import Views
 from domain.participant import Participant
@@ -26,19 +24,6 @@ class BrokenOnAdmission(ParticipantViewFold):
         if isinstance(event, Participant.Admitted):
             raise ValueError("a fold bug")
         return super().apply(view, event, participant_id)
-
-
-@pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
-    with open_url(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-def views(service: Service) -> Iterator[Views]:
-    opened = service.views
-    yield opened
-    opened.stop()
 
 
 def test_a_poison_event_stops_the_view_visibly_until_the_fold_is_fixed(
