@@ -118,7 +118,8 @@ class RequestTimeoutMiddleware:
         await problem(
             503,
             "request_timeout",
-            f"the request was not answered within {self.seconds:g} s; retry later",
+            f"the request was not answered within {self.seconds:g} s; a write may still be "
+            "recorded: retry with the same Idempotency-Key to find out",
             request_id=state.get("request_id"),
             headers={"Retry-After": "2"},
         )(scope, receive, send)
