@@ -122,8 +122,11 @@ class Lag:
 class LagCollector(Collector):
     """Reads the views' position and the log's head at each scrape."""
 
-    def __init__(self, measure: Callable[[], Lag]) -> None:
+    def __init__(
+        self, measure: Callable[[], Lag], relays: Callable[[], dict[str, int]] | None = None
+    ) -> None:
         self.measure = measure
+        self.relays = relays
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -146,6 +149,27 @@ class LagCollector(Collector):
             "Age of the oldest event the views have not applied (0 when they are level)",
             value=lag.seconds,
         )
+        yield from self._relays(lag.head_position)
+
+    def _relays(self, head: int) -> Iterator[Metric]:
+        """Each feed consumer's checkpoint (a relay's name holds its stream and recipient
+        integrator: no participant)."""
+        try:
+            positions = {} if self.relays is None else self.relays()
+        except Exception:
+            return
+        position = GaugeMetricFamily(
+            "continuum_relay_position", "Log position a relay has delivered", labels=["relay"]
+        )
+        lag = GaugeMetricFamily(
+            "continuum_relay_lag_events", "Log positions a relay has yet to deliver",
+            labels=["relay"],
+        )  # fmt: skip
+        for name, at in sorted(positions.items()):
+            position.add_metric([name], at)
+            lag.add_metric([name], max(head - at, 0))
+        yield position
+        yield lag
 
 
 def exposition(live: Collector) -> tuple[bytes, str]:

@@ -131,5 +131,6 @@ continuum_view_lag_events 0.0
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition: every worker's counters, the views' position and lag."""
     views: Views = request.app.state.views
-    body, content_type = await run_in_threadpool(exposition, LagCollector(views.lag))
+    relays = request.app.state.feed.log.checkpoint_positions
+    body, content_type = await run_in_threadpool(exposition, LagCollector(views.lag, relays))
     return Response(content=body, media_type=content_type)

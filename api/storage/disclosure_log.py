@@ -68,6 +68,9 @@ class DisclosureLog(Protocol):
     def checkpoint(self, name: str) -> int:
         """The named consumer's position (0 before its first)."""
 
+    def checkpoint_positions(self) -> dict[str, int]:
+        """Every named consumer's position (the relays', for metrics)."""
+
 
 def _row(row: Sequence[Any]) -> Disclosure:
     ident, disclosed_at, recipient, participant_id, event_ids, channel = row
@@ -166,6 +169,11 @@ class SQLiteDisclosureLog:
             c.execute("SELECT position FROM feed_checkpoints WHERE name = ?", (name,))
             found = c.fetchone()
         return int(found[0]) if found else 0
+
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name, position FROM feed_checkpoints")
+            return {str(name): int(position) for name, position in c.fetchall()}
 
 
 class PostgresDisclosureLog:
@@ -269,6 +277,11 @@ class PostgresDisclosureLog:
             found = curs.fetchone()
         return int(found["position"]) if found else 0
 
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT name, position FROM {}.{}").format(*self.checkpoints))
+            return {str(r["name"]): int(r["position"]) for r in curs.fetchall()}
+
 
 class MemoryDisclosureLog:
     """For memory:// stores: gone with the process, like the events."""
@@ -310,3 +323,7 @@ class MemoryDisclosureLog:
     def checkpoint(self, name: str) -> int:
         with self._lock:
             return self._checkpoints.get(name, 0)
+
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._checkpoints)

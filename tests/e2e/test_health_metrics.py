@@ -96,3 +96,13 @@ def test_healthz_and_readyz_answer_503_when_the_store_is_gone(client: TestClient
         assert client.get("/livez").status_code == 200  # the process itself is fine
     finally:
         application.recorder.max_notification_id = original
+
+
+def test_metrics_show_each_relays_position_and_lag(client: TestClient, participant: str) -> None:
+    feed = client.app.state.feed  # type: ignore[attr-defined]
+    feed.log.record([], ("nats:CONTINUUM:integrator-7", 1))
+    text = client.get("/metrics").text
+    head = int(float(re.findall(r"^continuum_log_head_position (\S+)", text, re.M)[0]))
+    assert 'continuum_relay_position{relay="nats:CONTINUUM:integrator-7"} 1.0' in text
+    lag = f'continuum_relay_lag_events{{relay="nats:CONTINUUM:integrator-7"}} {head - 1}.0'
+    assert lag in text
