@@ -29,6 +29,7 @@ from api.storage.access_log import AccessLog
 from api.storage.backend import Backend, backend_of
 from api.storage.cipher import check_cipher
 from api.storage.disclosure_log import DisclosureLog
+from api.storage.privileges import ConnectedRole, connected_role
 from api.storage.store_url import Store, parse_store_url
 from api.storage.views import Views, follow_views
 from domain.application import ContinuumApplication
@@ -50,17 +51,26 @@ class Service:
     store: Store
     backend: Backend
     application: ContinuumApplication
+    # The PostgreSQL role connected as (None on SQLite and in memory). A role that does not
+    # own the tables (the runtime role, api.storage.privileges) creates and alters nothing.
+    role: ConnectedRole | None = None
+
+    @property
+    def creates_tables(self) -> bool:
+        return self.role is None or self.role.owns_tables
 
     @cached_property
     def access_log(self) -> AccessLog:
         log = self.backend.access_log(self.application.recorder)
-        log.create_table()
+        if self.creates_tables:
+            log.create_table()
         return log
 
     @cached_property
     def disclosure_log(self) -> DisclosureLog:
         log = self.backend.disclosure_log(self.application.recorder)
-        log.create_tables()
+        if self.creates_tables:
+            log.create_tables()
         return log
 
     @cached_property
@@ -75,7 +85,8 @@ class Service:
     def view_store(self, view_name: str = VIEW_NAME) -> ViewStore:
         """The view tables named `view_name`, beside the events (created if missing)."""
         view_store = self.backend.view_store(self.application.recorder, view_name)
-        view_store.create_tables()
+        if self.creates_tables:
+            view_store.create_tables()
         return view_store
 
     def open_views(
@@ -126,6 +137,11 @@ def open_service(
     )
     env = store.settings if aggregate_cache else {**store.settings, "AGGREGATE_CACHE_MAXSIZE": ""}
     try:
+        role = None
+        if store.kind == "postgres":
+            role = connected_role(store.settings)
+            if not role.owns_tables:
+                env = {**env, "CREATE_TABLE": "n"}  # the owner's migrations made them
         application = ContinuumApplication(env=env)
     except (PersistenceError, PsycopgError, PoolTimeout, OSError) as error:
         raise StoreUnavailable(_unavailable(store, error)) from None
@@ -135,7 +151,7 @@ def open_service(
     except BaseException:
         application.close()
         raise
-    return Service(settings, store, backend_of(store), application)
+    return Service(settings, store, backend_of(store), application, role)
 
 
 def open_url(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Service:

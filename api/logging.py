@@ -87,6 +87,10 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []
         uvicorn_logger.propagate = True
+    # uvicorn's access line quotes the raw path and query string, which name participants and
+    # recipients; the project's own request line (api.http.middleware) replaces it. Switched
+    # off here as well as by `access_log=False`, so no way of starting uvicorn brings it back.
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

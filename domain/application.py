@@ -14,7 +14,12 @@ from datetime import date, datetime
 from typing import Any, ClassVar, overload
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    ProjectorFunction,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import EnvType
 
@@ -41,8 +46,10 @@ from domain.service.consents import ConsentFollower
 from domain.service.direct_save import DirectSave
 from domain.service.fresh_reads import FreshReads
 from domain.service.idempotency import IdempotencyKey, earlier_receipt
+from domain.service.snapshots import CheckedRepository, SnapshotRejections
 from domain.service.verification import VERIFY_LOG_BATCH, Verification, VerifyProgress
 from domain.service.write_engine import MAX_COMMAND_ATTEMPTS, WriteEngine
+from domain.snapshot_seal import seal_key, seal_snapshot
 
 
 class DateAsISO(Transcoding):
@@ -89,9 +96,15 @@ class ContinuumApplication(ConsentCommands, DirectSave):
     }
 
     def __init__(self, env: EnvType | None = None) -> None:
+        self.snapshot_rejections = SnapshotRejections()
         super().__init__(env)
         self._writes = WriteEngine(self)
-        self._verification = Verification(self.recorder, self.mapper)
+        self._verification = Verification(
+            self.recorder,
+            self.mapper,
+            snapshots=None if self.snapshots is None else self.snapshots.recorder,
+            seal_key=self.seal_key,
+        )
         self._consents = ConsentFollower()  # read by ConsentCommands
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
         # Told the type names of each save's new events, once they are stored (metrics).
@@ -105,6 +118,52 @@ class ContinuumApplication(ConsentCommands, DirectSave):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    # ---- snapshots, sealed to the chain (domain.snapshot_seal) ------------------------------
+
+    @property
+    def seal_key(self) -> bytes | None:
+        """The snapshots' HMAC key, derived from the cipher key when the cipher is on."""
+        if not self.env.get("CIPHER_TOPIC"):
+            return None
+        return seal_key(self.env.get("CIPHER_KEY"))
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, with each snapshot's seal checked before it is used."""
+        plain = super().construct_repository()
+        return CheckedRepository(
+            event_store=plain.event_store,
+            snapshot_store=plain.snapshot_store,
+            cache_maxsize=self.aggregate_cache_size,
+            fastforward=plain.fastforward,
+            fastforward_skipping=plain.fastforward_skipping,
+            deepcopy_from_cache=plain.deepcopy_from_cache,
+            seal_key=self.seal_key,
+            rejections=self.snapshot_rejections,
+        )
+
+    @property
+    def aggregate_cache_size(self) -> int | None:
+        """The library's reading of AGGREGATE_CACHE_MAXSIZE (None: no cache)."""
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return int(size) if size else None
+
+    def take_snapshot(
+        self,
+        aggregate_id: UUID,
+        version: int | None = None,
+        projector_func: ProjectorFunction[Any, Any] = project_aggregate,
+    ) -> None:
+        """The library's snapshot, sealed to the event it was taken at (none if the aggregate's
+        chain head is unknown: there is nothing to bind it to)."""
+        if self.snapshots is None:
+            raise AssertionError("snapshotting is not enabled")
+        aggregate = self.repository.get(
+            aggregate_id, version=version, projector_func=projector_func
+        )
+        snapshot = seal_snapshot(self.seal_key, aggregate)
+        if snapshot is not None:
+            self.snapshots.put([snapshot])
 
     # ---- commands -------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ GENESIS = ""
 CHAIN_FIELDS = frozenset({"previous_hash", "event_hash"})
 """Stored event fields that belong to the chain, not to what the event says."""
 
-BreakKind = Literal["content", "link", "gap", "unchained", "unreadable"]
+BreakKind = Literal["content", "link", "gap", "unchained", "unreadable", "snapshot"]
 
 
 def _json_default(value: object) -> object:
@@ -138,13 +138,20 @@ class ChainReport:
     head_hash: str = GENESIS  # the last event's hash (recomputed for a legacy event)
     head_version: int = 0
     sealed: bool = False  # the last event carries its own hash: an edit anywhere would show
+    # Stored snapshots that do not match the stream (checked by domain.service.snapshots).
+    snapshot_breaks: tuple[Break, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.first_break is None
+        return self.first_break is None and not self.snapshot_breaks
 
     def describe(self) -> str:
         """One line for people and logs (ids, versions and hashes only: no clinical data)."""
+        if self.first_break is None and self.snapshot_breaks:
+            b = self.snapshot_breaks[0]
+            more = len(self.snapshot_breaks) - 1
+            extra = f" (and {more} more)" if more else ""
+            return f"{self.originator_id}: BROKEN: snapshot: {b.detail}{extra}"
         if self.first_break is None:
             return (
                 f"{self.originator_id}: ok, {self.events} events "

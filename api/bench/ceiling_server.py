@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         workers=args.workers,
         log_config=None,
+        access_log=False,
     )
     return 0
 

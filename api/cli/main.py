@@ -34,6 +34,7 @@ from uuid import UUID
 
 from api.bootstrap import StoreUnavailable, describe_store, open_service
 from api.cli import audit as audit_commands
+from api.cli import db_setup
 from api.cli import views as view_commands
 from api.cli.parsing import EXIT_UNAVAILABLE, EXIT_USAGE, CommandFailed, CommandParser
 from api.feed.relay import add_relay_parser
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     view_commands.register(commands)
     generate.register(commands)
     audit_commands.register(commands)
+    db_setup.register(commands)
     add_relay_parser(commands)
     return parser
 
@@ -176,8 +178,10 @@ def serve_command(args: argparse.Namespace) -> int:
             print(f"Demo timeline (signs in as demo-clinician): {link}", file=sys.stderr)
     if args.workers == 1:
         freeze_startup_heap()
-        # log_config=None keeps the handlers configure_logging installed.
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        # log_config=None keeps the handlers configure_logging installed; access_log=False
+        # because uvicorn's access line quotes the raw path and query string (participant ids
+        # of other routes, recipients, dates): api.http.middleware logs the route template.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         return 0
     # Each worker process builds its own app from the same environment (served_app); this
     # one only seeded the store, so it closes its own before they start.
@@ -190,6 +194,7 @@ def serve_command(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=args.workers,
             log_config=None,
+            access_log=False,
         )
     return 0
 

@@ -51,7 +51,9 @@ class RequestContextMiddleware:
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                protect_json(headers)
                 outcome["status"] = message["status"]
                 outcome["started"] = True
             await send(message)
@@ -158,6 +160,15 @@ class BodySizeLimitMiddleware:
                 return
             more_body = message.get("more_body", False)
         await self.app(scope, _replay(bytes(body), receive), send)
+
+
+def protect_json(headers: MutableHeaders) -> None:
+    """JSON answers hold participants' records: no cache (shared or the browser's) may keep a
+    copy (HIPAA 45 CFR 164.312(a)(1), access control; OWASP ASVS 8.2.1), and no browser may
+    sniff one into another type (OWASP Secure Headers: X-Content-Type-Options)."""
+    if "json" in headers.get("content-type", ""):
+        headers["Cache-Control"] = "no-store"
+        headers["X-Content-Type-Options"] = "nosniff"
 
 
 def note_participant(state: Any, participant_id: UUID) -> None:

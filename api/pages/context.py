@@ -4,6 +4,7 @@ permission and program scope, the access log write before a record is shown, the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -11,7 +12,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from api.http.dependencies import clock
-from api.http.reads import PurposeOfUse, log_access
+from api.http.reads import PurposeOfUse, log_accesses
 from api.pages import model
 from api.pages.session import PageRefusal, Session, current_session
 from api.security.authz import Action, may, scoped_participant
@@ -66,9 +67,21 @@ def log_read(
     request: Request, principal: Principal, participant_id: UUID, record: str, now: datetime
 ) -> None:
     """Write the read to the access log before the page is served (as LoggedRead does)."""
+    log_reads(request, principal, [participant_id], record, now)
+    request.state.participant_id = str(participant_id)
+
+
+def log_reads(
+    request: Request,
+    principal: Principal,
+    participant_ids: Iterable[UUID | str],
+    record: str,
+    now: datetime,
+) -> None:
+    """The page's reads, one entry per participant shown, written before it is served."""
     access_log = request.app.state.access_log
     try:
-        log_access(request, access_log, principal, participant_id, record, PAGE_PURPOSE, now)
+        log_accesses(request, access_log, principal, participant_ids, record, PAGE_PURPOSE, now)
     except AccessLogUnavailable:
         raise PageRefusal(
             503,
@@ -76,7 +89,6 @@ def log_read(
             "The read could not be written to the access log, so it was not shown. "
             "Try again shortly.",
         ) from None
-    request.state.participant_id = str(participant_id)
 
 
 def timezone_of(application: ContinuumApplication, program_id: str) -> str:

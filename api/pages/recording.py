@@ -18,6 +18,7 @@ from api.pages.context import (
     Now,
     PageSession,
     app_of,
+    log_read,
     need,
     participant_id_of,
     scoped,
@@ -111,7 +112,10 @@ def form_page(
 ) -> Response:
     principal = need(session, Action.WRITE_RECORD)
     spec = _spec(slug)
-    participant = scoped(request, principal, participant_id_of(participant_id))
+    pid = participant_id_of(participant_id)
+    participant = scoped(request, principal, pid)
+    # The form shows the participant's id and level of care: a read, logged first.
+    log_read(request, principal, pid, "record_form", now)
     tz = timezone_of(app_of(request), participant.program_id)
     return _form_page(
         request,

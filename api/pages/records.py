@@ -18,6 +18,7 @@ from api.pages.context import (
     PageSession,
     app_of,
     log_read,
+    log_reads,
     need,
     participant_id_of,
     scoped,
@@ -81,6 +82,8 @@ def caseload(
     rows = views.queries.caseload(
         program_ids=[program_id], level=None, status="active", as_of=today
     )
+    # Every participant listed is a read of their record: logged before the page is served.
+    log_reads(request, principal, [r.participant_id for r in rows], "caseload_page", now)
     reports = {r.participant_id: views.queries.compliance(r.participant_id, today) for r in rows}
     lines = caseload_lines.caseload_lines(rows, reports, today)
     lines, key, descending = caseload_lines.sort_lines(lines, sort)

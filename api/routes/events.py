@@ -25,10 +25,12 @@ from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
 from api.http.bounds import MAX_POSITION
 from api.http.dependencies import clock
+from api.http.reads import Purpose, PurposeOfUse, get_access_log, log_accesses
 from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
 from api.security.authz import Action, Auditor, FeedReader, Forbidden, may
 from api.security.identity import SESSION_COOKIE, Principal, bearer_scheme, principal_of
 from api.security.tokens import Role
+from api.storage.access_log import AccessLog
 from api.storage.disclosure_log import DisclosureLog
 
 router = APIRouter(tags=["events"])
@@ -93,6 +95,8 @@ Types = Annotated[
     Query(description="Comma-separated event types, e.g. SessionAttended,Discharged"),
 ]
 ProgramId = Annotated[str | None, Query(max_length=200)]
+# Writes the access entries of a batch of the stream read by staff, before it is sent.
+LogPage = Callable[[FeedPage, datetime], None]
 
 
 @router.get(
@@ -102,9 +106,12 @@ ProgramId = Annotated[str | None, Query(max_length=200)]
     responses={403: {"description": "The caller's role may not read the feed"}},
 )
 def read_events(
+    request: Request,
     principal: FeedReader,
     feed: FeedDep,
     now: Now,
+    access_log: Annotated[AccessLog, Depends(get_access_log)],
+    purpose: Purpose = PurposeOfUse.TREAT,
     after: After = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     types: Types = None,
@@ -116,6 +123,9 @@ def read_events(
     page = feed.read(query, recipient=recipient, now=now)
     if recipient is not None:
         feed.disclose(page, recipient, now, "feed")
+    else:  # staff (admin, auditor): the page is a read of each participant it shows
+        participants = (item.participant_id for item in page.items)
+        log_accesses(request, access_log, principal, participants, "feed", purpose, now)
     body = {"events": [item.cloud_event() for item in page.items], "next_after": page.next_after}
     return JSONResponse(body, headers=_NOTICE)
 
@@ -146,12 +156,22 @@ def stream_events(
     types: Types = None,
     program_id: ProgramId = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    purpose: Purpose = PurposeOfUse.TREAT,
 ) -> StreamingResponse:
     """Live events as Server-Sent Events: `id:` is the position, resume with Last-Event-ID."""
     start = _resume_position(last_event_id, after)
     query = FeedQuery(start, settings.batch, FeedQuery.parse_types(types), program_id)
     now_of: Callable[[], datetime] = request.app.dependency_overrides.get(clock, clock)
-    frames = _sse_frames(request, feed, query, recipient_of(principal), now_of, settings)
+    recipient = recipient_of(principal)
+    log_staff_read: LogPage | None = None
+    if recipient is None:  # staff: each batch sent is a read of the participants in it
+        access_log: AccessLog = request.app.state.access_log
+
+        def log_staff_read(page: FeedPage, now: datetime) -> None:
+            participants = (item.participant_id for item in page.items)
+            log_accesses(request, access_log, principal, participants, "stream", purpose, now)
+
+    frames = _sse_frames(request, feed, query, recipient, now_of, settings, log_staff_read)
     headers = {**_NOTICE, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
@@ -187,6 +207,7 @@ async def _sse_frames(
     recipient: str | None,
     now_of: Callable[[], datetime],
     settings: StreamSettings,
+    log_staff_read: LogPage | None,
 ) -> AsyncIterator[str]:
     """Frames until the client goes away (Starlette cancels this generator then)."""
     cursor = query.after
@@ -194,7 +215,9 @@ async def _sse_frames(
     yield "retry: 2000\n\n"
     quiet_since = anyio.current_time()
     while not await request.is_disconnected():
-        page = await anyio.to_thread.run_sync(_read_and_log, feed, query, cursor, recipient, now_of)
+        page = await anyio.to_thread.run_sync(
+            _read_and_log, feed, query, cursor, recipient, now_of, log_staff_read
+        )
         for item in page.items:
             yield _frame(item.position, item.cloud_event())
         if page.next_after > cursor:
@@ -216,13 +239,18 @@ def _read_and_log(
     cursor: int,
     recipient: str | None,
     now_of: Callable[[], datetime],
+    log_staff_read: LogPage | None,
 ) -> FeedPage:
+    """The next batch, logged before it is sent: disclosed to a recipient, or (staff) a read
+    of each participant in it; a failed access-log write ends the stream unsent."""
     now = now_of()
     page = feed.read(
         FeedQuery(cursor, query.limit, query.types, query.program_id), recipient=recipient, now=now
     )
     if recipient is not None:
         feed.disclose(page, recipient, now, "stream")
+    elif log_staff_read is not None and page.items:
+        log_staff_read(page, now)
     return page
 
 

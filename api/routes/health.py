@@ -63,7 +63,8 @@ def healthz(application: Application, request: Request, response: Response) -> H
         log.warning("store_unavailable", store=store, error_type=type(exc).__qualname__)
         response.status_code = 503
         return Health(status="unavailable", store=store)
-    return Health(status="ok", store=store)
+    rejected = application.snapshot_rejections.count
+    return Health(status="ok", store=store, snapshots_rejected=rejected)
 
 
 @router.get("/livez", response_model=Live)

@@ -18,7 +18,14 @@ from api.http.bounds import MAX_CASELOAD_ROWS, MAX_POSITION, QueryDate
 from api.http.dependencies import Application, clock
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
-from api.http.reads import LoggedRead, RecordRead
+from api.http.reads import (
+    LoggedRead,
+    Purpose,
+    PurposeOfUse,
+    RecordRead,
+    get_access_log,
+    log_accesses,
+)
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
     CaseloadRowBody,
@@ -31,6 +38,7 @@ from api.schemas.views import (
 )
 from api.security.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
 from api.security.identity import Principal
+from api.storage.access_log import AccessLog
 from api.storage.views import Views
 from domain.commands import ChangePolicy
 from domain.errors import InvalidValue, ParticipantNotFound
@@ -122,9 +130,12 @@ def get_compliance(
 
 @router.get("/v1/participants", response_model=CaseloadView, responses=_BEHIND)
 def get_caseload(
+    request: Request,
     principal: Reader,
     views: ViewsDep,
     now: Now,
+    access_log: Annotated[AccessLog, Depends(get_access_log)],
+    purpose: Purpose = PurposeOfUse.TREAT,
     program_id: Annotated[str | None, Query(max_length=200)] = None,
     level: Annotated[str | None, Query(max_length=16)] = None,
     status: CaseloadStatus | None = None,
@@ -145,6 +156,10 @@ def get_caseload(
     except TooManyRows as too_many:
         detail = f"{too_many}; narrow the read by program_id, level or status"
         raise InvalidValue("program_id", detail) from None
+    # Every participant listed is a read of their record: logged before it is served.
+    log_accesses(
+        request, access_log, principal, (r.participant_id for r in rows), "caseload", purpose, now
+    )
     return CaseloadView(
         as_of=day, position=position, participants=[CaseloadRowBody.of(r) for r in rows]
     )

@@ -4,13 +4,12 @@ and hash-chain verification."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.views import FindingBody, WeekBody
-from domain.chain import ChainReport
+from domain.chain import Break, ChainReport
 from projections.history import History
 from projections.level_of_care import LevelSpan
 from projections.reassessment_review import BASIS, ReassessmentReview
@@ -187,7 +186,7 @@ class BreakBody(BaseModel):
 
     event_id: UUID | None
     version: int
-    kind: str = Field(description="content, link, gap, unchained or unreadable")
+    kind: str = Field(description="content, link, gap, unchained, unreadable or snapshot")
     detail: str
     expected: str | None
     found: str | None
@@ -204,20 +203,13 @@ class VerifyReport(BaseModel):
     head_version: int
     head_hash: str
     first_break: BreakBody | None
+    snapshot_breaks: list[BreakBody] = Field(
+        default_factory=list,
+        description="Stored snapshots that do not match the events (never used: replayed)",
+    )
 
     @classmethod
     def of(cls, participant_id: UUID, report: ChainReport) -> VerifyReport:
-        b = report.first_break
-        first_break: dict[str, Any] | None = None
-        if b is not None:
-            first_break = {
-                "event_id": b.event_id,
-                "version": b.version,
-                "kind": b.kind,
-                "detail": b.detail,
-                "expected": b.expected,
-                "found": b.found,
-            }
         return cls(
             participant_id=participant_id,
             ok=report.ok,
@@ -228,5 +220,17 @@ class VerifyReport(BaseModel):
             sealed=report.sealed,
             head_version=report.head_version,
             head_hash=report.head_hash,
-            first_break=None if first_break is None else BreakBody(**first_break),
+            first_break=None if report.first_break is None else _break(report.first_break),
+            snapshot_breaks=[_break(b) for b in report.snapshot_breaks],
         )
+
+
+def _break(b: Break) -> BreakBody:
+    return BreakBody(
+        event_id=b.event_id,
+        version=b.version,
+        kind=b.kind,
+        detail=b.detail,
+        expected=b.expected,
+        found=b.found,
+    )

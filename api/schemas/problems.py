@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class Health(BaseModel):
     status: str
     store: str
+    snapshots_rejected: int = Field(
+        default=0,
+        description="Snapshots refused on load since start (replayed instead): see verify",
+    )
 
 
 class FieldError(BaseModel):

@@ -20,6 +20,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
+from api.storage.privileges import postgres_guards, sqlite_guards
+
 SQLITE_TABLE = "access_log"
 MAX_PAGE = 500
 # Entries written together at most, when many reads arrive at once (see AccessLog.append).
@@ -98,6 +100,17 @@ class AccessLog(ABC):
             # The cause may be a driver message quoting values: the type is enough to log.
             raise AccessLogUnavailable(type(pending.error).__qualname__) from pending.error
         return replace(entry, id=pending.id)
+
+    def append_all(self, entries: Sequence[AccessEntry]) -> list[AccessEntry]:
+        """Durably record the entries of one read that showed several participants (a
+        caseload, a feed page) in one transaction, or raise AccessLogUnavailable."""
+        if not entries:
+            return []
+        try:
+            ids = self._insert_many(entries)
+        except Exception as error:
+            raise AccessLogUnavailable(type(error).__qualname__) from error
+        return [replace(e, id=i) for e, i in zip(entries, ids, strict=True)]
 
     def _write_group(self, group: list[_Pending]) -> None:
         try:
@@ -192,12 +205,8 @@ class SQLiteAccessLog(AccessLog):
                 "purpose TEXT NOT NULL, request_id TEXT)"
             )
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_participant ON {t} (participant_id, id)")
-            for operation in ("UPDATE", "DELETE"):
-                c.execute(
-                    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{operation.lower()} "
-                    f"BEFORE {operation} ON {t} "
-                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
-                )
+            for guard in sqlite_guards(t, t):
+                c.execute(guard)
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         insert = f"INSERT INTO {SQLITE_TABLE} ({', '.join(_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)"
@@ -230,7 +239,6 @@ class PostgresAccessLog(AccessLog):
         self.datastore = datastore
         self.table_name = table_name
         self.table = Identifier(datastore.schema), Identifier(table_name)
-        self.function = Identifier(datastore.schema), Identifier(f"{table_name}_append_only")
         # Column arrays, so a group of any size is one statement (ids follow array order).
         # Rendered once: psycopg renders a composed statement again on every execute.
         self.insert_statement = (
@@ -244,8 +252,6 @@ class PostgresAccessLog(AccessLog):
         )
 
     def create_table(self) -> None:
-        trigger = Identifier(f"{self.table_name}_append_only")
-        truncate = Identifier(f"{self.table_name}_no_truncate")
         statements = [
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (id bigserial PRIMARY KEY, "
@@ -257,18 +263,7 @@ class PostgresAccessLog(AccessLog):
                 Identifier(f"{self.table_name}_participant_idx"), *self.table
             ),
             # Append-only in the database too: a script or a stray session cannot rewrite it.
-            SQL(
-                "CREATE OR REPLACE FUNCTION {}.{}() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'the access log is append-only'; END $$"
-            ).format(*self.function),
-            SQL(
-                "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE ON {}.{} "
-                "FOR EACH ROW EXECUTE FUNCTION {}.{}()"
-            ).format(trigger, *self.table, *self.function),
-            SQL(
-                "CREATE OR REPLACE TRIGGER {} BEFORE TRUNCATE ON {}.{} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION {}.{}()"
-            ).format(truncate, *self.table, *self.function),
+            *postgres_guards(self.datastore.schema, self.table_name),
         ]
         with self.datastore.transaction(commit=True) as curs:
             # Apps starting together on one database take turns creating the table.

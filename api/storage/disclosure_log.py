@@ -23,6 +23,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
+from api.storage.privileges import postgres_guards, sqlite_guards
+
 Checkpoint = tuple[str, int]  # consumer name, feed position
 
 
@@ -113,12 +115,8 @@ class SQLiteDisclosureLog:
                 "CREATE INDEX IF NOT EXISTS disclosures_participant "
                 "ON disclosures (participant_id, id)"
             )
-            for action in ("UPDATE", "DELETE"):
-                c.execute(
-                    f"CREATE TRIGGER IF NOT EXISTS disclosures_no_{action.lower()} "
-                    f"BEFORE {action} ON disclosures "
-                    "BEGIN SELECT RAISE(ABORT, 'the disclosure log is append-only'); END"
-                )
+            for guard in sqlite_guards("disclosures", "the disclosure log"):
+                c.execute(guard)
             c.execute(
                 "CREATE TABLE IF NOT EXISTS feed_checkpoints ("
                 "name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
@@ -184,7 +182,6 @@ class PostgresDisclosureLog:
         self.checkpoints = schema, Identifier("continuum_feed_checkpoints")
 
     def create_tables(self) -> None:
-        guard = Identifier("continuum_disclosures_append_only")
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 SQL(
@@ -202,18 +199,9 @@ class PostgresDisclosureLog:
                         Identifier(column),
                     )
                 )
-            curs.execute(
-                SQL(
-                    "CREATE OR REPLACE FUNCTION {}.{}() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$BEGIN RAISE EXCEPTION 'the disclosure log is append-only'; END$$"
-                ).format(Identifier(self.datastore.schema), guard)
-            )
-            curs.execute(
-                SQL(
-                    "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE ON {}.{} "
-                    "FOR EACH ROW EXECUTE FUNCTION {}.{}()"
-                ).format(guard, *self.table, Identifier(self.datastore.schema), guard)
-            )
+            # Append-only in the database too (api.storage.privileges).
+            for guard in postgres_guards(self.datastore.schema, "continuum_disclosures"):
+                curs.execute(guard)
             curs.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {}.{} ("

@@ -32,6 +32,8 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from api.storage.privileges import postgres_guards, sqlite_guards
+
 IdempotencyRow = tuple[str, str, str]  # key, request fingerprint, receipt JSON
 
 
@@ -46,6 +48,7 @@ class SQLiteIdempotentRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.idempotency_table_name} ("
             "key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
             "response TEXT NOT NULL, position INTEGER)",
+            *sqlite_guards(self.events_table_name, "the event log"),
         ]
 
     def _insert_events(
@@ -85,13 +88,20 @@ _APPEND_RECEIPT = (
 )
 _INSERT_COLUMNS = "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
 _RECEIPT_PARAMS = "receipt_key text, receipt_fingerprint text, receipt_response text"
+# Appends run as the functions' owner: the EXCLUSIVE lock needs privileges (UPDATE, DELETE or
+# TRUNCATE) the runtime role must not hold (api.storage.privileges). The search path is fixed,
+# as PostgreSQL advises for SECURITY DEFINER functions ("Writing SECURITY DEFINER Functions
+# Safely"), and every name in the bodies is schema-qualified.
+_AS_OWNER = "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
 # Any number of events, as one array per column: psycopg dumps the library's composite type
 # row by row in Python, which cost more client CPU than the rest of a save.
 _APPEND_EVENTS_FUNCTION = (
     "CREATE OR REPLACE FUNCTION {function}(new_originator_ids {id_type}[], "
     "new_originator_versions bigint[], new_topics text[], new_states bytea[], "
     + _RECEIPT_PARAMS
-    + ") RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+    + ") RETURNS SETOF bigint LANGUAGE plpgsql "
+    + _AS_OWNER
+    + " AS $BODY$ "
     "DECLARE positions bigint[]; "
     "BEGIN "
     + _APPEND_PROLOGUE
@@ -110,7 +120,9 @@ _APPEND_EVENT_FUNCTION = (
     "CREATE OR REPLACE FUNCTION {function}(new_originator_id {id_type}, "
     "new_originator_version bigint, new_topic text, new_state bytea, "
     + _RECEIPT_PARAMS
-    + ") RETURNS bigint LANGUAGE plpgsql AS $BODY$ "
+    + ") RETURNS bigint LANGUAGE plpgsql "
+    + _AS_OWNER
+    + " AS $BODY$ "
     "DECLARE position bigint; "
     "BEGIN "
     + _APPEND_PROLOGUE
@@ -202,6 +214,8 @@ class PostgresIdempotentRecorder(PostgresApplicationRecorder):
             self.datastore, events_table_name=self.snapshots_table_name
         )
         snapshots._create_table(curs)
+        for guard in postgres_guards(self.datastore.schema, self.events_table_name):
+            curs.execute(guard)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

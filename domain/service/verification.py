@@ -7,15 +7,17 @@ fails to decrypt or parse is reported as an unreadable link, not raised.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.chain import ChainReport, Unreadable, verify_chain
 from domain.chained import ChainedAggregate
 from domain.event_ids import event_id_for
 from domain.participant import Participant
+from domain.service.snapshots import check_snapshots
 
 # Notifications read per query while `verify_all` walks the log for stream ids.
 VERIFY_LOG_BATCH = 1000
@@ -27,16 +29,30 @@ VerifyProgress = Callable[[int, int], None]
 class Verification:
     """Recomputes hash chains from a recorder's rows with the application's mapper."""
 
-    def __init__(self, recorder: ApplicationRecorder, mapper: Mapper[UUID]) -> None:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
+        *,
+        snapshots: AggregateRecorder | None = None,
+        seal_key: bytes | None = None,
+    ) -> None:
         self._recorder = recorder
         self._mapper = mapper
+        self._snapshots = snapshots
+        self._seal_key = seal_key
 
     def stream(self, originator_id: UUID) -> ChainReport:
-        """Any stream's chain (a participant's, a consent's or a program's)."""
-        stored = self._recorder.select_events(originator_id)
-        return verify_chain(
-            (self._decode(row) for row in stored), originator_id=originator_id, topic_of=_topic
+        """Any stream's chain (a participant's, a consent's or a program's), and its stored
+        snapshots against it (domain.service.snapshots)."""
+        decoded = [self._decode(row) for row in self._recorder.select_events(originator_id)]
+        report = verify_chain(decoded, originator_id=originator_id, topic_of=_topic)
+        if self._snapshots is None or report.events == 0:
+            return report
+        found = check_snapshots(
+            self._snapshots, self._mapper, self._seal_key, originator_id, decoded
         )
+        return replace(report, snapshot_breaks=tuple(found)) if found else report
 
     def all(
         self, progress: VerifyProgress | None = None, *, batch_size: int = VERIFY_LOG_BATCH

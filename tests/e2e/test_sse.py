@@ -188,3 +188,20 @@ def test_a_browser_session_cookie_opens_the_stream_only(server: str) -> None:
         assert client.get("/v1/events").status_code == 401
     with httpx.Client(base_url=server, timeout=10) as anonymous:
         assert anonymous.get("/v1/events/stream").status_code == 401
+
+
+def test_a_staff_stream_logs_each_participant_before_sending(server: str) -> None:
+    """Given an auditor's stream, the participants of each batch it is sent are in the access
+    log (record "stream", the stream's route) by the time the events arrive."""
+    participant = write(server, "/v1/participants", admission())["participant_id"]
+    events, _ = collect(server, bearer(Role.AUDITOR, sub="stream-auditor"), 2)
+    assert {f.cloud_event["subject"] for f in events} == {participant}
+    response = httpx.get(
+        f"{server}/v1/audit/access-log",
+        params={"participant_id": participant},
+        headers=auditor(),
+        timeout=READ_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    logged = [e for e in response.json()["entries"] if e["record"] == "stream"]
+    assert {(e["sub"], e["endpoint"]) for e in logged} == {("stream-auditor", "/v1/events/stream")}
