@@ -135,7 +135,9 @@ def open_service(
     store = parse_store_url(
         settings.database_url, pool_size=pool_size, cipher_key=settings.cipher_key
     )
-    env = store.settings if aggregate_cache else {**store.settings, "AGGREGATE_CACHE_MAXSIZE": ""}
+    env = {**store.settings, "CONTINUUM_TIMEZONE": settings.timezone}
+    if not aggregate_cache:
+        env["AGGREGATE_CACHE_MAXSIZE"] = ""
     try:
         role = None
         if store.kind == "postgres":

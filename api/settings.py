@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LogFormat = Literal["json", "console", "auto"]
 
@@ -28,6 +29,8 @@ DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
 # accepted only in demo mode (CONTINUUM_DEMO on) and refused everywhere else.
 DEMO_JWT_SECRET = "continuum-demo-secret-NOT-FOR-REAL-RECORDS-0000000000"
 MIN_JWT_SECRET_LENGTH = 32  # HS256 keys shorter than the hash (32 bytes) are guessable offline
+# The demo cohort's programs run on US Central time.
+DEMO_TIMEZONE = "America/Chicago"
 AES_KEY_SIZES = (16, 24, 32)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -65,6 +68,8 @@ class Settings:
     cipher_key: str | None = field(default=None, repr=False)
     ready_max_lag_seconds: int = DEFAULT_READY_MAX_LAG_SECONDS
     request_timeout_seconds: int = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    # The IANA zone of programs whose policy sets none: their days and weeks are counted in it.
+    timezone: str = "UTC"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +126,7 @@ class Settings:
                 low=1,
                 high=3600,
             ),
+            timezone=_timezone(get("TIMEZONE"), demo=demo),
         )
 
     def with_token_keys(self) -> Settings:
@@ -180,6 +186,24 @@ def _url(name: str, raw: str | None) -> str | None:
         return None
     if not raw.startswith(("https://", "http://")):
         raise SettingsError(f"{name} must be an http(s) URL; got {raw!r}")
+    return raw
+
+
+def _timezone(raw: str | None, *, demo: bool) -> str:
+    """A program's weeks and due dates are local: a real service must say where it runs."""
+    if raw is None:
+        if demo:
+            return DEMO_TIMEZONE
+        raise SettingsError(
+            "CONTINUUM_TIMEZONE is required when CONTINUUM_DEMO=0: the IANA time zone of "
+            "programs that set none, e.g. America/Chicago"
+        )
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"CONTINUUM_TIMEZONE must be an IANA time zone such as America/Chicago; got {raw!r}"
+        ) from None
     return raw
 
 

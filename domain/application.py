@@ -107,6 +107,8 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         )
         self._consents = ConsentFollower()  # read by ConsentCommands
         self._fresh_peeks: FreshReads[Participant] = FreshReads()
+        # The zone of programs whose policy names none (api.settings: CONTINUUM_TIMEZONE).
+        self.default_timezone = self.env.get("CONTINUUM_TIMEZONE") or "UTC"
         # Told the type names of each save's new events, once they are stored (metrics).
         self.on_appended: Callable[[list[str]], None] | None = None
 
@@ -303,10 +305,12 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""
         return in_clinical_order(self.stream(participant_id))
 
-    def policy_timeline(self, program_id: str) -> PolicyTimeline:
-        """The program's policy at every moment (the defaults until a change is recorded)."""
+    def policy_timeline(self, program_id: str, *, as_stored: bool = False) -> PolicyTimeline:
+        """The program's policy at every moment (the defaults until a change is recorded),
+        programs without a zone taking the service's (`as_stored`: left without one)."""
         program = self._get_program(program_id)
-        return program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        timeline = program.timeline if program is not None else PolicyTimeline(DEFAULT_POLICY)
+        return timeline if as_stored else timeline.with_zone(self.default_timezone)
 
     def _get_program(self, program_id: str) -> Program | None:
         try:

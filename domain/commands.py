@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,8 +105,55 @@ class CorrectEntry:
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class Prescribe:
+    """A medication prescribed to the participant, from `started_on` (to `ended_on`, if known)."""
+
+    participant_id: UUID
+    medication: str
+    started_on: date
+    ended_on: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndPrescription:
+    """A prescription on the record ended on `ended_on`."""
+
+    participant_id: UUID
+    prescription_id: UUID
+    ended_on: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRecertification:
+    """A physician recertified the need for the program (Medicare IOP)."""
+
+    participant_id: UUID
+    certified_at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDischargeSummary:
+    """The discharge summary of the participant's last episode was completed."""
+
+    participant_id: UUID
+    completed_at: datetime
+    text: str | None = None
+
+
 ParticipantCommand = (
-    Admit | ChangeLevel | RecordSession | RecordScreening | Reassess | Discharge | CorrectEntry
+    Admit
+    | ChangeLevel
+    | RecordSession
+    | RecordScreening
+    | Reassess
+    | Discharge
+    | CorrectEntry
+    | Prescribe
+    | EndPrescription
+    | RecordRecertification
+    | RecordDischargeSummary
 )
 """A command on one participant's stream: the ones If-Match and Idempotency-Key apply to."""
 

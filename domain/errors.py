@@ -84,6 +84,22 @@ class OutOfOrder(RuleViolation):
     rule = "out_of_order"
 
 
+class UnknownPrescription(RuleViolation):
+    rule = "unknown_prescription"
+
+
+class PrescriptionEnded(RuleViolation):
+    rule = "prescription_ended"
+
+
+class NotDischarged(RuleViolation):
+    rule = "not_discharged"
+
+
+class BeforeDischarge(RuleViolation):
+    rule = "before_discharge"
+
+
 class ParticipantNotFound(DomainError):
     rule = "participant_not_found"
 

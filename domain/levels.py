@@ -39,6 +39,33 @@ _NAMES: dict[CriteriaEdition, dict[str, str]] = {
     },
 }
 
+# The ASAM Criteria 4th edition (2023) splits 3rd-edition Level 1 into 1.0 (long-term remission
+# monitoring) and 1.5 (outpatient therapy); 1.5 is the equivalent of a 3rd-edition Level 1
+# outpatient stay. Codes that exist in both editions mean the same level.
+_RECODES: dict[tuple[str, CriteriaEdition], tuple[str, CriteriaEdition]] = {
+    ("1", CriteriaEdition.THIRD): ("1.5", CriteriaEdition.FOURTH),
+    ("1.5", CriteriaEdition.FOURTH): ("1", CriteriaEdition.THIRD),
+}
+
+
+def _equivalent_code(code: str, edition: CriteriaEdition) -> tuple[str, CriteriaEdition] | None:
+    """The equivalent level in the other edition, or None when it has none."""
+    if (code, edition) in _RECODES:
+        return _RECODES[(code, edition)]
+    other = CriteriaEdition.FOURTH if edition is CriteriaEdition.THIRD else CriteriaEdition.THIRD
+    return (code, other) if code in _NAMES[other] else None
+
+
+def is_recode(from_level: str, from_edition: str, to_level: str, to_edition: str) -> bool:
+    """Whether a move between these stored codes is an edition re-code, not a level change."""
+    try:
+        source = LevelOfCare(from_level, CriteriaEdition(str(from_edition)))
+        target = LevelOfCare(to_level, CriteriaEdition(str(to_edition)))
+    except ValueError:
+        return False
+    return target.is_recode_of(source)
+
+
 ALL_LEVEL_CODES: tuple[str, ...] = tuple(
     sorted({code for names in _NAMES.values() for code in names}, key=float)
 )
@@ -100,6 +127,20 @@ class LevelOfCare:
 
     def same_intensity(self, other: LevelOfCare) -> bool:
         return self.intensity == other.intensity
+
+    def in_edition(self, edition: CriteriaEdition) -> LevelOfCare:
+        """This level as coded in `edition` (itself when that edition has no equivalent)."""
+        if edition is self.edition:
+            return self
+        equivalent = _equivalent_code(self.code, self.edition)
+        return self if equivalent is None else LevelOfCare(*equivalent)
+
+    def is_recode_of(self, other: LevelOfCare) -> bool:
+        """Whether this is `other` re-coded into the other criteria edition (neither a step-up
+        nor a step-down: the ASAM Criteria 4th edition's crosswalk from the 3rd)."""
+        if self.edition is other.edition:
+            return False
+        return _equivalent_code(other.code, other.edition) == (self.code, self.edition)
 
     def __str__(self) -> str:
         return self.code

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
 from domain import participant_events as ev
+from domain import participant_records as records
 from domain.chained import ChainedAggregate
 from domain.checks import MAX_TEXT, check_aware, check_text
 from domain.commands import (
@@ -20,24 +21,25 @@ from domain.commands import (
     ChangeLevel,
     CorrectEntry,
     Discharge,
+    EndPrescription,
     ParticipantCommand,
+    Prescribe,
     Reassess,
+    RecordDischargeSummary,
+    RecordRecertification,
     RecordScreening,
     RecordSession,
 )
 from domain.errors import (
     AfterDischarge,
     AlreadyActive,
-    AlreadyCorrected,
     AlreadyDischarged,
     BeforeAdmission,
     InTheFuture,
     InvalidValue,
     NotAdmitted,
-    NotCorrectable,
     OutOfOrder,
     SameLevel,
-    UnknownEvent,
 )
 from domain.event_ids import EVENT_ID_NAMESPACE, event_id_for, event_id_text
 from domain.levels import CriteriaEdition, LevelOfCare
@@ -85,6 +87,11 @@ class Participant(ChainedAggregate):
         Reassessed: TypeAlias = ev.Reassessed
         Discharged: TypeAlias = ev.Discharged
         EntryCorrected: TypeAlias = ev.EntryCorrected
+        LevelRecoded: TypeAlias = ev.LevelRecoded
+        MedicationPrescribed: TypeAlias = ev.MedicationPrescribed
+        MedicationEnded: TypeAlias = ev.MedicationEnded
+        RecertificationRecorded: TypeAlias = ev.RecertificationRecorded
+        DischargeSummaryRecorded: TypeAlias = ev.DischargeSummaryRecorded
     else:
         Event = ev.ParticipantEvent
         Registered = ev.Registered
@@ -99,6 +106,11 @@ class Participant(ChainedAggregate):
         Reassessed = ev.Reassessed
         Discharged = ev.Discharged
         EntryCorrected = ev.EntryCorrected
+        LevelRecoded = ev.LevelRecoded
+        MedicationPrescribed = ev.MedicationPrescribed
+        MedicationEnded = ev.MedicationEnded
+        RecertificationRecorded = ev.RecertificationRecorded
+        DischargeSummaryRecorded = ev.DischargeSummaryRecorded
 
     # State stays in plain JSON-friendly values so snapshots need no extra transcodings.
     def __init__(self, program_id: str, occurred_at: datetime, recorded_by: str) -> None:
@@ -178,6 +190,14 @@ class Participant(ChainedAggregate):
                 self.discharge(command, recorded_by=recorded_by, now=now)
             case CorrectEntry():
                 self.correct_entry(command, recorded_by=recorded_by, now=now)
+            case Prescribe():
+                records.prescribe(self, command, recorded_by=recorded_by, now=now)
+            case EndPrescription():
+                records.end_prescription(self, command, recorded_by=recorded_by, now=now)
+            case RecordRecertification():
+                records.record_recertification(self, command, recorded_by=recorded_by, now=now)
+            case RecordDischargeSummary():
+                records.record_discharge_summary(self, command, recorded_by=recorded_by, now=now)
 
     def admit(self, command: Admit, *, recorded_by: str, now: datetime) -> None:
         check_text(command.program_id, "program_id")
@@ -198,7 +218,7 @@ class Participant(ChainedAggregate):
                     "referred_from_level", "a step-up admission comes from a lower level"
                 )
         admitted_at = command.admitted_at
-        self._check_time(admitted_at, "admitted_at", now)
+        self.check_time(admitted_at, "admitted_at", now)
         if self.status == "active":
             raise AlreadyActive(f"participant is already in episode {self.episode}")
         if self.discharged_at is not None and admitted_at < self.discharged_at:
@@ -219,17 +239,23 @@ class Participant(ChainedAggregate):
 
     def change_level(self, command: ChangeLevel, *, recorded_by: str, now: datetime) -> None:
         effective_at = command.effective_at
-        current = self._check_active(effective_at, "effective_at", now)
+        current = self.check_active_at(effective_at, "effective_at", now)
         edition = command.criteria_edition or current.edition.value
         target = LevelOfCare.parse(command.to_level, edition, field="to_level")
         check_text(command.reason, "reason")
-        if target.same_intensity(current):
+        # An equivalent level in the other edition (3rd `1` -> 4th `1.5`) is a re-code.
+        reference = current.in_edition(target.edition)
+        if not target.is_recode_of(current) and target.same_intensity(reference):
             raise SameLevel(f"participant is already at level {current.code}")
         if self.level_since is not None and effective_at < self.level_since:
             raise OutOfOrder(
                 f"effective_at is before the current level's start ({self.level_since.isoformat()})"
             )
-        event_class = self.SteppedDown if target < current else self.SteppedUp
+        event_class: type[ev.LevelChanged]
+        if target.is_recode_of(current):
+            event_class = self.LevelRecoded
+        else:
+            event_class = self.SteppedDown if target < reference else self.SteppedUp
         self._trigger(
             event_class,
             now,
@@ -248,7 +274,7 @@ class Participant(ChainedAggregate):
         parsed_modality = None if modality is None else parse_choice(Modality, modality, "modality")
         if command.track is not None:
             check_text(command.track, "track")
-        self._check_active(command.started_at, "started_at", now)
+        self.check_active_at(command.started_at, "started_at", now)
         self._trigger(
             self.SessionAttended if command.attended else self.SessionMissed,
             now,
@@ -266,7 +292,7 @@ class Participant(ChainedAggregate):
         screening = ScreeningResult.parse(
             command.specimen, command.status, command.results, command.prescribed
         )
-        self._check_active(command.collected_at, "collected_at", now)
+        self.check_active_at(command.collected_at, "collected_at", now)
         self._trigger(
             self.ScreeningResultRecorded,
             now,
@@ -280,7 +306,9 @@ class Participant(ChainedAggregate):
 
     def reassess(self, command: Reassess, *, recorded_by: str, now: datetime) -> None:
         ratings = DimensionRatings.parse(command.dimensions)
-        current = self._check_active(command.assessed_at, "assessed_at", now)
+        current = records.late_in_last_episode(
+            self, command.assessed_at, now
+        ) or self.check_active_at(command.assessed_at, "assessed_at", now)
         edition = command.criteria_edition or current.edition.value
         recommended = LevelOfCare.parse(
             command.recommended_level, edition, field="recommended_level"
@@ -304,7 +332,7 @@ class Participant(ChainedAggregate):
         if self.status == "discharged":
             raise AlreadyDischarged(f"episode {self.episode} is already discharged")
         discharged_at = command.discharged_at
-        current = self._check_active(discharged_at, "discharged_at", now)
+        current = self.check_active_at(discharged_at, "discharged_at", now)
         if self.latest_occurred_at is not None and discharged_at < self.latest_occurred_at:
             raise OutOfOrder(
                 "discharged_at is before entries already recorded in this episode "
@@ -325,29 +353,16 @@ class Participant(ChainedAggregate):
         )
 
     def correct_entry(self, command: CorrectEntry, *, recorded_by: str, now: datetime) -> None:
-        """The correction's `occurred_at` is when it is recorded: the mistake is found now."""
-        event_id = command.event_id
-        check_text(command.reason, "reason")
-        entry_type = self.entries.get(str(event_id))
-        if entry_type is None:
-            raise UnknownEvent(f"event {event_id} is not in this participant's stream")
-        if entry_type not in CORRECTABLE_ENTRIES:
-            raise NotCorrectable(
-                f"a {entry_type} entry cannot be marked entered-in-error; "
-                "record the right level change, discharge or readmission instead"
-            )
-        if str(event_id) in self.corrected:
-            raise AlreadyCorrected(f"event {event_id} is already marked entered-in-error")
-        self._trigger(
-            self.EntryCorrected,
-            now,
-            corrected_event_id=event_id,
-            reason=command.reason,
-            occurred_at=now,
-            recorded_by=recorded_by,
-        )
+        records.correct_entry(self, command, recorded_by=recorded_by, now=now)
 
     # ---- queries --------------------------------------------------------------------------
+
+    @property
+    def prescriptions(self) -> dict[str, list[str | None]]:
+        """Prescription id -> [started_on, ended_on]; created on first use, since snapshots
+        taken before prescriptions were recorded do not carry it."""
+        found: dict[str, list[str | None]] = self.__dict__.setdefault("prescriptions", {})
+        return found
 
     @property
     def level(self) -> LevelOfCare | None:
@@ -364,13 +379,13 @@ class Participant(ChainedAggregate):
 
     # ---- guards ---------------------------------------------------------------------------
 
-    def _check_time(self, occurred_at: datetime, field: str, now: datetime) -> None:
+    def check_time(self, occurred_at: datetime, field: str, now: datetime) -> None:
         check_aware(occurred_at, field)
         if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
             raise InTheFuture(f"{field} {occurred_at.isoformat()} is later than now")
 
-    def _check_active(self, occurred_at: datetime, field: str, now: datetime) -> LevelOfCare:
-        self._check_time(occurred_at, field, now)
+    def check_active_at(self, occurred_at: datetime, field: str, now: datetime) -> LevelOfCare:
+        self.check_time(occurred_at, field, now)
         if self.status == "discharged":
             raise AfterDischarge(f"episode {self.episode} was discharged; readmit first")
         if self.status != "active" or self.level is None or self.admitted_at is None:

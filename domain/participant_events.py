@@ -118,6 +118,13 @@ class SteppedUp(LevelChanged):
     TOPIC = "continuum.Participant.SteppedUp.v1"
 
 
+class LevelRecoded(LevelChanged):
+    """The same level re-coded into the other criteria edition (e.g. 3rd `1` as 4th `1.5`):
+    neither a step-up nor a step-down."""
+
+    TOPIC = "continuum.Participant.LevelRecoded.v1"
+
+
 class SessionAttended(ParticipantEvent):
     TOPIC = "continuum.Participant.SessionAttended.v1"
     service: str
@@ -165,6 +172,42 @@ class Discharged(ParticipantEvent):
         participant.discharged_at = self.occurred_at
 
 
+class MedicationPrescribed(ParticipantEvent):
+    """A prescription on the record (dates as ISO text); its id is this event's id.
+    `occurred_at` is the start of `started_on` in UTC."""
+
+    TOPIC = "continuum.Participant.MedicationPrescribed.v1"
+    medication: str
+    started_on: str
+    ended_on: str | None
+
+    def apply(self, participant: Participant) -> None:
+        participant.prescriptions[str(self.event_id)] = [self.started_on, self.ended_on]
+
+
+class MedicationEnded(ParticipantEvent):
+    TOPIC = "continuum.Participant.MedicationEnded.v1"
+    prescription_id: str
+    ended_on: str
+
+    def apply(self, participant: Participant) -> None:
+        participant.prescriptions[self.prescription_id][1] = self.ended_on
+
+
+class RecertificationRecorded(ParticipantEvent):
+    """A physician's recertification of the need for the program (Medicare IOP)."""
+
+    TOPIC = "continuum.Participant.RecertificationRecorded.v1"
+    note: str | None
+
+
+class DischargeSummaryRecorded(ParticipantEvent):
+    """The episode's discharge summary was completed (`occurred_at` = completed_at)."""
+
+    TOPIC = "continuum.Participant.DischargeSummaryRecorded.v1"
+    text: str | None
+
+
 class EntryCorrected(ParticipantEvent):
     """An earlier entry was entered in error; both stay in the history."""
 
@@ -180,18 +223,34 @@ class EntryCorrected(ParticipantEvent):
 # Admissions, level changes and discharges shape everything after them, so a mistake there
 # is put right by a later fact (another level change, a readmission), not retracted.
 CORRECTABLE_ENTRIES = frozenset(
-    {"SessionAttended", "SessionMissed", "ScreeningResultRecorded", "Reassessed"}
+    {
+        "SessionAttended",
+        "SessionMissed",
+        "ScreeningResultRecorded",
+        "Reassessed",
+        "RecertificationRecorded",
+        "DischargeSummaryRecorded",
+    }
 )
 
 
 def _remember_entry(participant: Participant, event: ParticipantEvent) -> None:
-    """File the event's id and type; track the episode's latest clinical time."""
+    """File the event's id and type; track the episode's latest clinical time (prescriptions
+    and discharge summaries are dated apart from the episode's sequence: a prescription may
+    start before the admission, a summary is written after the discharge)."""
     participant.entries[event_id_text(event.originator_id, event.originator_version)] = type(
         event
     ).__name__
     if isinstance(event, Admitted):
         participant.latest_occurred_at = event.occurred_at
-    elif not isinstance(event, EntryCorrected | Registered):
+    elif not isinstance(
+        event,
+        EntryCorrected
+        | Registered
+        | MedicationPrescribed
+        | MedicationEnded
+        | DischargeSummaryRecorded,
+    ):
         latest = participant.latest_occurred_at
         if latest is None or event.occurred_at > latest:
             participant.latest_occurred_at = event.occurred_at

@@ -40,6 +40,17 @@ DEFAULT_MINIMUM_HOURS: tuple[MinimumHours, ...] = (
 DEFAULT_STRUCTURED_SERVICES = frozenset({"group", "psychoeducation", "individual", "family"})
 DEFAULT_IOP_LEVELS = frozenset({"2.1"})
 DEFAULT_IOP_INSUFFICIENT_RATINGS: tuple[tuple[str, int], ...] = (("d1", 3), ("d3", 3), ("d6", 3))
+# The parent drug and the metabolites a urine drug test reports for it (SAMHSA, "Clinical Drug
+# Testing in Primary Care", TAP 32, 2012: norbuprenorphine, EDDP, 6-beta-naltrexol).
+DEFAULT_MEDICATION_ANALYTES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("buprenorphine", ("buprenorphine", "norbuprenorphine")),
+    ("methadone", ("eddp", "methadone")),
+    ("naltrexone", ("6-beta-naltrexol", "naltrexone")),
+)
+# Settings earlier versions stored in PolicyChanged events that no rule reads any more; a
+# stored policy that carries one still loads (its value is ignored). The taper after a
+# step-down admission was retired: the weeks after entering a level are judged normally.
+RETIRED_SETTINGS = frozenset({"taper_after_step_down_admission"})
 
 
 @dataclass(frozen=True)
@@ -49,32 +60,42 @@ class ProgramPolicy:
     minimum_hours: tuple[MinimumHours, ...] = DEFAULT_MINIMUM_HOURS
     # Case management is left out by default (DOMAIN.md "Services in a program week").
     structured_services: frozenset[str] = DEFAULT_STRUCTURED_SERVICES
-    # Aetna ASAM policy: below minimum allowed while stepping down, after a SteppedDown.
+    # Aetna ASAM policy: below the minimum is allowed while stepping down out of a level, for
+    # this many covered weeks after a reassessment at the level decided a lower one.
     taper_weeks: int = 2
-    # Whether an admission on the step_down pathway also opens a taper (default: only a
-    # step-down recorded within the program is the "documented step-down decision").
-    taper_after_step_down_admission: bool = False
     individual_therapy_days: int = 14
     # ASAM Drug Testing Consensus (2017): weekly in the first 90 days, then monthly.
     screening_days_early: int = 7
     screening_early_period_days: int = 90
     screening_days_later: int = 30
-    # Illinois 77 IAC 2060.423: every 30 days at Level 2.x and at every level change.
+    # Illinois 77 IAC 2060.423: every 30 days at Level 2.x, at every level change and before a
+    # planned discharge.
     reassessment_days: int = 30
     reassessment_level_prefix: str = "2."
     # The source gives no window for "at every level change": a reassessment this many days
     # either side of the change counts as the change's reassessment.
     level_change_reassessment_days: int = 7
+    # A discharge is planned when it has one of these reasons or names a level referred to;
+    # it needs a reassessment within this many days before it.
+    planned_discharge_reasons: frozenset[str] = frozenset({"completed", "transferred"})
+    discharge_reassessment_days: int = 7
     attendance_gap_days: int = 7
     positive_screen_followup_days: int = 7
+    # Typical IOP stay 8-16 weeks: counted over the days spent at these levels in an episode.
     length_of_stay_weeks: int = 16
+    length_of_stay_levels: frozenset[str] = frozenset({"2.1"})
     length_of_stay_reassessment_days: int = 30
-    # Illinois 77 IAC 2060.480; nothing records a discharge summary yet, so not evaluated.
+    # Illinois 77 IAC 2060.480: a discharge summary within 15 days after discharge.
     discharge_summary_days: int = 15
-    # Medicare IOP only; None = not evaluated (the payer is not recorded yet).
+    # Medicare IOP (CY 2024 OPPS final rule): recertification every 60 days from admission.
+    # None = not evaluated: only programs billing Medicare IOP set it.
     recertification_days: int | None = None
-    # Calendar weeks (Monday-Sunday) and due dates are counted in the program's local time.
-    timezone: str = "UTC"
+    # Calendar days, weeks (Monday-Sunday) and due dates are counted in this IANA zone;
+    # None = the service's zone for programs that set none (CONTINUUM_TIMEZONE).
+    timezone: str | None = None
+    # The analytes a lab reports for each medication: a positive only for analytes of a
+    # prescription active on the collection date is expected, not a relapse.
+    medication_analytes: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_MEDICATION_ANALYTES
     # Reassessment review (DOMAIN.md "Public decision boundaries for IOP"): the public mapping
     # of ratings to "IOP likely insufficient". Not ASAM's placement rules, which are licensed.
     iop_levels: frozenset[str] = DEFAULT_IOP_LEVELS
@@ -111,6 +132,14 @@ class ProgramPolicy:
         """The rating of `dimension` from which IOP is likely insufficient (None: no flag)."""
         return dict(self.iop_insufficient_ratings).get(dimension)
 
+    def analytes_of(self, medication: str) -> frozenset[str]:
+        """What a lab reports for `medication` (the medication itself when the map is silent)."""
+        found = dict(self.medication_analytes).get(medication.lower())
+        return frozenset(found) if found else frozenset({medication.lower()})
+
+    def zone_or(self, default: str) -> str:
+        return self.timezone or default
+
     def counts_as_structured(self, service: str) -> bool:
         return service in self.structured_services
 
@@ -133,6 +162,8 @@ class ProgramPolicy:
                 ]
             elif spec.name == "iop_insufficient_ratings":
                 value = dict(value)
+            elif spec.name == "medication_analytes":
+                value = {medication: sorted(analytes) for medication, analytes in value}
             elif isinstance(value, frozenset):
                 value = sorted(value)
             data[spec.name] = value
@@ -142,16 +173,24 @@ class ProgramPolicy:
     def from_dict(cls, data: Mapping[str, Any]) -> ProgramPolicy:
         """The policy `data` describes; fields it leaves out keep their defaults."""
         known = {spec.name for spec in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known - RETIRED_SETTINGS)
         if unknown:
             raise InvalidValue(unknown[0], "is not a program policy setting")
-        values: dict[str, Any] = dict(data)
+        values: dict[str, Any] = {k: v for k, v in data.items() if k not in RETIRED_SETTINGS}
         if "minimum_hours" in values:
             values["minimum_hours"] = tuple(
                 MinimumHours(str(m["level"]), str(m["age_group"]), float(m["hours"]))
                 for m in values["minimum_hours"]
             )
-        for name in ("structured_services", "iop_levels", "iop_failed_discharge_reasons"):
+        if "medication_analytes" in values:
+            values["medication_analytes"] = _analytes(values["medication_analytes"])
+        for name in (
+            "structured_services",
+            "iop_levels",
+            "iop_failed_discharge_reasons",
+            "planned_discharge_reasons",
+            "length_of_stay_levels",
+        ):
             if name in values:
                 values[name] = frozenset(values[name])
         if "iop_insufficient_ratings" in values:
@@ -168,6 +207,18 @@ def _ratings(value: object) -> tuple[tuple[str, int], ...]:
         raise InvalidValue(
             "iop_insufficient_ratings", "maps dimensions d1..d6 to ratings 0..4"
         ) from None
+
+
+def _analytes(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`{"buprenorphine": ["norbuprenorphine"]}` as sorted, lower-cased pairs."""
+    if not isinstance(value, Mapping):
+        raise InvalidValue("medication_analytes", "maps each medication to a list of analytes")
+    pairs = []
+    for medication, analytes in value.items():
+        if not isinstance(analytes, list | tuple) or not all(isinstance(a, str) for a in analytes):
+            raise InvalidValue("medication_analytes", "maps each medication to a list of analytes")
+        pairs.append((str(medication).lower(), tuple(sorted(a.lower() for a in analytes))))
+    return tuple(sorted(pairs))
 
 
 DEFAULT_POLICY = ProgramPolicy()
@@ -192,6 +243,14 @@ class PolicyTimeline:
     def of(cls, policy: ProgramPolicy | PolicyTimeline) -> PolicyTimeline:
         """A timeline for either a single policy (in force at every moment) or a timeline."""
         return policy if isinstance(policy, PolicyTimeline) else cls(initial=policy)
+
+    def with_zone(self, default: str) -> PolicyTimeline:
+        """This timeline with `default` as the zone of every policy that sets none."""
+
+        def zoned(policy: ProgramPolicy) -> ProgramPolicy:
+            return policy if policy.timezone else replace(policy, timezone=default)
+
+        return PolicyTimeline(zoned(self.initial), tuple((m, zoned(p)) for m, p in self.changes))
 
     def changed(self, effective_from: datetime, policy: ProgramPolicy) -> PolicyTimeline:
         """This timeline with `policy` in force from `effective_from` (not before the last)."""

@@ -23,11 +23,11 @@ from typing import Any
 
 from domain.participant import Participant
 from domain.policy import PolicyTimeline
-from projections import compliance_state, level_of_care
+from projections import level_of_care
 from projections.compliance import ComplianceReport, evaluate
-from projections.compliance_state import ComplianceState, Episode
+from projections.compliance import state as compliance_state
+from projections.compliance.state import ComplianceState, Episode
 from projections.level_of_care import LevelSpan
-from projections.weeks import local_date
 
 # `status` before the participant's first admission effective at as_of; and before the stream
 # was recorded at all (known_at earlier than the first event).
@@ -152,7 +152,8 @@ def state_at(
     episode = effective.episodes[-1] if effective.episodes else None
     spans = tuple(_span_as_of(s, as_of) for s in levels.history if s.started_at <= as_of)
     span = _holding(spans, episode)
-    report = evaluate(effective, local_date(as_of, _zone(policy)), policy)
+    # A moment: evaluate() takes the local day it falls on in the program's zone then.
+    report = evaluate(effective, as_of, policy)
     return History(
         participant_id=participant_id,
         known_at=known_at,
@@ -214,13 +215,6 @@ def _status(episode: Episode | None) -> str:
     if episode is None:
         return NOT_YET_ADMITTED
     return "active" if episode.discharged_at is None else "discharged"
-
-
-def _zone(policy: PolicyTimeline) -> str:
-    # evaluate() counts calendar days in the latest policy's time zone; the as-of day must be
-    # taken in the same one.
-    latest = policy.changes[-1][1] if policy.changes else policy.initial
-    return latest.timezone
 
 
 def _corrections(known: Iterable[Participant.Event]) -> Iterable[KnownCorrection]:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.participant import Participant
-from projections import compliance_state, level_of_care
-from projections.compliance_state import ComplianceState
+from projections import level_of_care
+from projections.compliance import state as compliance_state
+from projections.compliance.state import ComplianceState
 from projections.event_ids import event_id_text
 from projections.level_of_care import LevelOfCareState
 from projections.view_store import ViewRow

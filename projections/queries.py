@@ -14,7 +14,7 @@ are and report the log position they reflect.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from domain.policy import PolicyTimeline
@@ -80,7 +80,7 @@ class ViewQueries:
         return None if view is None else view.level_of_care
 
     def compliance(
-        self, participant_id: str, as_of: date, version: int | None = None
+        self, participant_id: str, as_of: date | datetime, version: int | None = None
     ) -> ComplianceReport | None:
         """Compliance as of `as_of`; with `version`, including the stream up to it."""
         view = self.view(participant_id, version)

@@ -29,10 +29,11 @@ from domain.levels import LevelOfCare
 from domain.participant import Participant
 from domain.policy import PolicyTimeline, ProgramPolicy
 from domain.values import ScreeningOutcome
-from projections import compliance_state
-from projections.cadence import Finding
-from projections.compliance_state import ComplianceState, Entry, Episode
+from projections.compliance import state as compliance_state
+from projections.compliance.cadence import Finding
+from projections.compliance.state import ComplianceState, Entry, Episode
 from projections.history import History, effective_at, policy_known_at, state_at
+from projections.weeks import local_date
 
 BASIS = "public decision boundaries (program policy); not ASAM placement rules"
 IOP_LIKELY_INSUFFICIENT = "iop_likely_insufficient"
@@ -250,7 +251,7 @@ def _before(
         previous = reviews[-1] if reviews else None
         since = episode.admitted_at if previous is None else previous.occurred_at
         screens = [
-            Screen(s.event_id, s.occurred_at, s.outcome or "")
+            Screen(s.event_id, s.occurred_at, _outcome(facts, s, policy))
             for s in _episode_entries(facts, "screening", episode)
             if (s.occurred_at > since if previous is not None else s.occurred_at >= since)
         ]
@@ -370,6 +371,12 @@ def _prior_iop_dropouts(
     return reasons
 
 
+def _outcome(facts: ComplianceState, screen: Entry, policy: ProgramPolicy) -> str:
+    """The screen's outcome; a positive only active prescriptions explain is expected."""
+    day = local_date(screen.occurred_at, policy.timezone or "UTC")
+    return facts.outcome_of(screen, policy.analytes_of, day)
+
+
 def _relapses_during_iop(facts: ComplianceState | None, policy: ProgramPolicy) -> list[Reason]:
     """Unexpected positive screens (not known to be in error) taken during a stay at IOP."""
     if facts is None or not policy.iop_relapse_on_unexpected_positive:
@@ -377,7 +384,7 @@ def _relapses_during_iop(facts: ComplianceState | None, policy: ProgramPolicy) -
     iop_stays = [s for s in facts.stays if s.level in policy.iop_levels]
     reasons = []
     for screen in facts.live_entries("screening"):
-        if screen.outcome != ScreeningOutcome.UNEXPECTED_POSITIVE.value:
+        if _outcome(facts, screen, policy) != ScreeningOutcome.UNEXPECTED_POSITIVE.value:
             continue
         stay = next(
             (

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-VIEW_NAME = "participant_views"
+# The stored row's shape is in the name: v2 added decided levels, screens' unexplained
+# analytes, prescriptions and discharge details. A new name leaves the old table behind and
+# the views rebuild from the log at start, instead of reading rows of the old shape.
+VIEW_NAME = "participant_views_v2"
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def server(store_url: str, workers: int = WORKERS) -> Iterator[str]:
     env = {
         "CONTINUUM_DATABASE_URL": store_url,
         "CONTINUUM_DEMO": "0",
+        "CONTINUUM_TIMEZONE": "America/Chicago",
         "CONTINUUM_JWT_SECRET": SECRET,
         "CONTINUUM_LOG_LEVEL": "WARNING",
         "CONTINUUM_LOG_FORMAT": "json",

@@ -23,7 +23,7 @@ from api.http.openapi import install_openapi, operation_id
 from api.http.timeline_cache import TimelineCache
 from api.logging import configure_logging, get_logger
 from api.pages import install_pages
-from api.routes import audit, audit_replay, consents, events, fhir, health, participants
+from api.routes import audit, audit_replay, consents, events, fhir, health, participants, records
 from api.routes import views as view_routes
 from api.security.auth_limits import FailedAuthLimiter
 from api.security.authz import AUTH_RESPONSES
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(participants.router, responses=AUTH_RESPONSES)
+    app.include_router(records.router, responses=AUTH_RESPONSES)
     app.include_router(audit.router, responses=AUTH_RESPONSES)
     app.include_router(audit_replay.router, responses=AUTH_RESPONSES)
     app.include_router(consents.router, responses=AUTH_RESPONSES)

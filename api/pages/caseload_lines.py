@@ -24,6 +24,8 @@ class CaseloadLine:
     days_in_program: int
     hours: float | None
     required: float | None
+    minutes: int | None  # this week's structured minutes, shown as h:mm
+    required_minutes: int | None
     week_status: str | None
     open_findings: list[tuple[str, int]]  # (rule label, count)
     open_count: int
@@ -55,6 +57,8 @@ def caseload_lines(
                 days_in_program=row.days_in_program,
                 hours=None if this_week is None else this_week.hours,
                 required=None if this_week is None else this_week.required,
+                minutes=None if this_week is None else this_week.minutes,
+                required_minutes=None if this_week is None else this_week.required_minutes,
                 week_status=None if this_week is None else this_week.status,
                 open_findings=sorted(counts.items()),
                 open_count=row.open_findings,

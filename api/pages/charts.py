@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
 
-from api.pages.model import WEEK_STATUS_LABELS, WeekTotal, event_anchor, level_name, local
+from api.pages.model import (
+    WEEK_STATUS_LABELS,
+    WeekTotal,
+    event_anchor,
+    hours_minutes,
+    level_name,
+    local,
+)
 from projections.level_of_care import LevelSpan
 
 # ---- weekly hours ---------------------------------------------------------------------------
@@ -81,11 +88,12 @@ def hours_chart(totals: Sequence[WeekTotal]) -> Chart | None:
                 label=total.week_start.strftime("%-d %b"),
                 status=total.status,
                 title=(
-                    f"Week of {total.week_start:%-d %b %Y}: {total.hours:g} h of "
-                    f"{total.required:g} h minimum at level {total.level} ({status})"
+                    f"Week of {total.week_start:%-d %b %Y}: {hours_minutes(total.minutes)} h of "
+                    f"{hours_minutes(total.required_minutes)} h minimum at level {total.level} "
+                    f"({status})"
                 ),
                 min_y=min_y,
-                hours_label=f"{total.hours:g}",
+                hours_label=hours_minutes(total.minutes),
             )
         )
     ticks = [(y(v), f"{v:g}") for v in range(0, scale_max + 1, step)]
@@ -93,7 +101,8 @@ def hours_chart(totals: Sequence[WeekTotal]) -> Chart | None:
     first, last = totals[0], totals[-1]
     summary = (
         f"{len(totals)} weeks from {first.week_start:%-d %b %Y} to {last.week_start:%-d %b %Y}; "
-        f"latest week {last.hours:g} h against a {last.required:g} h minimum at level "
+        f"latest week {hours_minutes(last.minutes)} h against a "
+        f"{hours_minutes(last.required_minutes)} h minimum at level "
         f"{last.level}; {below} week(s) below the minimum."
     )
     return Chart(

@@ -94,7 +94,7 @@ def log_reads(
 def timezone_of(application: ContinuumApplication, program_id: str) -> str:
     timeline = application.policy_timeline(program_id)
     latest = timeline.changes[-1][1] if timeline.changes else timeline.initial
-    return latest.timezone
+    return latest.timezone or application.default_timezone
 
 
 def demo_links(request: Request) -> bool:

@@ -23,6 +23,11 @@ from api.schemas.participants import (
     ScreeningRequest,
     SessionRequest,
 )
+from api.schemas.records import (
+    DischargeSummaryRequest,
+    PrescriptionRequest,
+    RecertificationRequest,
+)
 from domain.errors import DomainError, IdempotencyKeyReused, InvalidValue
 from domain.values import DIMENSIONS, DischargeReason, Modality, Specimen, SpecimenStatus
 from projections.weeks import zone
@@ -63,7 +68,7 @@ class Field:
 
     name: str
     label: str
-    kind: str  # select | radio | datetime | number | text | textarea | checkbox
+    kind: str  # select | radio | datetime | date | number | text | textarea | checkbox
     options: Options = ()
     required: bool = True
     hint: str | None = None
@@ -205,6 +210,40 @@ FORMS: dict[str, FormSpec] = {
                     (("", "none"), *_LEVELS),
                     required=False,
                 ),
+            ),
+        ),
+        FormSpec(
+            slug="prescription",
+            title="Record a prescription",
+            button="Record prescription",
+            model=PrescriptionRequest,
+            time_field="started_on",
+            fields=(
+                Field("medication", "Medication", "text", hint="e.g. buprenorphine, methadone"),
+                Field("started_on", "Started on", "date"),
+                Field("ended_on", "Ended on", "date", required=False),
+            ),
+        ),
+        FormSpec(
+            slug="recertification",
+            title="Record a recertification",
+            button="Record recertification",
+            model=RecertificationRequest,
+            time_field="certified_at",
+            fields=(
+                Field("certified_at", "Certified at", "datetime"),
+                Field("note", "Note", "textarea", required=False),
+            ),
+        ),
+        FormSpec(
+            slug="discharge-summary",
+            title="Record the discharge summary",
+            button="Record discharge summary",
+            model=DischargeSummaryRequest,
+            time_field="completed_at",
+            fields=(
+                Field("completed_at", "Completed at", "datetime"),
+                Field("text", "Summary", "textarea", required=False),
             ),
         ),
     )

@@ -24,12 +24,16 @@ RULE_LABELS = {
     "attendance_gap": "Attendance gap",
     "positive_screen_followup": "Positive screen follow-up",
     "length_of_stay": "Length of stay",
+    "discharge_reassessment": "Reassessment before discharge",
+    "recertification": "Recertification",
+    "discharge_summary": "Discharge summary",
 }
 WEEK_STATUS_LABELS = {
     "met": "met",
     "below_minimum": "below minimum",
     "partial_week": "partial week",
     "taper": "taper",
+    "in_progress": "in progress",
 }
 SERVICE_LABELS = {
     "group": "Group",
@@ -38,6 +42,12 @@ SERVICE_LABELS = {
     "family": "Family",
     "case_management": "Case management",
 }
+
+
+def hours_minutes(minutes: float) -> str:
+    """Minutes as h:mm (535 -> "8:55"): a decimal 8.92 h reads as 8 h 92 min to a clinician."""
+    whole = round(minutes)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def level_name(code: str | None, edition: str = "3") -> str:
@@ -96,6 +106,8 @@ class WeekGroup:
     hours: float | None
     required: float | None
     status: str | None
+    # One row per level the week was judged at: each session counts under its own level.
+    rows: tuple[WeekRow, ...] = ()
 
     @property
     def week_end(self) -> date:
@@ -112,6 +124,14 @@ def _describe(event: Participant.Event) -> tuple[str, str, list[tuple[str, str]]
         if event.referred_from_level:
             details.append(("Referred from level", event.referred_from_level))
         return "admission", title, details, badges
+    if isinstance(event, Participant.LevelRecoded):
+        edition = event.criteria_edition
+        title = f"Level re-coded {event.from_level} → {event.to_level} (edition {edition})"
+        details = [
+            ("Level", level_name(event.to_level, event.criteria_edition)),
+            ("Reason", event.reason),
+        ]
+        return "recode", title, details, badges
     if isinstance(event, Participant.SteppedDown | Participant.SteppedUp):
         down = isinstance(event, Participant.SteppedDown)
         verb = "Stepped down" if down else "Stepped up"
@@ -162,6 +182,20 @@ def _describe(event: Participant.Event) -> tuple[str, str, list[tuple[str, str]]
         if event.to_level:
             details.append(("Referred to level", event.to_level))
         return "discharge", title, details, badges
+    if isinstance(event, Participant.MedicationPrescribed):
+        details = [("Started", event.started_on)]
+        if event.ended_on:
+            details.append(("Ended", event.ended_on))
+        return "prescription", f"Prescribed {event.medication}", details, badges
+    if isinstance(event, Participant.MedicationEnded):
+        details = [("Ended", event.ended_on)]
+        return "prescription_end", "Prescription ended", details, badges
+    if isinstance(event, Participant.RecertificationRecorded):
+        details = [("Note", event.note)] if event.note else []
+        return "recertification", "Recertified for the program", details, badges
+    if isinstance(event, Participant.DischargeSummaryRecorded):
+        details = [("Summary", event.text)] if event.text else []
+        return "discharge_summary", "Discharge summary completed", details, badges
     if isinstance(event, Participant.EntryCorrected):
         details = [("Reason", event.reason)]
         return "correction", "Entry marked entered in error", details, badges
@@ -170,7 +204,9 @@ def _describe(event: Participant.Event) -> tuple[str, str, list[tuple[str, str]]
     return "other", type(event).__name__, details, badges
 
 
-CORRECTABLE_KINDS = frozenset({"session", "missed", "screening", "reassessment"})
+CORRECTABLE_KINDS = frozenset(
+    {"session", "missed", "screening", "reassessment", "recertification", "discharge_summary"}
+)
 
 
 def timeline_weeks(
@@ -188,8 +224,6 @@ def timeline_weeks(
         elif isinstance(event, Participant.LevelChanged):
             level = event.to_level
         kind, title, details, badges = _describe(event)
-        if kind == "registered":
-            continue  # the admission that follows at once says the same
         at = local(event.occurred_at, tz)
         view = EntryView(
             event_id=str(event.event_id),
@@ -237,6 +271,7 @@ def timeline_weeks(
                 hours=None if total is None else total.hours,
                 required=None if total is None else total.required,
                 status=None if total is None else total.status,
+                rows=() if total is None else total.rows,
             )
             groups[monday] = group
         group.entries.append(view)
@@ -257,6 +292,14 @@ class WeekTotal:
     required: float
     status: str
     rows: tuple[WeekRow, ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(r.structured_minutes for r in self.rows)
+
+    @property
+    def required_minutes(self) -> int:
+        return round(self.required * 60)
 
 
 def _weekly_totals(weeks: Iterable[WeekRow]) -> dict[date, WeekTotal]:

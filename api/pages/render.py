@@ -9,12 +9,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from api.pages.model import hours_minutes
 from api.pages.session import Session
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["hm"] = hours_minutes
 
 # No inline script or style anywhere, so the policy can forbid both; records are never cached.
 # connect-src 'self': a signed-in browser may open this site's event stream (docs/events.md).

@@ -37,7 +37,7 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such participant"},
     422: {"model": ErrorBody, "description": "Malformed participant id"},
 }
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
     409: {"model": ErrorBody, "description": "The participant's history forbids this"},
     412: {"model": ErrorBody, "description": "If-Match names a stale version"},
@@ -46,13 +46,13 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _created(response: Response, recorded: Recorded) -> WriteReceipt:
+def created(response: Response, recorded: Recorded) -> WriteReceipt:
     response.headers["ETag"] = etag(recorded.version)
     response.headers["Location"] = f"{router.prefix}/{recorded.participant_id}"
     return WriteReceipt.of(recorded)
 
 
-@router.post("", status_code=201, response_model=WriteReceipt, responses=_WRITE_ERRORS)
+@router.post("", status_code=201, response_model=WriteReceipt, responses=WRITE_ERRORS)
 def admit(
     body: AdmissionRequest,
     write: Write,
@@ -64,14 +64,14 @@ def admit(
     check_admission(application, write.principal, body.program_id, body.participant_id)
     recorded = write.execute(application, body.to_command(), body)
     note_participant(request.state, recorded.participant_id)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/level-changes",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def change_level(
     participant_id: ParticipantId,
@@ -82,14 +82,14 @@ def change_level(
 ) -> WriteReceipt:
     """Record a step-down or step-up to another level of care."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/sessions",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def record_session(
     participant_id: ParticipantId,
@@ -100,14 +100,14 @@ def record_session(
 ) -> WriteReceipt:
     """Record a session the participant attended or missed."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/screenings",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def record_screening(
     participant_id: ParticipantId,
@@ -118,14 +118,14 @@ def record_screening(
 ) -> WriteReceipt:
     """Record a drug screen's specimen status and per-substance results."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/reassessments",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def reassess(
     participant_id: ParticipantId,
@@ -136,14 +136,14 @@ def reassess(
 ) -> WriteReceipt:
     """Record a reassessment: six dimension ratings, recommended and decided level."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/discharge",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def discharge(
     participant_id: ParticipantId,
@@ -154,14 +154,14 @@ def discharge(
 ) -> WriteReceipt:
     """Close the participant's current episode."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.post(
     "/{participant_id}/corrections",
     status_code=201,
     response_model=WriteReceipt,
-    responses=_WRITE_ERRORS,
+    responses=WRITE_ERRORS,
 )
 def correct_entry(
     participant_id: ParticipantId,
@@ -172,7 +172,7 @@ def correct_entry(
 ) -> WriteReceipt:
     """Mark an earlier entry entered-in-error; both stay in the history."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    return _created(response, recorded)
+    return created(response, recorded)
 
 
 @router.get(

@@ -44,6 +44,7 @@ from domain.commands import ChangePolicy
 from domain.errors import InvalidValue, ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
 from projections.queries import TooManyRows
+from projections.weeks import local_date
 
 router = APIRouter(tags=["views"])
 
@@ -120,9 +121,8 @@ def get_compliance(
     position = _reached(views, min_position)
     # Includes every write acknowledged before this read began: the participant was loaded,
     # current with the store, by LoggedRead; a view row behind that version is caught up here.
-    report = views.queries.compliance(
-        str(participant_id), as_of or now.date(), read.participant.version
-    )
+    # Without a date, "as of" is today in the program's own zone (the end of that local day).
+    report = views.queries.compliance(str(participant_id), as_of or now, read.participant.version)
     if report is None:
         raise ParticipantNotFound(f"no participant {participant_id}")
     return ComplianceView.of(report, position)
@@ -133,6 +133,7 @@ def get_caseload(
     request: Request,
     principal: Reader,
     views: ViewsDep,
+    application: Application,
     now: Now,
     access_log: Annotated[AccessLog, Depends(get_access_log)],
     purpose: Purpose = PurposeOfUse.TREAT,
@@ -144,7 +145,7 @@ def get_caseload(
 ) -> CaseloadView:
     """Active (or discharged) participants with level, weeks in program and open findings."""
     position = _reached(views, min_position)
-    day = as_of or now.date()
+    day = as_of or local_date(now, application.default_timezone)
     try:
         rows = views.queries.caseload(
             program_ids=_visible_programs(principal, program_id),
@@ -192,7 +193,8 @@ def change_policy(
     now: Now,
 ) -> PolicyReceipt:
     """Change some policy settings from now on (never retroactively); others stay as they are."""
-    current = _latest(application.policy_timeline(program_id)).to_dict()
+    # As stored: a program without a zone keeps following the service's, whatever else changes.
+    current = _latest(application.policy_timeline(program_id, as_stored=True)).to_dict()
     merged = {**current, **body.settings()}
     recorded = application.execute(
         ChangePolicy(program_id=program_id, policy=merged), recorded_by=principal.sub, now=now

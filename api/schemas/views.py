@@ -11,17 +11,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
 )
 
 from domain.errors import InvalidValue
-from domain.values import AgeGroup, ServiceType
-from projections.cadence import Finding
+from domain.values import AgeGroup, DischargeReason, ServiceType
 from projections.caseload import CaseloadRow
 from projections.compliance import ComplianceReport, WeekRow
+from projections.compliance.cadence import Finding
 
 # ---- compliance -------------------------------------------------------------------------------
 
@@ -30,8 +29,9 @@ class WeekBody(BaseModel):
     week_start: date
     level: str
     structured_hours: float
+    structured_minutes: int
     required_hours: float
-    status: str  # met | below_minimum | partial_week | taper
+    status: str  # met | below_minimum | partial_week | taper | in_progress
     episode: int
     evidence: list[str]
 
@@ -42,7 +42,7 @@ class WeekBody(BaseModel):
 
 class FindingBody(BaseModel):
     rule: str
-    status: str  # open | resolved
+    status: str  # open | resolved | unresolved_at_discharge
     due: date | None
     period: date | None
     evidence: list[str]
@@ -59,6 +59,7 @@ class FindingBody(BaseModel):
 class ComplianceView(BaseModel):
     participant_id: str
     as_of: date
+    timezone: str  # the IANA zone the days and weeks were counted in
     position: int  # the log position the views had reached when read
     weeks: list[WeekBody]
     findings: list[FindingBody]
@@ -68,6 +69,7 @@ class ComplianceView(BaseModel):
         return cls(
             participant_id=report.participant_id,
             as_of=report.as_of,
+            timezone=report.timezone,
             position=position,
             weeks=[WeekBody.of(w) for w in report.weeks],
             findings=[FindingBody.of(f) for f in report.findings],
@@ -112,6 +114,8 @@ def _known_zone(name: str) -> str:
 
 
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
+Analyte = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Analytes = Annotated[list[Analyte], Field(max_length=20)]
 
 
 class MinimumHoursBody(BaseModel):
@@ -130,7 +134,6 @@ class PolicyChangeRequest(BaseModel):
     minimum_hours: list[MinimumHoursBody] | None = None
     structured_services: list[ServiceType] | None = None
     taper_weeks: Days | None = None
-    taper_after_step_down_admission: StrictBool | None = None
     individual_therapy_days: Days | None = None
     screening_days_early: Days | None = None
     screening_early_period_days: Days | None = None
@@ -143,6 +146,12 @@ class PolicyChangeRequest(BaseModel):
     length_of_stay_weeks: Annotated[StrictInt, Field(ge=0, le=520)] | None = None
     length_of_stay_reassessment_days: Days | None = None
     discharge_summary_days: Days | None = None
+    discharge_reassessment_days: Days | None = None
+    planned_discharge_reasons: list[DischargeReason] | None = None
+    length_of_stay_levels: list[Annotated[StrictStr, Field(max_length=16)]] | None = Field(
+        default=None, max_length=20
+    )
+    medication_analytes: dict[Analyte, Analytes] | None = Field(default=None, max_length=50)
     recertification_days: Days | None = None
     timezone: Annotated[StrictStr, AfterValidator(_known_zone)] | None = None
 

@@ -6,7 +6,9 @@ missed, how long staff took to enter it) from a fixed seed: the same `today` giv
 store. Participants have no names anywhere in this system; `recorded_by` holds demo staff ids.
 
 Harbor (`harbor-php`) runs residential (3.5), partial hospitalization (2.5) and a step-down IOP
-(2.1); Riverside (`riverside-iop`) is an IOP-only program. Times are UTC, the policy default.
+(2.1); Riverside (`riverside-iop`) is an IOP-only program. Both set no zone of their own, so
+their days and weeks are counted in the service's (CONTINUUM_TIMEZONE; the demo runs on
+America/Chicago). Times are written in UTC.
 """
 
 from __future__ import annotations

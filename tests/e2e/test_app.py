@@ -19,12 +19,20 @@ def test_settings_from_env() -> None:
             "CONTINUUM_DATABASE_URL": "memory://",
             "CONTINUUM_PORT": "9000",
             "CONTINUUM_DEMO": "0",
+            "CONTINUUM_TIMEZONE": "America/Denver",
             "CONTINUUM_LOG_FORMAT": "json",
         }
     )
 
-    assert settings == Settings(database_url="memory://", port=9000, demo=False, log_format="json")
-    assert Settings.from_env({}) == Settings()
+    assert settings == Settings(
+        database_url="memory://",
+        port=9000,
+        demo=False,
+        log_format="json",
+        timezone="America/Denver",
+    )
+    # The demo's programs run on US Central time.
+    assert Settings.from_env({}) == Settings(timezone="America/Chicago")
     assert Settings().demo is True
     assert Settings().max_body_bytes == 64 * 1024
 

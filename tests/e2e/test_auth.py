@@ -197,6 +197,7 @@ def rs256_app(rsa_key: rsa.RSAPrivateKey, tmp_path: Path) -> Iterator[tuple[Test
         {
             "CONTINUUM_DATABASE_URL": "memory://",
             "CONTINUUM_DEMO": "0",
+            "CONTINUUM_TIMEZONE": "America/Chicago",
             "CONTINUUM_JWT_PUBLIC_KEY": str(path),
             "CONTINUUM_LOG_FORMAT": "console",
         }
@@ -254,7 +255,9 @@ def test_verifier_pins_one_algorithm_per_key(rsa_key: rsa.RSAPrivateKey) -> None
 def test_refuses_to_start_without_a_key_outside_demo_mode() -> None:
     """Given CONTINUUM_DEMO=0 and neither CONTINUUM_JWT_SECRET nor CONTINUUM_JWT_PUBLIC_KEY, the
     app refuses to start, naming both variables."""
-    settings = Settings.from_env({"CONTINUUM_DEMO": "0", "CONTINUUM_DATABASE_URL": "memory://"})
+    settings = Settings.from_env(
+        {"CONTINUUM_DEMO": "0", "CONTINUUM_TIMEZONE": "UTC", "CONTINUUM_DATABASE_URL": "memory://"}
+    )
 
     with pytest.raises(SettingsError, match=r"CONTINUUM_JWT_SECRET.*CONTINUUM_JWT_PUBLIC_KEY"):
         create_app(settings)
@@ -263,7 +266,14 @@ def test_refuses_to_start_without_a_key_outside_demo_mode() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CONTINUUM_DEMO": "0", "CONTINUUM_JWT_SECRET": DEMO_JWT_SECRET}, "published demo"),
+        (
+            {
+                "CONTINUUM_DEMO": "0",
+                "CONTINUUM_TIMEZONE": "UTC",
+                "CONTINUUM_JWT_SECRET": DEMO_JWT_SECRET,
+            },
+            "published demo",
+        ),
         ({"CONTINUUM_JWT_SECRET": "short"}, "at least 32"),
         ({"CONTINUUM_JWT_PUBLIC_KEY": "/nonexistent/key.pem"}, "CONTINUUM_JWT_PUBLIC_KEY"),
     ],
@@ -282,6 +292,7 @@ def test_a_public_key_file_that_is_not_rsa_stops_the_start(tmp_path: Path) -> No
     settings = Settings.from_env(
         {
             "CONTINUUM_DEMO": "0",
+            "CONTINUUM_TIMEZONE": "America/Chicago",
             "CONTINUUM_DATABASE_URL": "memory://",
             "CONTINUUM_JWT_PUBLIC_KEY": str(path),
         }
@@ -313,6 +324,7 @@ def test_token_command_mints_a_token_the_service_accepts(
     token signed with CONTINUUM_JWT_SECRET carrying exactly those claims."""
     monkeypatch.setenv("CONTINUUM_JWT_SECRET", TEST_JWT_SECRET)
     monkeypatch.setenv("CONTINUUM_DEMO", "0")
+    monkeypatch.setenv("CONTINUUM_TIMEZONE", "America/Chicago")
 
     code = main(
         [
@@ -346,6 +358,7 @@ def test_token_command_refuses_without_a_secret(monkeypatch: pytest.MonkeyPatch)
     """Outside demo mode and without CONTINUUM_JWT_SECRET, `continuum token` exits 2."""
     monkeypatch.delenv("CONTINUUM_JWT_SECRET", raising=False)
     monkeypatch.setenv("CONTINUUM_DEMO", "0")
+    monkeypatch.setenv("CONTINUUM_TIMEZONE", "America/Chicago")
 
     assert main(["token", "--role", "admin", "--sub", "x"]) == 2
 

@@ -40,7 +40,7 @@ def write(client: TestClient, pid: str, resource: str, body: dict[str, Any]) -> 
     return receipt
 
 
-def groups(client: TestClient, pid: str, days: list[int], minutes: int = 180) -> list[str]:
+def groups(client: TestClient, pid: str, days: list[float], minutes: int = 180) -> list[str]:
     """Attended group sessions on the given days after admission; returns their event ids."""
     return [
         write(
@@ -185,14 +185,14 @@ def test_a_positive_for_prescribed_buprenorphine_opens_no_followup(client: TestC
 
 def test_as_of_judges_the_report_at_that_date(client: TestClient) -> None:
     """Given sessions in the week of Feb 9, when compliance is read as of Feb 10, then that
-    week is still in progress (partial_week) and later weeks are absent."""
+    week is still in_progress and later weeks are absent."""
     pid = admit(client)
     groups(client, pid, [8])
 
     report = compliance(client, pid, as_of="2026-02-10")
 
     assert report["as_of"] == "2026-02-10"
-    assert week(report, FULL_WEEK)["status"] == "partial_week"
+    assert week(report, FULL_WEEK)["status"] == "in_progress"
     assert [w["week_start"] for w in report["weeks"]] == ["2026-02-02", FULL_WEEK]
 
 

@@ -152,6 +152,7 @@ def test_the_app_verifies_with_the_configured_jwks(provider: tuple[str, KeySet])
         {
             "CONTINUUM_DATABASE_URL": "memory://",
             "CONTINUUM_DEMO": "0",
+            "CONTINUUM_TIMEZONE": "America/Chicago",
             "CONTINUUM_JWT_JWKS_URL": url,
             "CONTINUUM_JWT_ISSUER": ISSUER,
             "CONTINUUM_JWT_AUDIENCE": AUDIENCE,

@@ -80,10 +80,11 @@ def sign_in(page: Any, server: LiveServer, role: str = "clinician") -> None:
 
 
 def this_week_hours(page: Any) -> float:
+    """This week's hours, shown as h:mm."""
     text = page.get_by_test_id("this-week-hours").inner_text()
-    match = re.match(r"([\d.]+) of", text)
+    match = re.match(r"(\d+):(\d\d) of", text)
     assert match, text
-    return float(match.group(1))
+    return int(match.group(1)) + int(match.group(2)) / 60
 
 
 def test_sign_in_page_is_accessible(page: Any, server: LiveServer, shots: Path) -> None:

@@ -55,6 +55,7 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         **os.environ,
         "CONTINUUM_DATABASE_URL": sqlite_url,
         "CONTINUUM_DEMO": "0",
+        "CONTINUUM_TIMEZONE": "America/Chicago",
         "CONTINUUM_JWT_SECRET": TEST_JWT_SECRET,
         "CONTINUUM_LOG_LEVEL": "INFO",
         "CONTINUUM_LOG_FORMAT": "json",

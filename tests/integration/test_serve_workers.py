@@ -62,6 +62,7 @@ def test_each_worker_freezes_its_startup_heap(monkeypatch: pytest.MonkeyPatch) -
     api.cli.main.freeze_startup_heap), before it serves."""
     monkeypatch.setenv("CONTINUUM_DATABASE_URL", "memory://")
     monkeypatch.setenv("CONTINUUM_DEMO", "0")
+    monkeypatch.setenv("CONTINUUM_TIMEZONE", "America/Chicago")
     monkeypatch.setenv("CONTINUUM_JWT_SECRET", SECRET)
     gc.unfreeze()
     try:

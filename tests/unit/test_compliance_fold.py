@@ -132,34 +132,71 @@ def test_week_split_by_a_step_down_is_partial_for_both_levels() -> None:
     assert findings(result, "weekly_hours") == []
 
 
-def test_the_current_unfinished_week_is_partial_until_its_minimum_is_reached() -> None:
+def test_the_current_week_is_in_progress_until_its_sunday_is_over() -> None:
     """Given an adult at 2.1 on Wednesday of a week with 6 hours so far, then the week is
-    partial_week; with 9 hours so far it is already met."""
+    in_progress (not judged yet), still in_progress with 9 hours, and met once as of Sunday
+    (the end of that local day) with those 9 hours."""
     journey = Journey(at(WED_BEFORE))
     journey.session(at(day(0)))
     journey.session(at(day(1)))
 
-    assert week(report(journey, day(2)), MON).status == "partial_week"
+    assert week(report(journey, day(2)), MON).status == "in_progress"
     journey.session(at(day(2)))
-    assert week(report(journey, day(2)), MON).status == "met"
+    assert week(report(journey, day(2)), MON).status == "in_progress"
+    assert week(report(journey, day(6)), MON).status == "met"
+    assert findings(report(journey, day(2)), "weekly_hours") == []
 
 
-def test_two_taper_weeks_follow_a_documented_step_down_then_the_minimum_applies() -> None:
-    """Given an adult stepped down from 2.5 to 2.1 on 02-04 with 3 hours a week after,
-    then the next two full weeks are taper and the third is below_minimum."""
-    journey = Journey(at(WED_BEFORE), level="2.5")
+def test_the_weeks_after_a_step_down_into_iop_are_judged_normally() -> None:
+    """Given an adult stepped down from 3.5 (residential) to 2.1 on 02-04 with 6 hours in each
+    of the next two full weeks and no reassessment, then both weeks are below_minimum with
+    open weekly_hours findings: the weeks after entering a level are never a taper."""
+    journey = Journey(at(WED_BEFORE), level="3.5")
     journey.change_level(at(day(2)), "2.1")
+    for monday in (day(7), day(14)):
+        journey.session(at(monday))
+        journey.session(at(monday + timedelta(days=2)))
+
+    result = report(journey, day(21))
+
+    assert [week(result, m, "2.1").status for m in (day(7), day(14))] == ["below_minimum"] * 2
+    weekly = findings(result, "weekly_hours")
+    assert [(f.period, f.status) for f in weekly] == [(day(7), "open"), (day(14), "open")]
+
+
+def test_a_decision_to_move_down_allows_two_taper_weeks_then_the_minimum_applies() -> None:
+    """Given an adult at 2.1 reassessed on 02-04 with level 1 decided, with 6 hours in each of
+    the next three full weeks before the move, then the first two are taper (no finding) and
+    the third is below_minimum."""
+    journey = Journey(at(WED_BEFORE))
+    journey.reassess(at(day(2)), decided_level="1")
     for monday in (day(7), day(14), day(21)):
         journey.session(at(monday))
+        journey.session(at(monday + timedelta(days=2)))
 
     result = report(journey, day(28))
 
-    assert [week(result, m, "2.1").status for m in (day(7), day(14), day(21))] == [
-        "taper",
-        "taper",
-        "below_minimum",
-    ]
-    assert [f.period for f in findings(result, "weekly_hours")] == [day(21)]
+    statuses = [week(result, m).status for m in (day(7), day(14), day(21))]
+    assert statuses == ["taper", "taper", "below_minimum"]
+    # The week of the decision itself (0 hours, before any taper) is below_minimum too.
+    assert [f.period for f in findings(result, "weekly_hours")] == [MON, day(21)]
+
+
+def test_a_later_decision_to_stay_or_a_correction_cancels_the_taper() -> None:
+    """Given a reassessment deciding level 1, then a later one deciding to stay at 2.1 before
+    the week began, the week is below_minimum; so is it when the deciding reassessment is
+    marked entered-in-error."""
+    stays = Journey(at(WED_BEFORE))
+    stays.reassess(at(day(-5)), decided_level="1")
+    stays.reassess(at(day(-4)), decided_level="2.1")
+    corrected = Journey(at(WED_BEFORE))
+    wrong = corrected.reassess(at(day(-5)), decided_level="1")
+    corrected.correct(wrong, now=at(day(8)))
+    for journey in (stays, corrected):
+        journey.session(at(day(0)))
+
+    assert week(report(stays, day(7)), MON).status == "below_minimum"
+    assert week(report(corrected, day(8)), MON).status == "below_minimum"
 
 
 def test_no_taper_without_a_step_down() -> None:
@@ -393,12 +430,12 @@ def test_a_level_change_needs_its_own_reassessment() -> None:
 
 
 def test_length_of_stay_beyond_16_weeks_needs_a_recent_reassessment() -> None:
-    """Given an outpatient (level 1) admitted 02-02 and never reassessed, then on 05-25 (16
+    """Given an adult at IOP (2.1) admitted 02-02 and never reassessed, then on 05-25 (16
     weeks) nothing is due; on 05-26 length_of_stay is open. Reassessed on 05-01 instead,
     the stay is covered until 05-31 and the finding opens on 06-01."""
-    never = Journey(at(MON, 8), level="1")
-    recent = Journey(at(MON, 8), level="1")
-    recent.reassess(at(date(2026, 5, 1)), decided_level="1")
+    never = Journey(at(MON, 8), level="2.1")
+    recent = Journey(at(MON, 8), level="2.1")
+    recent.reassess(at(date(2026, 5, 1)), decided_level="2.1")
     sixteen_weeks = MON + timedelta(weeks=16)
 
     assert findings(report(never, sixteen_weeks), "length_of_stay") == []

@@ -121,6 +121,11 @@ EXPECTED_TOPICS = {
     "Reassessed": "continuum.Participant.Reassessed.v1",
     "Discharged": "continuum.Participant.Discharged.v1",
     "EntryCorrected": "continuum.Participant.EntryCorrected.v1",
+    "LevelRecoded": "continuum.Participant.LevelRecoded.v1",
+    "MedicationPrescribed": "continuum.Participant.MedicationPrescribed.v1",
+    "MedicationEnded": "continuum.Participant.MedicationEnded.v1",
+    "RecertificationRecorded": "continuum.Participant.RecertificationRecorded.v1",
+    "DischargeSummaryRecorded": "continuum.Participant.DischargeSummaryRecorded.v1",
 }
 
 

@@ -26,7 +26,7 @@ class Mark:
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    status: str  # open | resolved
+    status: str  # open | resolved | unresolved_at_discharge
     episode: int
     opened_on: date
     evidence: tuple[str, ...]

@@ -2,19 +2,21 @@
 
 The fold only collects facts (episodes, stays at a level, sessions, screens, reassessments,
 corrections) in stream order; every rule is judged later, in clinical time, by `evaluate`
-in projections/compliance.py. So an entry recorded late, or a correction recorded after its
+in projections/compliance/report.py. So an entry recorded late, or a correction recorded after its
 entry, changes the report exactly as if it had been known from the start.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from domain.levels import is_recode
 from domain.participant import Participant
+from domain.values import ScreeningOutcome
 from projections.folding import fold_log, fold_stream
 
 
@@ -26,6 +28,8 @@ class Episode:
     event_id: str
     discharged_at: datetime | None = None
     discharge_event_id: str | None = None
+    discharge_reason: str | None = None
+    discharge_to_level: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +39,8 @@ class Episode:
             "event_id": self.event_id,
             "discharged_at": _iso(self.discharged_at),
             "discharge_event_id": self.discharge_event_id,
+            "discharge_reason": self.discharge_reason,
+            "discharge_to_level": self.discharge_to_level,
         }
 
     @classmethod
@@ -46,6 +52,8 @@ class Episode:
             data["event_id"],
             _parse(data["discharged_at"]),
             data["discharge_event_id"],
+            data.get("discharge_reason"),
+            data.get("discharge_to_level"),
         )
 
 
@@ -89,11 +97,35 @@ class Stay:
 
 
 @dataclass
-class Entry:
-    """A correctable entry: a session, a screen or a reassessment. Never changed once
-    recorded (a correction is kept apart), so its stored form is computed once."""
+class Prescription:
+    """A medication on the record, active from `started_on` through `ended_on` (if any)."""
 
-    kind: str  # session | screening | reassessment
+    prescription_id: str  # the MedicationPrescribed event's id
+    medication: str
+    started_on: date
+    ended_on: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.started_on <= day and (self.ended_on is None or day <= self.ended_on)
+
+    def to_list(self) -> list[Any]:
+        ended = None if self.ended_on is None else self.ended_on.isoformat()
+        return [self.prescription_id, self.medication, self.started_on.isoformat(), ended]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Prescription:
+        prescription_id, medication, started, ended = data
+        ended_on = None if ended is None else date.fromisoformat(ended)
+        return cls(prescription_id, medication, date.fromisoformat(started), ended_on)
+
+
+@dataclass
+class Entry:
+    """A correctable entry: a session, a screen, a reassessment, a recertification or a
+    discharge summary. Never changed once recorded (a correction is kept apart), so its
+    stored form is computed once."""
+
+    kind: str  # session | screening | reassessment | recertification | discharge_summary
     event_id: str
     version: int
     occurred_at: datetime
@@ -101,6 +133,9 @@ class Entry:
     minutes: int = 0
     attended: bool = False
     outcome: str | None = None  # a screen's ScreeningOutcome value
+    level: str | None = None  # a reassessment's decided level
+    # A screen's positive analytes that its own `prescribed` list does not explain.
+    substances: tuple[str, ...] = ()
     _stored: list[Any] | None = field(default=None, compare=False, repr=False)
 
     def to_list(self) -> list[Any]:
@@ -115,12 +150,14 @@ class Entry:
                 self.minutes,
                 self.attended,
                 self.outcome,
+                self.level,
+                list(self.substances),
             ]
         return self._stored
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Entry:
-        kind, event_id, version, at, service, minutes, attended, outcome = data
+        kind, event_id, version, at, service, minutes, attended, outcome, level, found = data
         return cls(
             kind,
             event_id,
@@ -130,6 +167,8 @@ class Entry:
             minutes,
             attended,
             outcome,
+            level,
+            tuple(found),
             _stored=data,
         )
 
@@ -143,6 +182,7 @@ class ComplianceState:
     entries: list[Entry] = field(default_factory=list)
     # corrected event id -> the EntryCorrected event's id
     corrections: dict[str, str] = field(default_factory=dict)
+    prescriptions: list[Prescription] = field(default_factory=list)
     version: int = 0
     # The JSON of entries[:_entries_encoded] (entries are only ever appended): a view row is
     # rewritten after every batch, and re-encoding every entry each time dominated rebuilds.
@@ -154,6 +194,21 @@ class ComplianceState:
         live = [e for e in self.entries if e.kind == kind and e.event_id not in self.corrections]
         return sorted(live, key=lambda e: (e.occurred_at, e.version))
 
+    def outcome_of(
+        self, screen: Entry, analytes_of: Callable[[str], frozenset[str]], day: date
+    ) -> str:
+        """The screen's outcome, with a positive that only prescriptions active on `day`
+        explain read as expected (`analytes_of` maps a medication to what a lab reports)."""
+        if screen.outcome != ScreeningOutcome.UNEXPECTED_POSITIVE.value or not screen.substances:
+            return screen.outcome or ""
+        explained: set[str] = set()
+        for prescription in self.prescriptions:
+            if prescription.active_on(day):
+                explained |= analytes_of(prescription.medication)
+        if set(screen.substances) <= explained:
+            return ScreeningOutcome.EXPECTED_POSITIVE.value
+        return screen.outcome
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.to_dict_without_entries(), "entries": [e.to_list() for e in self.entries]}
 
@@ -164,6 +219,7 @@ class ComplianceState:
             "episodes": [e.to_dict() for e in self.episodes],
             "stays": [s.to_dict() for s in self.stays],
             "corrections": self.corrections,
+            "prescriptions": [p.to_list() for p in self.prescriptions],
             "version": self.version,
         }
 
@@ -186,6 +242,7 @@ class ComplianceState:
             stays=[Stay.from_dict(s) for s in data["stays"]],
             entries=[Entry.from_list(e) for e in data["entries"]],
             corrections=dict(data["corrections"]),
+            prescriptions=[Prescription.from_list(p) for p in data["prescriptions"]],
             version=data["version"],
         )
 
@@ -238,6 +295,10 @@ def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> 
                 pathway=event.pathway,
             )
         )
+    elif isinstance(event, Participant.LevelChanged) and _is_recode(state, event):
+        # The same level in the other edition: the stay goes on under its new code.
+        state.stays[-1].level = event.to_level
+        state.stays[-1].criteria_edition = event.criteria_edition
     elif isinstance(event, Participant.LevelChanged):
         at = _end_stay(state, at)
         entered_by = "stepped_down" if isinstance(event, Participant.SteppedDown) else "stepped_up"
@@ -250,6 +311,8 @@ def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> 
         if state.episodes:
             state.episodes[-1].discharged_at = at
             state.episodes[-1].discharge_event_id = event_id
+            state.episodes[-1].discharge_reason = event.reason
+            state.episodes[-1].discharge_to_level = event.to_level
     elif isinstance(event, Participant.SessionAttended | Participant.SessionMissed):
         state.entries.append(
             Entry(
@@ -263,19 +326,49 @@ def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> 
             )
         )
     elif isinstance(event, Participant.ScreeningResultRecorded):
+        screening = event.screening
         state.entries.append(
             Entry(
                 "screening",
                 event_id,
                 event.originator_version,
                 at,
-                outcome=event.screening.outcome.value,
+                outcome=screening.outcome.value,
+                substances=tuple(sorted(screening.unexpected_positives)),
             )
         )
     elif isinstance(event, Participant.Reassessed):
-        state.entries.append(Entry("reassessment", event_id, event.originator_version, at))
+        state.entries.append(
+            Entry("reassessment", event_id, event.originator_version, at, level=event.decided_level)
+        )
+    elif isinstance(event, Participant.RecertificationRecorded):
+        state.entries.append(Entry("recertification", event_id, event.originator_version, at))
+    elif isinstance(event, Participant.DischargeSummaryRecorded):
+        state.entries.append(Entry("discharge_summary", event_id, event.originator_version, at))
+    elif isinstance(event, Participant.MedicationPrescribed):
+        ended = None if event.ended_on is None else date.fromisoformat(event.ended_on)
+        state.prescriptions.append(
+            Prescription(event_id, event.medication, date.fromisoformat(event.started_on), ended)
+        )
+    elif isinstance(event, Participant.MedicationEnded):
+        for prescription in state.prescriptions:
+            if prescription.prescription_id == event.prescription_id:
+                prescription.ended_on = date.fromisoformat(event.ended_on)
     elif isinstance(event, Participant.EntryCorrected):
         state.corrections[str(event.corrected_event_id)] = event_id
+
+
+def _is_recode(state: ComplianceState, event: Participant.LevelChanged) -> bool:
+    """A LevelRecoded, or a move stored as a step-up or step-down before re-codes had their
+    own event (3rd `1` -> 4th `1.5` was stored as SteppedUp)."""
+    if not state.stays or state.stays[-1].ended_at is not None:
+        return False
+    if isinstance(event, Participant.LevelRecoded):
+        return True
+    current = state.stays[-1]
+    return is_recode(
+        current.level, current.criteria_edition, event.to_level, event.criteria_edition
+    )
 
 
 def _end_stay(state: ComplianceState, at: datetime) -> datetime:
