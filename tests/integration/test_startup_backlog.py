@@ -24,7 +24,8 @@ pytestmark = pytest.mark.postgres
 def generate(url: str, participants: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "api.cli", "generate", "--participants", str(participants)],
-        env={**os.environ, "CONTINUUM_DATABASE_URL": url, "CONTINUUM_DEMO": "0"},
+        env={**os.environ, "CONTINUUM_DATABASE_URL": url, "CONTINUUM_DEMO": "0",
+             "CONTINUUM_TIMEZONE": "America/Chicago"},
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
 
