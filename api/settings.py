@@ -20,6 +20,10 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # 429 (OWASP Authentication Cheat Sheet: throttle failed attempts per client).
 DEFAULT_AUTH_FAILURE_LIMIT = 20
 DEFAULT_AUTH_FAILURE_WINDOW_SECONDS = 60
+# /readyz fails once the views' oldest unapplied event is older than this.
+DEFAULT_READY_MAX_LAG_SECONDS = 30
+# A request not answered within this is answered 503 (the event loop moves on).
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
 
 # Published in the source on purpose: it signs the demo tokens `continuum serve` prints, so it is
 # accepted only in demo mode (CONTINUUM_DEMO on) and refused everywhere else.
@@ -62,6 +66,8 @@ class Settings:
     auth_failure_window_seconds: int = DEFAULT_AUTH_FAILURE_WINDOW_SECONDS
     # Base64 AES key: events and snapshots are stored encrypted when set (api.storage.cipher).
     cipher_key: str | None = field(default=None, repr=False)
+    ready_max_lag_seconds: int = DEFAULT_READY_MAX_LAG_SECONDS
+    request_timeout_seconds: int = DEFAULT_REQUEST_TIMEOUT_SECONDS
     # The IANA zone of programs whose policy sets none: their days and weeks are counted in it.
     timezone: str = "UTC"
 
@@ -106,6 +112,20 @@ class Settings:
                 high=86400,
             ),
             cipher_key=_cipher_key(get("CIPHER_KEY")),
+            ready_max_lag_seconds=_integer(
+                "CONTINUUM_READY_MAX_LAG_SECONDS",
+                get("READY_MAX_LAG_SECONDS"),
+                DEFAULT_READY_MAX_LAG_SECONDS,
+                low=1,
+                high=86400,
+            ),
+            request_timeout_seconds=_integer(
+                "CONTINUUM_REQUEST_TIMEOUT_SECONDS",
+                get("REQUEST_TIMEOUT_SECONDS"),
+                DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                low=1,
+                high=3600,
+            ),
             timezone=_timezone(get("TIMEZONE"), demo=demo),
         )
 

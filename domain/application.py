@@ -20,7 +20,7 @@ from eventsourcing.application import (
     Repository,
     project_aggregate,
 )
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import EnvType
 
 from domain.chain import ChainReport
@@ -111,6 +111,13 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         # The zone of programs whose policy names none (api.settings: CONTINUUM_TIMEZONE).
         self.default_timezone = self.env.get("CONTINUUM_TIMEZONE") or "UTC"
         self._policies = PolicyCache(self.recorder, self._get_program)
+        # Told the type names of each save's new events, once they are stored (metrics).
+        self.on_appended: Callable[[list[str]], None] | None = None
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if self.on_appended is not None:
+            self.on_appended([type(r.domain_event).__name__ for r in recordings])
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -304,6 +311,10 @@ class ContinuumApplication(ConsentCommands, DirectSave):
         if not events:
             raise ParticipantNotFound(f"no participant {participant_id}")
         return events
+
+    def stream_tail(self, participant_id: UUID, after: int, upto: int) -> list[object]:
+        """The events of a stream after version `after`, up to version `upto` (inclusive)."""
+        return list(self.events.get(participant_id, gt=after, lte=upto))
 
     def timeline(self, participant_id: UUID) -> list[TimelineEntry]:
         """The stream in clinical order (occurred_at, then recorded order), corrections flagged."""

@@ -1,7 +1,8 @@
 """One stored row per participant: the level-of-care and compliance folds, side by side.
 
 The row keeps each fold's state (facts, not verdicts), so a read evaluates compliance as of
-any date without replaying the stream.
+any date without replaying the stream. It also records the stream version it has folded, so
+a read can fold just the events a lagging view has not applied yet (ViewQueries.current).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class ParticipantFolds:
 
     level_of_care: LevelOfCareState | None = None
     compliance: ComplianceState | None = None
+    # The participant's stream version folded in; None for a row stored before it was kept,
+    # whose state a read cannot extend and so refolds from the stream's start.
+    version: int | None = 0
 
 
 class ParticipantViewFold:
@@ -49,12 +53,14 @@ class ParticipantViewFold:
         return ParticipantFolds(
             level_of_care=LevelOfCareState.from_dict(data["level_of_care"]),
             compliance=ComplianceState.from_dict(data["compliance"]),
+            version=data.get("version"),
         )
 
     def apply(self, view: ParticipantFolds, event: Any, participant_id: str) -> ParticipantFolds:
         event_id = event_id_text(participant_id, event.originator_version)
         view.level_of_care = level_of_care.apply(view.level_of_care, event, event_id)
         view.compliance = compliance_state.apply(view.compliance, event, event_id)
+        view.version = event.originator_version
         return view
 
     def encode(self, participant_id: str, view: ParticipantFolds) -> ViewRow:
@@ -65,6 +71,7 @@ class ParticipantViewFold:
         # Spliced by hand so the compliance entries are not re-encoded (see ComplianceState).
         state = (
             f'{{"compliance":{compliance.to_json()},'
-            f'"level_of_care":{json.dumps(loc.to_dict(), separators=(",", ":"))}}}'
+            f'"level_of_care":{json.dumps(loc.to_dict(), separators=(",", ":"))},'
+            f'"version":{json.dumps(view.version)}}}'
         )
         return ViewRow(participant_id, loc.program_id, loc.status, loc.level, state)

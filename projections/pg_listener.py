@@ -21,11 +21,14 @@ import time
 from collections.abc import Callable
 
 import psycopg
+import structlog
 from psycopg import sql
 
 RECONNECT_DELAY_SECONDS = 1.0
 # How often a listener that does not hold its view's lease tries to take it.
 LEASE_RETRY_SECONDS = 1.0
+
+log = structlog.get_logger("projections.pg_listener")
 
 
 class NotifyListener:
@@ -39,6 +42,8 @@ class NotifyListener:
         self._lease_key: int | None = None
         self._leading = threading.Event()
         self._next_try = 0.0
+        self.reconnects = 0  # failed attempts since the connection was lost
+        self.connections = 0  # connections made (more than one: it was lost and regained)
 
     def lead(self, name: str) -> None:
         """Contend for the lease of the view `name` (before `start`); see `leads`."""
@@ -66,6 +71,10 @@ class NotifyListener:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.connected.set()
+                    self.connections += 1
+                    if self.reconnects:
+                        log.info("listen_reconnected", attempts=self.reconnects)
+                        self.reconnects = 0
                     self._next_try = 0.0
                     self._try_lead(conn)
                     # Catch up once per (re)connection: NOTIFYs sent while away are gone.
@@ -74,9 +83,13 @@ class NotifyListener:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.on_notify()
                         self._try_lead(conn)
-            except psycopg.Error:
+            except psycopg.Error as error:
                 self.connected.clear()
                 self._leading.clear()  # the lock went with the connection
+                if self.reconnects == 0 and not self._stopping.is_set():
+                    # Once per outage: the views still follow by polling meanwhile.
+                    log.warning("listen_lost", error_type=type(error).__qualname__)
+                self.reconnects += 1
                 self._stopping.wait(RECONNECT_DELAY_SECONDS)
         self._leading.clear()
 

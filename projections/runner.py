@@ -4,6 +4,11 @@ Each batch (many events) is applied in memory and committed with its tracking po
 transaction; per-event transactions measured ~30x slower on this stack. A runner that loses a
 race to another runner fails its tracking insert, rolls back, and resumes from the winner's
 position, so every event is applied exactly once.
+
+A failure is never skipped: a store error is logged and retried with backoff; an event the
+fold cannot apply (a "poison" event) stops the view at the position before it, logged with
+its position and type and exposed as `stalled` (readiness and metrics report it), until a fix
+is deployed. Skipping it would silently serve views that disagree with the log.
 """
 
 from __future__ import annotations
@@ -18,15 +23,40 @@ from functools import partial
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
+import structlog
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, PersistenceError
 
 from projections.view_store import ViewRow, ViewStore
+
+log = structlog.get_logger("projections.runner")
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_CACHED_STATES = 5000
 # Allocations between collections of the youngest generation during a rebuild (default 700).
 REBUILD_GC_THRESHOLD = 100_000
 Progress = Callable[[int, int], None]  # (position reached, head of the log)
+# The longest wait between two attempts after failures (store down, poison event).
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class FoldFailed(Exception):
+    """An event the fold cannot decode or apply: the view stops before it."""
+
+    def __init__(self, position: int, topic: str, cause: BaseException) -> None:
+        super().__init__(f"event at position {position} ({topic}): {type(cause).__name__}")
+        self.position = position
+        self.topic = topic
+        self.cause = cause
+
+
+class RunnerObserver(Protocol):
+    """What a runner reports as it goes (metrics); every method must be cheap."""
+
+    def batch_committed(self, position: int, events: int) -> None: ...
+
+    def failed(self, kind: str) -> None: ...
+
+    def stalled(self, stalled: bool) -> None: ...
 
 
 def partition_of(participant_id: UUID, count: int) -> int:
@@ -98,6 +128,10 @@ class ViewRunner:
         # While following, fold only when this returns True (one of several processes
         # following the same view: projections.pg_listener's lease); None: always.
         self.lease: Callable[[], bool] | None = None
+        # The poison event the view is stopped at (None while the view follows the log).
+        self.stalled: FoldFailed | None = None
+        self.failures = 0  # consecutive failed catch-ups
+        self.observer: RunnerObserver | None = None
         # States this runner committed, valid while the store's position is still the one it
         # committed (no other runner wrote since): a batch then skips loading and decoding them.
         self._states: dict[str, Any] = {}
@@ -113,10 +147,12 @@ class ViewRunner:
         max_batches: int | None = None,
         until: int | None = None,
         prefetch: bool = False,
+        deadline: float | None = None,
     ) -> int:
         """Apply every event after the tracked position (up to `until`, if given); returns the
         position reached. With `prefetch`, the next batch is read while one is applied (the
-        database's work and the transfer overlap the fold; for long replays)."""
+        database's work and the transfer overlap the fold; for long replays). With `deadline`
+        (time.monotonic()), stop after the batch that passes it."""
         # The log's head only feeds progress reports: live catch-ups (no progress) skip the query.
         head = 0
         if progress is not None:
@@ -148,6 +184,8 @@ class ViewRunner:
 
             pending = select(position)
             while max_batches is None or batches < max_batches:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
                 notifications = pending()
                 if not notifications:
                     break
@@ -156,11 +194,14 @@ class ViewRunner:
                 try:
                     self._apply_batch(self._mine(notifications), position, notifications[-1].id)
                 except IntegrityError:
-                    # Another runner committed this batch first; continue from its position.
+                    # Another runner committed this batch first (or the store reported a
+                    # deadlock or serialization failure): continue from the stored position.
                     position = self.store.position()
                     pending = select(position)
                     continue
                 position = notifications[-1].id
+                if self.observer is not None:
+                    self.observer.batch_committed(position, len(notifications))
                 if not prefetch:
                     pending = select(position)
                 batches += 1
@@ -186,9 +227,8 @@ class ViewRunner:
 
     def _apply_batch(self, notifications: Sequence[Any], start: int, position: int) -> None:
         """Apply events after `start` up to `position` and commit them in one transaction."""
-        decoded = (self.mapper.to_domain_event(n) for n in notifications)
         # Other streams (programs) share the log; their positions still advance the tracking.
-        events = [e for e in decoded if self.fold.accepts(e)]
+        events = [e for e in self._decoded(notifications) if self.fold.accepts(e)]
         # str(UUID) is slow, and a batch has many events per participant: once per participant.
         texts: dict[Any, str] = {}
         event_pids = [
@@ -199,13 +239,41 @@ class ViewRunner:
         states = self._states_at(start, participant_ids)
         try:
             for pid, event in zip(event_pids, events, strict=True):
-                states[pid] = self.fold.apply(states[pid], event, pid)
-            rows = [self.fold.encode(pid, state) for pid, state in states.items()]
+                try:
+                    states[pid] = self.fold.apply(states[pid], event, pid)
+                except Exception as error:
+                    raise self._poison(notifications, event, error) from error
+            rows = []
+            for pid, state in states.items():
+                try:
+                    rows.append(self.fold.encode(pid, state))
+                except Exception as error:
+                    raise FoldFailed(position, "encode", error) from error
             self.store.commit(rows, position, start)
         except BaseException:
             self._forget_states()  # applied in place: the cached states are no longer stored
             raise
         self._remember_states(states, position)
+
+    def _decoded(self, notifications: Sequence[Any]) -> list[Any]:
+        try:
+            return [self.mapper.to_domain_event(n) for n in notifications]
+        except Exception:
+            for n in notifications:  # name the event that cannot be decoded
+                try:
+                    self.mapper.to_domain_event(n)
+                except Exception as error:
+                    raise FoldFailed(n.id, n.topic, error) from error
+            raise
+
+    def _poison(self, notifications: Sequence[Any], event: Any, error: Exception) -> FoldFailed:
+        """The failure of applying `event`, named by its log position and topic."""
+        for n in notifications:
+            if n.originator_id == event.originator_id and (
+                n.originator_version == event.originator_version
+            ):
+                return FoldFailed(n.id, n.topic, error)
+        return FoldFailed(-1, type(event).__qualname__, error)
 
     def _states_at(self, start: int, participant_ids: list[str]) -> dict[str, Any]:
         """Each participant's state as of log position `start` (cached, else stored)."""
@@ -268,17 +336,66 @@ class ViewRunner:
             self._thread = None
 
     def _follow(self, poll_interval: float) -> None:
-        backoff = poll_interval
         while not self._stopping.is_set():
             self._wakeup.clear()
             if self.lease is not None and not self.lease():
                 self._wakeup.wait(poll_interval)  # another process folds; reads see its rows
                 continue
-            try:
-                self.catch_up()
-                self.last_error = None
-                backoff = poll_interval
-            except Exception as error:  # keep following: a store blip must not stall views
-                self.last_error = error
-                backoff = min(backoff * 2, 10.0)
-            self._wakeup.wait(backoff)
+            self._wakeup.wait(self.attempt(poll_interval))
+
+    def attempt(self, poll_interval: float, deadline: float | None = None) -> float:
+        """One catch-up, its failure logged and counted; the seconds to wait before the next.
+
+        After a failure the wait doubles up to MAX_BACKOFF_SECONDS, and wake-ups do not
+        shorten it (a failing store is not hammered on every write)."""
+        try:
+            self.catch_up(deadline=deadline)
+        except Exception as error:  # keep following: a store blip must not stop the thread
+            self.last_error = error
+            self.failures += 1
+            self._report(error)
+            backoff = min(poll_interval * 2**self.failures, MAX_BACKOFF_SECONDS)
+            self._stopping.wait(backoff)
+            return 0.0
+        if self.failures or self.stalled is not None:
+            log.info("views_resumed", position=self.store.position(), after_failures=self.failures)
+        self.last_error, self.failures = None, 0
+        if self.stalled is not None:
+            self.stalled = None
+            if self.observer is not None:
+                self.observer.stalled(False)
+        return poll_interval
+
+    def _report(self, error: Exception) -> None:
+        """Log a failed catch-up (never event contents: they hold health information)."""
+        position = self._position_or_none()
+        if isinstance(error, FoldFailed):
+            if self.observer is not None:
+                self.observer.failed("fold")
+                self.observer.stalled(True)
+            if self.stalled is None or self.stalled.position != error.position:
+                log.error(
+                    "view_stalled",
+                    view=self.store.tracking_name,
+                    position=position,
+                    event_position=error.position,
+                    event_type=error.topic,
+                    error_type=type(error.cause).__qualname__,
+                )
+            self.stalled = error
+            return
+        if self.observer is not None:
+            self.observer.failed("store" if isinstance(error, PersistenceError) else "other")
+        log.warning(
+            "view_catch_up_failed",
+            view=self.store.tracking_name,
+            position=position,
+            error_type=type(error).__qualname__,
+            failures=self.failures,
+        )
+
+    def _position_or_none(self) -> int | None:
+        try:
+            return self.store.position()
+        except Exception:  # the store that just failed may still be down
+            return None

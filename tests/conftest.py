@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -87,6 +88,14 @@ def _find_pg_ctl() -> str:
 @contextmanager
 def _private_server() -> Iterator[str]:
     """Start a throwaway PostgreSQL with pytest-postgresql's executor; yield its URL; stop it."""
+    with private_executor() as (url, _):
+        yield url
+
+
+@contextmanager
+def private_executor() -> Iterator[tuple[str, Any]]:
+    """A throwaway PostgreSQL: its URL and its executor (which the fault tests stop and start
+    again, something never done to a shared server)."""
     import port_for
     from pytest_postgresql.executors import PostgreSQLExecutor
 
@@ -118,7 +127,7 @@ def _private_server() -> Iterator[str]:
                 f"private server via {pg_ctl} failed to start: {error!r} {tail}".strip()
             ) from error
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres", executor
         finally:
             executor.stop()
     finally:

@@ -29,6 +29,7 @@ import httpx
 from api.bench import server_cpu, wrk
 from api.bench.ceiling_server import create_table as create_ceiling_table
 from api.bench.connections import sampled_split
+from api.bench.consistency import LagScraper
 from api.bootstrap import open_url
 from api.security.tokens import Role, mint_token
 from api.seed.commands import admission, recorded_session
@@ -243,6 +244,7 @@ def http_bench(
     }
     with_wrk = use_wrk()
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in ROWS}
+    lags: list[dict[str, Any]] = []
     # Session writes start the day after the writers' admission (api.bench.http.seed).
     first_session = datetime.now(UTC) - timedelta(days=_history_days(timeline_events) - 1)
     with server(store_url) as base_url:
@@ -256,7 +258,9 @@ def http_bench(
                 measured["timeline_read"].append(real.get(paths["timeline_read"]))
                 measured["compliance_read"].append(real.get(paths["compliance_read"]))
                 measured["write_ceiling"].append(ceiling.sessions(writer_ids, first))
-                measured["session_write"].append(real.sessions(writer_ids, first))
+                with LagScraper(base_url) as scraper:  # /metrics while writes pour in
+                    measured["session_write"].append(real.sessions(writer_ids, first))
+                lags.append(scraper.report())
         # The ceilings' server has stopped: the online rebuild runs beside the real one only.
         online = online_rebuild_under_reads(
             store_url, base_url, token, f"/v1/participants/{writer_ids[0]}/compliance"
@@ -280,6 +284,7 @@ def http_bench(
         if report[name]["errors"]:  # a ceiling answering errors would measure nothing
             raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {report[name]}")
     report["online_rebuild"] = online
+    report["view_lag_during_session_writes"] = lags[len(lags) // 2]
     for name, ceiling_name in CEILING_OF.items():
         row, top = report[name], report[ceiling_name]
         row["ratio"] = _ratio(row["requests_per_s"], top["requests_per_s"])

@@ -138,6 +138,9 @@ def table(backends: dict[str, Report]) -> str:
             f"{b['http']['online_rebuild']['errors'] + b['http']['online_rebuild']['stale_reads']}"
         ),
     )
+    row("5 compliance read p50 / p99: row only (before)", _ryw("row_only_before"))
+    row("5 ... consistent, row current / 1 event behind", _ryw_after)
+    row("6 HTTP view lag during session writes: max / after", _lag)
     row("5 append->visible p50 / p99",
         lambda b: f"{b['live']['p50_ms']:.1f} / {b['live']['p99_ms']:.1f} ms")  # fmt: skip
     for name in ROWS:
@@ -157,6 +160,22 @@ def table(backends: dict[str, Report]) -> str:
     lines = [header, "-" * len(header)]
     lines += [f"{label:<{width}}  " + "  ".join(f"{c:>22}" for c in cells) for label, cells in rows]
     return "\n".join(lines)
+
+
+def _ryw(name: str) -> Callable[[Report], str]:
+    return lambda b: (
+        f"{b['read_your_writes'][name]['p50_ms']:.2f} / "
+        + (f"{b['read_your_writes'][name]['p99_ms']:.2f} ms")
+    )
+
+
+def _ryw_after(b: Report) -> str:
+    return f"{_ryw('consistent_row_current')(b)}; {_ryw('consistent_row_one_event_behind')(b)}"
+
+
+def _lag(b: Report) -> str:
+    lag = b["http"]["view_lag_during_session_writes"]
+    return f"{lag['max_lag_events']} ev {lag['max_lag_seconds']} s / {lag['lag_events_after_load']}"
 
 
 def targets_table(rows: Sequence[Report]) -> str:

@@ -42,6 +42,7 @@ from api.bench.common import (
     postgres_backend,
     sqlite_backend,
 )
+from api.bench.consistency import read_your_writes_cost
 from api.bench.http import http_bench
 from api.bench.live import append_to_visible
 from api.bench.report import Report, table, targets, targets_table
@@ -179,6 +180,8 @@ def bench_backend(backend: Backend, sizes: Sizes, say: Callable[[str], None]) ->
     say(f"{kind}: append -> visible under {sizes.live_rate:g} writes/s")
     report["live"] = asdict(append_to_visible(backend.app_url, sizes.live_seconds, sizes.live_rate))
 
+    say(f"{kind}: compliance read cost of read-your-writes")
+    report["read_your_writes"] = read_your_writes_cost(backend.app_url)
     say(f"{kind}: HTTP, 16 clients")
     report["http"] = http_bench(
         backend.app_url, backend.raw_url, sizes.http_seconds, sizes.timeline_events,

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -35,6 +39,7 @@ from api.cli import rotate as rotate_commands
 from api.cli import views as view_commands
 from api.cli.parsing import EXIT_UNAVAILABLE, EXIT_USAGE, CommandFailed, CommandParser
 from api.feed.relay import add_relay_parser
+from api.http.metrics import MULTIPROC_ENV
 from api.logging import configure_logging, get_logger
 from api.pages import enable_demo_sign_in
 from api.pages.demo import demo_page_link, print_sign_in_links
@@ -182,16 +187,37 @@ def serve_command(args: argparse.Namespace) -> int:
     # Each worker process builds its own app from the same environment (served_app); this
     # one only seeded the store, so it closes its own before they start.
     application.close()
-    uvicorn.run(
-        "api.cli.main:served_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-    )
+    with shared_metrics_dir():
+        uvicorn.run(
+            "api.cli.main:served_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+        )
     return 0
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[None]:
+    """A directory the workers' metrics are written to, so a scrape sums every worker.
+
+    Set before the workers start (each one imports prometheus-client afresh and reads it); a
+    fresh one per run, since samples left by an earlier run would be summed in. An operator's
+    own PROMETHEUS_MULTIPROC_DIR is kept (they empty it between runs).
+    """
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="continuum-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def served_app(settings: Settings) -> FastAPI:

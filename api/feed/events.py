@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from api.feed.cloud_events import cloud_event_type, event_name_of_type, to_cloud_event
+from api.http.metrics import DISCLOSURE_LOG_FAILURES
 from api.storage.disclosure_log import Disclosure, DisclosureLog
 from domain.application import ContinuumApplication
 from domain.consent import participant_event_types
@@ -204,7 +205,11 @@ class Feed:
         """Log what `page` discloses to `recipient` (before it is sent)."""
         disclosures = page.disclosures(recipient, at, channel)
         if disclosures:
-            self.log.record(disclosures)
+            try:
+                self.log.record(disclosures)
+            except Exception:
+                DISCLOSURE_LOG_FAILURES.inc()  # the page is not sent: the caller sees 503
+                raise
 
     @staticmethod
     def _wanted(item: FeedItem, query: FeedQuery) -> bool:

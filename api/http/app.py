@@ -13,7 +13,12 @@ from fastapi import FastAPI
 
 from api.bootstrap import open_service
 from api.http.errors import install_error_handlers
-from api.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.http.metrics import appended, forget_process_metrics
+from api.http.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    RequestTimeoutMiddleware,
+)
 from api.http.openapi import install_openapi, operation_id
 from api.http.timeline_cache import ComplianceCache, TimelineCache
 from api.logging import configure_logging, get_logger
@@ -45,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.uses_demo_secret:
         log.warning("demo_jwt_secret", detail="tokens are checked with the PUBLISHED demo secret")
     service = open_service(settings)
+    service.application.on_appended = appended
     if service.role is not None and service.role.superuser:
         # A superuser can disable any guard; `continuum db-setup` makes a runtime role.
         log.warning("database_superuser", role=service.role.name, fix="continuum db-setup")
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             views.stop()
             application.close()
+            forget_process_metrics()
             log.info("stopped")
 
     app = FastAPI(
@@ -93,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last runs first: the request id and access line wrap the body limit's 413 too.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(WakeViewsOnWrite, wake=views.runner.wake)
+    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(participants.router, responses=AUTH_RESPONSES)

@@ -14,11 +14,16 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.http.metrics import ACCESS_LOG_FAILURES, STORE_ERRORS
+from api.logging import get_logger
 from api.security.auth_limits import TooManyFailedAuthentications
 from api.security.authz import Forbidden
 from api.security.tokens import InvalidToken, TokenKeysUnavailable
@@ -37,7 +42,21 @@ PROBLEM_TYPE_PREFIX = "urn:continuum:problem:"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IF_MATCH_HEADER = "If-Match"
 # Where in the request a validation error sits; the field name alone is what callers need.
+log = get_logger(__name__)
 _LOCATION_PARTS = frozenset({"body", "path", "query", "header", "cookie"})
+# A client told to retry after this many seconds finds a restarted database (or a dropped
+# connection replaced by the pool) answering again in the common case.
+STORE_RETRY_AFTER_SECONDS = 2
+# The store's failures that pass with time (it is down, restarting, or the pool has no
+# connection to give within its timeout): 503, never 500. A write that meets one was either
+# committed or not; the same Idempotency-Key on the retry returns its receipt if it was.
+STORE_OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 _HTTP_ERROR_IDS = {
     400: "bad_request",
     404: "not_found",
@@ -75,6 +94,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ViewsBehind, _views_behind)
     app.add_exception_handler(TooManyFailedAuthentications, _too_many_failures)
     app.add_exception_handler(TokenKeysUnavailable, _token_keys_unavailable)
+    for outage in STORE_OUTAGES:
+        app.add_exception_handler(outage, _store_unavailable)
+    # The library raises a bare PersistenceError for a driver error it has no class for.
+    app.add_exception_handler(PersistenceError, _persistence_error)
 
 
 class ProblemResponse(JSONResponse):
@@ -231,6 +254,26 @@ def _unavailable(
     return error_response(request, status, error, detail, headers={"Retry-After": str(retry_after)})
 
 
+def _store_unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    STORE_ERRORS.inc()
+    # The class name only: a driver's message can quote a connection string or a statement.
+    log.warning("store_unavailable", error_type=type(exc).__qualname__)
+    return _unavailable(
+        request,
+        503,
+        "store_unavailable",
+        "the database did not answer in time; nothing was served. A write may or may not "
+        "have been recorded: retry with the same Idempotency-Key to find out",
+        STORE_RETRY_AFTER_SECONDS,
+    )
+
+
+def _persistence_error(request: Request, exc: Exception) -> ProblemResponse:
+    if type(exc) is PersistenceError or isinstance(exc, STORE_OUTAGES):
+        return _store_unavailable(request, exc)
+    raise exc  # an integrity or programming error is a bug: the 500 of the middleware
+
+
 def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, Forbidden)
     _note_refusal(request, "forbidden")
@@ -239,6 +282,7 @@ def _forbidden(request: Request, exc: Exception) -> ProblemResponse:
 
 def _access_log_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, AccessLogUnavailable)
+    ACCESS_LOG_FAILURES.inc()
     # No read is served unless it is in the access log.
     return _unavailable(
         request,

@@ -7,6 +7,7 @@ template, status and timing: never bodies, query strings, raw paths or any free 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import traceback
@@ -17,7 +18,8 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.errors import internal_error, payload_too_large
+from api.http.errors import internal_error, payload_too_large, problem
+from api.http.metrics import Stopwatch
 from api.logging import get_logger
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -45,6 +47,7 @@ class RequestContextMiddleware:
         state["request_id"] = request_id  # the access log names the request of each read
         outcome: dict[str, Any] = {"status": 500, "started": False}
         started = time.perf_counter()
+        stopwatch = Stopwatch()
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -65,6 +68,7 @@ class RequestContextMiddleware:
                     raise
                 await internal_error(request_id)(scope, receive, send_with_request_id)
             finally:
+                stopwatch.observe(scope["method"], _route_template(scope), outcome["status"])
                 log.info(
                     "request",
                     request_id=request_id,
@@ -76,6 +80,51 @@ class RequestContextMiddleware:
                     principal=state.get("principal_sub"),
                     error=state.get("error"),
                 )
+
+
+class RequestTimeoutMiddleware:
+    """Answers 503 `request_timeout` when no response has started within `seconds`.
+
+    The caller is answered and the event loop moves on; a synchronous endpoint's thread
+    cannot be interrupted and finishes its (bounded) work in the background, its response
+    discarded. Responses that have started (the event stream) are never cut.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = asyncio.Event()
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.set()
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, watch))
+        waiter = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait({task, waiter}, timeout=self.seconds, return_when="FIRST_COMPLETED")
+        finally:
+            waiter.cancel()
+        if task.done() or started.is_set():
+            await task  # finished, or streaming: it runs to its own end
+            return
+        task.cancel()
+        state = scope.get("state", {})
+        state["error"] = "request_timeout"
+        await problem(
+            503,
+            "request_timeout",
+            f"the request was not answered within {self.seconds:g} s; a write may still be "
+            "recorded: retry with the same Idempotency-Key to find out",
+            request_id=state.get("request_id"),
+            headers={"Retry-After": "2"},
+        )(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:

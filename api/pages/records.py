@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.http.bounds import EARLIEST_DAY, latest_day
 from api.pages import caseload_lines, charts, model
 from api.pages.context import (
     Now,
@@ -181,10 +182,14 @@ def _parse_known_at(text: str, tz: str) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if not EARLIEST_DAY <= day <= latest_day():  # the queries' window (api.http.bounds)
+                return None
             return datetime.combine(day + timedelta(days=1), time.min, zone(tz)) - timedelta(
                 microseconds=1
             )
         moment = datetime.fromisoformat(text)
+        if not EARLIEST_DAY <= moment.date() <= latest_day():
+            return None
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone(tz))

@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.http.bounds import QueryInstant
 from api.http.dependencies import Application, clock
 from api.http.reads import LoggedRead, RecordRead
 from api.routes import ParticipantId
 from api.schemas.audit import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
-from api.schemas.participants import ErrorBody, Instant
+from api.schemas.participants import ErrorBody
 from api.security.authz import Auditor
 from projections.history import known_by, program_of, replay
 from projections.reassessment_review import BASIS, review
@@ -24,11 +25,11 @@ router = APIRouter(tags=["audit"])
 
 Now = Annotated[datetime, Depends(clock)]
 KnownAt = Annotated[
-    Instant | None,
+    QueryInstant | None,
     Query(description="Recorded-time cut: only events recorded by then (ISO, offset; now)"),
 ]
 AsOf = Annotated[
-    Instant | None,
+    QueryInstant | None,
     Query(description="Clinical time the state is effective at (ISO with offset; default now)"),
 ]
 

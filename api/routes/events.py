@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
+from api.http.bounds import MAX_POSITION
 from api.http.dependencies import clock
 from api.http.reads import Purpose, PurposeOfUse, get_access_log, log_accesses
 from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
@@ -86,7 +87,9 @@ _SSE_EXAMPLE = (
 
 FeedDep = Annotated[Feed, Depends(get_feed)]
 Now = Annotated[datetime, Depends(clock)]
-After = Annotated[int | None, Query(ge=0, description="The last position already seen")]
+After = Annotated[
+    int | None, Query(ge=0, le=MAX_POSITION, description="The last position already seen")
+]
 Types = Annotated[
     str | None,
     Query(description="Comma-separated event types, e.g. SessionAttended,Discharged"),
@@ -179,7 +182,7 @@ def read_disclosures(
     request: Request,
     recipient: Annotated[str | None, Query(max_length=200)] = None,
     participant_id: UUID | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DisclosurePage:
     """The disclosure log, oldest first: who received which participant's events, when."""

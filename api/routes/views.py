@@ -7,12 +7,13 @@ views to include that write, else 503 with Retry-After.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from api.http.bounds import MAX_CASELOAD_ROWS, MAX_POSITION, QueryDate
 from api.http.dependencies import Application, clock
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
@@ -41,8 +42,9 @@ from api.security.identity import Principal
 from api.storage.access_log import AccessLog
 from api.storage.views import Views
 from domain.commands import ChangePolicy
-from domain.errors import ParticipantNotFound
+from domain.errors import InvalidValue, ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
+from projections.queries import TooManyRows
 from projections.weeks import local_date
 
 router = APIRouter(tags=["views"])
@@ -52,11 +54,19 @@ READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
 
 ProgramId = Annotated[str, Path(min_length=1, max_length=200, description="The program's id")]
 AsOf = Annotated[
-    date | None, Query(description="Judge rules as of the end of this day (default today, UTC)")
+    QueryDate | None,
+    Query(
+        description="Judge rules as of the end of this day (default today, UTC); from "
+        "1900-01-01 to a year after today"
+    ),
 ]
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="A write's `position`: wait briefly until the views include it"),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="A write's `position`: wait briefly until the views include it",
+    ),
 ]
 
 
@@ -112,6 +122,8 @@ def get_compliance(
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
     position = _reached(views, min_position)
+    # Includes every write acknowledged before this read began: the participant was loaded,
+    # current with the store, by LoggedRead; a view row behind that version is caught up here.
     # Without a date, "as of" is today in the program's own zone (the end of that local day).
     # Every zone's current UTC offset is a whole number of quarter hours, so the local day is
     # the same throughout an aligned quarter hour of UTC: the moment (and the cache key) is
@@ -128,7 +140,7 @@ def get_compliance(
     )
     body = cache.get((participant_id, day), version)
     if body is None:
-        report = views.queries.compliance(str(participant_id), day)
+        report = views.queries.compliance(str(participant_id), day, read.participant.version)
         if report is None:
             raise ParticipantNotFound(f"no participant {participant_id}")
         body = ComplianceView.of(report, position).model_dump_json().encode()
@@ -154,12 +166,17 @@ def get_caseload(
     """Active (or discharged) participants with level, weeks in program and open findings."""
     position = _reached(views, min_position)
     day = as_of or local_date(now, application.default_timezone)
-    rows = views.queries.caseload(
-        program_ids=_visible_programs(principal, program_id),
-        level=level,
-        status=None if status is None else status.value,
-        as_of=day,
-    )
+    try:
+        rows = views.queries.caseload(
+            program_ids=_visible_programs(principal, program_id),
+            level=level,
+            status=None if status is None else status.value,
+            as_of=day,
+            max_rows=MAX_CASELOAD_ROWS,
+        )
+    except TooManyRows as too_many:
+        detail = f"{too_many}; narrow the read by program_id, level or status"
+        raise InvalidValue("program_id", detail) from None
     # Every participant listed is a read of their record: logged before it is served.
     log_accesses(
         request, access_log, principal, (r.participant_id for r in rows), "caseload", purpose, now

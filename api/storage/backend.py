@@ -98,6 +98,9 @@ def _postgres_db(recorder: ApplicationRecorder) -> tuple[Db, Tables]:
     return PostgresDb(postgres.datastore), tables
 
 
+LISTEN_APPLICATION_NAME = "continuum-listen"
+
+
 def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) -> NotifyListener:
     s = store.settings
     conninfo = make_conninfo(
@@ -107,6 +110,8 @@ def _postgres_listener(recorder: ApplicationRecorder, store: Store, wake: Wake) 
         user=s["POSTGRES_USER"],
         password=s["POSTGRES_PASSWORD"],
         connect_timeout=s["POSTGRES_CONNECT_TIMEOUT"],
+        # Names the connection in pg_stat_activity (an operator finds and checks it there).
+        application_name=LISTEN_APPLICATION_NAME,
     )
     return NotifyListener(conninfo, _postgres(recorder).channel_name, wake)
 

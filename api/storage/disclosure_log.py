@@ -90,6 +90,17 @@ class DisclosureLog(ABC):
     def _recipient_tag(self, recipient: str) -> str:
         return self.cells.tag(recipient, "recipient")
 
+    @abstractmethod
+    def checkpoint_positions(self) -> dict[str, int]:
+        """Every named consumer's position (the relays', for metrics)."""
+
+    def _checkpoint_name(self, tag: str, sealed_name: str | None) -> str:
+        """A stored checkpoint's name: opened from its sealed copy (the name column holds
+        its tag on a keyed store)."""
+        if sealed_name is None:
+            return tag
+        return self.cells.open(sealed_name, Where(CHECKPOINTS, "name", tag))
+
     def _checkpoint_tag(self, name: str) -> str:
         return self.cells.tag(name, "checkpoint")
 
@@ -179,6 +190,12 @@ class SQLiteDisclosureLog(DisclosureLog):
             found = c.fetchone()
         return int(found[0]) if found else 0
 
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name, sealed_name, position FROM feed_checkpoints")
+            rows = c.fetchall()
+        return {self._checkpoint_name(str(tag), sealed): int(at) for tag, sealed, at in rows}
+
 
 class PostgresDisclosureLog(DisclosureLog):
     def __init__(self, datastore: PostgresDatastore, cells: Cells = PLAIN) -> None:
@@ -242,6 +259,17 @@ class PostgresDisclosureLog(DisclosureLog):
             found = curs.fetchone()
         return int(found["position"]) if found else 0
 
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT name, sealed_name, position FROM {}.{}").format(*self.checkpoints)
+            )
+            rows = curs.fetchall()
+        return {
+            self._checkpoint_name(str(r["name"]), r["sealed_name"]): int(r["position"])
+            for r in rows
+        }
+
 
 class MemoryDisclosureLog(DisclosureLog):
     """For memory:// stores: gone with the process, like the events."""
@@ -281,3 +309,7 @@ class MemoryDisclosureLog(DisclosureLog):
     def checkpoint(self, name: str) -> int:
         with self._lock:
             return self._checkpoints.get(name, 0)
+
+    def checkpoint_positions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._checkpoints)

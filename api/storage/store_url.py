@@ -16,6 +16,7 @@ from api.storage.recorders import (
 )
 
 DEFAULT_SQLITE_PATH = Path("var") / "continuum.sqlite3"
+STORE_WAIT_SECONDS = 2
 
 
 class StoreURLError(ValueError):
@@ -100,7 +101,9 @@ def _postgres(url: str, pool_size: int) -> Store:
         "POSTGRES_PASSWORD": unquote(parts.password or query.get("password", "")),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
-        "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", "5"),
+        # How long a request waits for a connection: while the server is down or restarting,
+        # a request is answered 503 after this, never held for the whole outage.
+        "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", str(STORE_WAIT_SECONDS)),
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_SCHEMA": query.get("schema", "public"),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.metrics import Lag, RunnerMetrics, tail_folded
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.pg_listener import NotifyListener
@@ -16,6 +20,10 @@ from projections.view_store import ViewStore
 
 # A lost NOTIFY (or SQLite, which has none) delays a view by at most this long.
 POLL_INTERVAL_SECONDS = 0.25
+# How long a starting server catches up before it serves (the rest continues in the
+# background): reads stay correct meanwhile (they fold a lagging row's tail themselves), and a
+# process manager's start timeout is never spent on a backlog.
+STARTUP_CATCH_UP_SECONDS = 5.0
 
 
 @dataclass
@@ -25,12 +33,32 @@ class Views:
     queries: ViewQueries
     listener: NotifyListener | None = None
 
-    def start(self) -> None:
-        """Catch up, then follow new events in the background."""
-        self.runner.catch_up()
+    def start(self, catch_up_seconds: float = STARTUP_CATCH_UP_SECONDS) -> None:
+        """Catch up for at most `catch_up_seconds`, then follow the log in the background.
+
+        A failure here (the store down, another worker's lock) is logged and retried by the
+        background thread: it never stops the server from starting."""
+        self.runner.attempt(POLL_INTERVAL_SECONDS, deadline=time.monotonic() + catch_up_seconds)
         self.runner.start(poll_interval=POLL_INTERVAL_SECONDS)
         if self.listener is not None:
             self.listener.start()
+
+    def lag(self) -> Lag:
+        """How far the views are behind the log, read from the store now."""
+        position = self.store.position()
+        recorder = self.runner.recorder
+        head = recorder.max_notification_id() or 0
+        if head <= position:
+            return Lag(position, head, 0.0)
+        oldest = recorder.select_notifications(
+            start=position, limit=1, inclusive_of_start=False
+        )  # fmt: skip
+        if not oldest:
+            return Lag(position, head, 0.0)
+        # The event's own timestamp (set when it was recorded): no contents are read.
+        event: Any = self.runner.mapper.to_domain_event(oldest[0])
+        age = (datetime.now(UTC) - event.timestamp).total_seconds()
+        return Lag(position, head, max(age, 0.0))
 
     def stop(self) -> None:
         if self.listener is not None:
@@ -54,7 +82,10 @@ def follow_views(
         application.recorder, application.mapper, view_store, ParticipantViewFold(),
         partition=partition,
     )  # fmt: skip
-    queries = ViewQueries(runner.store, application.policy_timeline)
+    queries = ViewQueries(
+        runner.store, application.policy_timeline, application.stream_tail, tail_folded
+    )
+    runner.observer = RunnerMetrics()
     return Views(runner.store, runner, queries, listener(runner.wake))
 
 

@@ -31,14 +31,16 @@ ADMIN_SUB = "test-admin"
 OpenClient = Callable[[str], TestClient]
 
 
-def build_app(database_url: str) -> FastAPI:
-    """The service over `database_url`, without the demo cohort, recording at NOW."""
+def build_app(database_url: str, **settings: Any) -> FastAPI:
+    """The service over `database_url`, without the demo cohort, recording at NOW (other
+    `settings` as given)."""
     app = create_app(
         Settings(
             database_url=database_url,
             demo=False,
             log_format="console",
             jwt_secret=TEST_JWT_SECRET,
+            **settings,
         )
     )
     app.dependency_overrides[clock] = lambda: NOW

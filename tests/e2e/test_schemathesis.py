@@ -7,6 +7,8 @@ not reached); the status is one the document declares for the operation; the con
 the headers are the declared ones; and the body matches the schema declared for its status.
 Bounded (MAX_EXAMPLES per operation, no deadline) to stay within a couple of minutes; the
 number of requests sent is printed in the test summary ("schemathesis: N generated requests").
+It runs over each backend (memory, SQLite, PostgreSQL): a store's own failure modes (a value it
+cannot store, a query it cannot bound) only show on that store.
 
 The SSE stream (/v1/events/stream) is left out: it answers with an endless stream, which a
 request-response check cannot judge.
@@ -15,6 +17,7 @@ request-response check cannot judge.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -31,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.types import Receive, Scope, Send
 
+from tests.conftest import fresh_database
 from tests.e2e.support import admission, bearer, build_app
 
 MAX_EXAMPLES = 25
@@ -41,7 +45,7 @@ class WithoutLifespan:
     """The app as schemathesis sees it: its lifespan is run once by `started_app`, not by each
     of schemathesis's test clients (whose shutdown would close the app's store)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,18 +61,48 @@ class WithoutLifespan:
                 return
 
 
-APP = build_app("memory://")
-schema = schemathesis.openapi.from_asgi("/openapi.json", WithoutLifespan(APP)).exclude(
+class CurrentApp:
+    """Forwards to the app of the backend under test (`backend` switches it). Until one is
+    started, an unstarted memory app serves the OpenAPI document schemathesis loads (every
+    backend serves the same one)."""
+
+    def __init__(self) -> None:
+        self.app: FastAPI = build_app("memory://")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+CURRENT = CurrentApp()
+schema = schemathesis.openapi.from_asgi("/openapi.json", WithoutLifespan(CURRENT)).exclude(
     path="/v1/events/stream"
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def started_app() -> Iterator[None]:
-    """The app started once (views following the log), with one participant in it."""
-    with TestClient(APP, headers=bearer()) as client:
+@pytest.fixture(
+    scope="module",
+    autouse=True,
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app over each backend in turn, started once (views following the log) with one
+    participant in it; the generated requests go to it."""
+    with ExitStack() as stack:
+        if request.param == "memory":
+            url = "memory://"
+        elif request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'continuum.sqlite3'}"
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = stack.enter_context(fresh_database(server))
+        app = build_app(url)
+        client = stack.enter_context(TestClient(app, headers=bearer()))
         assert client.post("/v1/participants", json=admission()).status_code == 201
-        yield
+        unstarted, CURRENT.app = CURRENT.app, app
+        yield str(request.param)
+        CURRENT.app = unstarted
 
 
 @pytest.fixture(scope="module")

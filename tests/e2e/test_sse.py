@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +55,9 @@ def frames(response: httpx.Response) -> Iterator[Frame]:
                 frame.data.append(value)
 
 
-def collect(
-    base: str, headers: dict[str, str], count: int, **params: Any
-) -> tuple[list[Frame], list[Frame]]:
-    """Read the stream until `count` events arrived; return (events, every frame)."""
-    events: list[Frame] = []
-    seen: list[Frame] = []
+@contextmanager
+def stream(base: str, headers: dict[str, str], **params: Any) -> Iterator[Iterator[Frame]]:
+    """The stream's frames as they arrive (a read waiting READ_TIMEOUT for one fails)."""
     with (
         httpx.Client(base_url=base, timeout=READ_TIMEOUT) as http,
         http.stream("GET", "/v1/events/stream", headers=headers, params=params) as response,
@@ -69,12 +65,32 @@ def collect(
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert "Part2-Redisclosure-Notice" in response.headers
-        for frame in frames(response):
-            seen.append(frame)
+        yield frames(response)
+
+
+def until(arriving: Iterator[Frame], done: Callable[[Frame], bool]) -> list[Frame]:
+    """Frames read up to and including the first that is `done`."""
+    seen: list[Frame] = []
+    for frame in arriving:
+        seen.append(frame)
+        if done(frame):
+            return seen
+    raise AssertionError("the stream ended")
+
+
+def collect(
+    base: str, headers: dict[str, str], count: int, **params: Any
+) -> tuple[list[Frame], list[Frame]]:
+    """Read the stream until `count` events arrived; return (events, every frame)."""
+    with stream(base, headers, **params) as arriving:
+        events: list[Frame] = []
+
+        def enough(frame: Frame) -> bool:
             if frame.data:
                 events.append(frame)
-            if len(events) >= count:
-                break
+            return len(events) >= count
+
+        seen = until(arriving, enough)
     return events, seen
 
 
@@ -104,34 +120,34 @@ def test_stream_resumes_from_last_event_id(server: str) -> None:
 
 
 def test_stream_delivers_live_events_and_heartbeats(server: str) -> None:
-    """A connected client receives an event written after it connected, and heartbeat
-    comments while the log is quiet."""
+    """A connected client gets heartbeat comments while the log is quiet, then an event
+    written after it connected. No sleeps: each step waits for the frame it expects."""
     participant = write(server, "/v1/participants", admission())["participant_id"]
-
-    def later() -> None:
-        time.sleep(0.8)
-        write(server, f"/v1/participants/{participant}/sessions", session())
-
-    writer = threading.Thread(target=later)
-    writer.start()
-    events, seen = collect(server, auditor(), 3, after=0)
-    writer.join()
-    assert events[-1].event == "org.continuum.participant.session_attended.v1"
-    assert any(f.comment == "heartbeat" for f in seen)
+    with stream(server, auditor(), after=0) as arriving:
+        until(arriving, lambda f: f.event == "org.continuum.participant.admitted.v1")
+        until(arriving, lambda f: f.comment == "heartbeat")
+        written = write(server, f"/v1/participants/{participant}/sessions", session())
+        live = until(arriving, lambda f: bool(f.data))
+    assert live[-1].event == "org.continuum.participant.session_attended.v1"
+    assert live[-1].id == str(written["position"])
 
 
 def test_stream_applies_consent(server: str) -> None:
-    """An integrator's stream carries only consented participants; withheld positions are
-    passed with id-only frames, so its Last-Event-ID moves on."""
-    hidden = write(server, "/v1/participants", admission())["participant_id"]
+    """An integrator's stream carries only consented participants; positions it withholds
+    are passed with an id-only frame, so its Last-Event-ID moves past them."""
     shown = write(server, "/v1/participants", admission())["participant_id"]
     with httpx.Client(base_url=server) as http:
         response = grant(http, shown)  # type: ignore[arg-type]  # same API as TestClient
     assert response.status_code == 201
-    events, seen = collect(server, integrator(), 2)
-    assert {f.cloud_event["subject"] for f in events} == {shown}
-    assert hidden not in json.dumps([f.data for f in seen])
-    assert any(f.id and not f.data for f in seen) or int(events[0].id or 0) > 2
+    hidden = write(server, "/v1/participants", admission())  # after every shown event
+    with stream(server, integrator()) as arriving:
+        seen = until(arriving, lambda f: f.id is not None and not f.data)
+    events = [f for f in seen if f.data]
+    assert [f.cloud_event["subject"] for f in events] == [shown, shown]
+    assert hidden["participant_id"] not in json.dumps([f.data for f in seen])
+    # The id-only frame comes after the shown events and names the last withheld position.
+    assert seen[-1].id == str(hidden["position"])
+    assert int(seen[-1].id) > int(events[-1].id or 0)
 
 
 def test_reference_consumer_resumes_from_its_checkpoint_file(server: str, tmp_path: Path) -> None:

@@ -3,7 +3,12 @@ that outlives the process)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from api.bootstrap import Service
+from api.storage.views import Views
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -15,3 +20,11 @@ def url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def store_url(url: str) -> str:
     return url
+
+
+@pytest.fixture
+def views(service: Service) -> Iterator[Views]:
+    """The service's participant views, not following the log unless a test starts them."""
+    opened = service.views
+    yield opened
+    opened.stop()

@@ -55,6 +55,12 @@ def check_backend(result: dict[str, Any]) -> None:
         assert all(set(r) >= {"p99_ms", "connections_per_worker"} for r in http["rounds"])
         assert {"ratio", "p99_ratio"} <= set(http), name
     assert result["http"]["timeline_bytes"] > 0
+    # The compliance read before and after read-your-writes, and the lag /metrics showed.
+    ryw = result["read_your_writes"]
+    for name in ("row_only_before", "consistent_row_current", "consistent_row_one_event_behind"):
+        assert ryw[name]["p99_ms"] >= ryw[name]["p50_ms"] > 0, name
+    lag = result["http"]["view_lag_during_session_writes"]
+    assert lag["scrapes"] > 0 and lag["lag_events_after_load"] == 0, lag
 
 
 def test_sqlite_run_writes_every_measurement(

@@ -74,3 +74,19 @@ def test_each_worker_freezes_its_startup_heap(monkeypatch: pytest.MonkeyPatch) -
             app.state.application.close()
     finally:
         gc.unfreeze()
+
+
+def test_metrics_sum_every_workers_counts(database_url: str) -> None:
+    """Whichever worker answers a scrape, it counts the appends of both (multiprocess mode)."""
+    if database_url.startswith("memory"):
+        pytest.skip("an in-memory store cannot be shared by worker processes")
+    token = mint_token(SECRET, role=Role.CLINICIAN, sub="dr-1", programs=[PROGRAM])
+    with server(database_url, workers=2) as base_url:
+        for _ in range(12):  # a new connection each: the kernel spreads them over both
+            with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                              timeout=30) as one:  # fmt: skip
+                assert one.post("/v1/participants", json=ADMIT).status_code == 201
+        for _ in range(4):
+            with httpx.Client(base_url=base_url, timeout=30) as scraper:
+                text = scraper.get("/metrics").text
+            assert 'continuum_events_appended_total{type="Admitted"} 12.0' in text

@@ -72,7 +72,11 @@ def test_one_process_folds_and_another_takes_over_when_it_stops(services: list[S
     commits = [counting_commits(first), counting_commits(second)]
     for views in (first, second):
         views.start()
-    assert until(lambda: leads(first) or leads(second))
+    # Until its LISTEN connection is up a process folds anyway (it cannot contend for the
+    # lease yet): wait for both to be connected, then for one of them to hold the lease.
+    assert until(lambda: all(v.listener is not None and v.listener.connected.is_set()
+                             for v in (first, second)))  # fmt: skip
+    assert until(lambda: leads(first) != leads(second))
 
     positions = [admit(services[n % 2]) for n in range(6)]
 
