@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
+from domain import participant_entries as entries
 from domain import participant_events as ev
 from domain import participant_records as records
 from domain.chained import ChainedAggregate
@@ -46,13 +47,8 @@ from domain.levels import CriteriaEdition, LevelOfCare
 from domain.participant_events import CORRECTABLE_ENTRIES, ENVELOPE_FIELDS
 from domain.values import (
     AgeGroup,
-    DimensionRatings,
     DischargeReason,
-    Modality,
     Pathway,
-    ScreeningResult,
-    ServiceType,
-    check_duration_minutes,
     parse_choice,
 )
 
@@ -268,64 +264,15 @@ class Participant(ChainedAggregate):
         )
 
     def record_session(self, command: RecordSession, *, recorded_by: str, now: datetime) -> None:
-        parsed_service = parse_choice(ServiceType, command.service, "service")
-        check_duration_minutes(command.duration_minutes)
-        modality = command.modality
-        parsed_modality = None if modality is None else parse_choice(Modality, modality, "modality")
-        if command.track is not None:
-            check_text(command.track, "track")
-        self.check_active_at(command.started_at, "started_at", now)
-        self._trigger(
-            self.SessionAttended if command.attended else self.SessionMissed,
-            now,
-            service=parsed_service.value,
-            duration_minutes=command.duration_minutes,
-            modality=parsed_modality.value if parsed_modality else None,
-            track=command.track,
-            occurred_at=command.started_at,
-            recorded_by=recorded_by,
-        )
+        entries.record_session(self, command, recorded_by=recorded_by, now=now)
 
     def record_screening(
         self, command: RecordScreening, *, recorded_by: str, now: datetime
     ) -> None:
-        screening = ScreeningResult.parse(
-            command.specimen, command.status, command.results, command.prescribed
-        )
-        self.check_active_at(command.collected_at, "collected_at", now)
-        self._trigger(
-            self.ScreeningResultRecorded,
-            now,
-            specimen=screening.specimen.value,
-            status=screening.status.value,
-            results={name: result.value for name, result in sorted(screening.results.items())},
-            prescribed=sorted(screening.prescribed),
-            occurred_at=command.collected_at,
-            recorded_by=recorded_by,
-        )
+        entries.record_screening(self, command, recorded_by=recorded_by, now=now)
 
     def reassess(self, command: Reassess, *, recorded_by: str, now: datetime) -> None:
-        ratings = DimensionRatings.parse(command.dimensions)
-        current = records.late_in_last_episode(
-            self, command.assessed_at, now
-        ) or self.check_active_at(command.assessed_at, "assessed_at", now)
-        edition = command.criteria_edition or current.edition.value
-        recommended = LevelOfCare.parse(
-            command.recommended_level, edition, field="recommended_level"
-        )
-        decided = LevelOfCare.parse(command.decided_level, edition, field="decided_level")
-        check_text(command.rationale, "rationale", required=False)
-        self._trigger(
-            self.Reassessed,
-            now,
-            dimensions=ratings.as_dict(),
-            recommended_level=recommended.code,
-            decided_level=decided.code,
-            criteria_edition=decided.edition.value,
-            rationale=command.rationale,
-            occurred_at=command.assessed_at,
-            recorded_by=recorded_by,
-        )
+        entries.reassess(self, command, recorded_by=recorded_by, now=now)
 
     def discharge(self, command: Discharge, *, recorded_by: str, now: datetime) -> None:
         parsed_reason = parse_choice(DischargeReason, command.reason, "reason")
