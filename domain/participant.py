@@ -8,6 +8,7 @@ later version of the code; value objects are rebuilt from them on the way in and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
@@ -171,29 +172,10 @@ class Participant(ChainedAggregate):
 
     def execute(self, command: ParticipantCommand, *, recorded_by: str, now: datetime) -> None:
         """Apply any participant command to this stream (pending until saved)."""
-        match command:
-            case Admit():
-                self.admit(command, recorded_by=recorded_by, now=now)
-            case ChangeLevel():
-                self.change_level(command, recorded_by=recorded_by, now=now)
-            case RecordSession():
-                self.record_session(command, recorded_by=recorded_by, now=now)
-            case RecordScreening():
-                self.record_screening(command, recorded_by=recorded_by, now=now)
-            case Reassess():
-                self.reassess(command, recorded_by=recorded_by, now=now)
-            case Discharge():
-                self.discharge(command, recorded_by=recorded_by, now=now)
-            case CorrectEntry():
-                self.correct_entry(command, recorded_by=recorded_by, now=now)
-            case Prescribe():
-                records.prescribe(self, command, recorded_by=recorded_by, now=now)
-            case EndPrescription():
-                records.end_prescription(self, command, recorded_by=recorded_by, now=now)
-            case RecordRecertification():
-                records.record_recertification(self, command, recorded_by=recorded_by, now=now)
-            case RecordDischargeSummary():
-                records.record_discharge_summary(self, command, recorded_by=recorded_by, now=now)
+        handler = COMMAND_HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a participant command: {type(command).__name__}")
+        handler(self, command, recorded_by=recorded_by, now=now)
 
     def admit(self, command: Admit, *, recorded_by: str, now: datetime) -> None:
         check_text(command.program_id, "program_id")
@@ -219,8 +201,10 @@ class Participant(ChainedAggregate):
             raise AlreadyActive(f"participant is already in episode {self.episode}")
         if self.discharged_at is not None and admitted_at < self.discharged_at:
             raise BeforeAdmission("a readmission cannot precede the previous discharge")
-        self._trigger(
+        self.record(
             self.Admitted,
+            admitted_at,
+            recorded_by,
             now,
             program_id=command.program_id,
             age_group=parse_choice(AgeGroup, command.age_group, "age_group").value,
@@ -229,8 +213,6 @@ class Participant(ChainedAggregate):
             pathway=parsed_pathway.value,
             referred_from_level=referred.code if referred else None,
             episode=self.episode + 1,
-            occurred_at=admitted_at,
-            recorded_by=recorded_by,
         )
 
     def change_level(self, command: ChangeLevel, *, recorded_by: str, now: datetime) -> None:
@@ -252,15 +234,15 @@ class Participant(ChainedAggregate):
             event_class = self.LevelRecoded
         else:
             event_class = self.SteppedDown if target < reference else self.SteppedUp
-        self._trigger(
+        self.record(
             event_class,
+            effective_at,
+            recorded_by,
             now,
             from_level=current.code,
             to_level=target.code,
             criteria_edition=target.edition.value,
             reason=command.reason,
-            occurred_at=effective_at,
-            recorded_by=recorded_by,
         )
 
     def record_session(self, command: RecordSession, *, recorded_by: str, now: datetime) -> None:
@@ -290,13 +272,13 @@ class Participant(ChainedAggregate):
             if command.to_level is None
             else LevelOfCare.parse(command.to_level, current.edition.value, field="to_level")
         )
-        self._trigger(
+        self.record(
             self.Discharged,
+            discharged_at,
+            recorded_by,
             now,
             reason=parsed_reason.value,
             to_level=referred.code if referred else None,
-            occurred_at=discharged_at,
-            recorded_by=recorded_by,
         )
 
     def correct_entry(self, command: CorrectEntry, *, recorded_by: str, now: datetime) -> None:
@@ -341,8 +323,35 @@ class Participant(ChainedAggregate):
             raise BeforeAdmission(f"{field} is before the admission of episode {self.episode}")
         return self.level
 
-    def _trigger(self, event_class: type[Event], now: datetime, **fields: Any) -> None:
-        self.trigger_event(event_class, timestamp=now, **fields)
+    def record(
+        self,
+        event_class: type[Event],
+        occurred_at: datetime,
+        recorded_by: str,
+        now: datetime,
+        **fields: Any,
+    ) -> None:
+        """Trigger `event_class`: a fact of clinical time `occurred_at`, recorded at `now`."""
+        self.trigger_event(
+            event_class, timestamp=now, occurred_at=occurred_at, recorded_by=recorded_by, **fields
+        )
+
+
+# Each command type's handler: the aggregate's own methods and the functions of the sibling
+# modules all take (participant, command, *, recorded_by, now).
+COMMAND_HANDLERS: dict[type, Callable[..., None]] = {
+    Admit: Participant.admit,
+    ChangeLevel: Participant.change_level,
+    RecordSession: entries.record_session,
+    RecordScreening: entries.record_screening,
+    Reassess: entries.reassess,
+    Discharge: Participant.discharge,
+    CorrectEntry: records.correct_entry,
+    Prescribe: records.prescribe,
+    EndPrescription: records.end_prescription,
+    RecordRecertification: records.record_recertification,
+    RecordDischargeSummary: records.record_discharge_summary,
+}
 
 
 __all__ = [

@@ -37,15 +37,15 @@ def record_session(
     if command.track is not None:
         check_text(command.track, "track")
     participant.check_active_at(command.started_at, "started_at", now)
-    participant.trigger_event(
+    participant.record(
         participant.SessionAttended if command.attended else participant.SessionMissed,
-        timestamp=now,
+        command.started_at,
+        recorded_by,
+        now,
         service=parsed_service.value,
         duration_minutes=command.duration_minutes,
         modality=parsed_modality.value if parsed_modality else None,
         track=command.track,
-        occurred_at=command.started_at,
-        recorded_by=recorded_by,
     )
 
 
@@ -57,15 +57,15 @@ def record_screening(
         command.specimen, command.status, command.results, command.prescribed
     )
     participant.check_active_at(command.collected_at, "collected_at", now)
-    participant.trigger_event(
+    participant.record(
         participant.ScreeningResultRecorded,
-        timestamp=now,
+        command.collected_at,
+        recorded_by,
+        now,
         specimen=screening.specimen.value,
         status=screening.status.value,
         results={name: result.value for name, result in sorted(screening.results.items())},
         prescribed=sorted(screening.prescribed),
-        occurred_at=command.collected_at,
-        recorded_by=recorded_by,
     )
 
 
@@ -81,14 +81,14 @@ def reassess(
     recommended = LevelOfCare.parse(command.recommended_level, edition, field="recommended_level")
     decided = LevelOfCare.parse(command.decided_level, edition, field="decided_level")
     check_text(command.rationale, "rationale", required=False)
-    participant.trigger_event(
+    participant.record(
         participant.Reassessed,
-        timestamp=now,
+        command.assessed_at,
+        recorded_by,
+        now,
         dimensions=ratings.as_dict(),
         recommended_level=recommended.code,
         decided_level=decided.code,
         criteria_edition=decided.edition.value,
         rationale=command.rationale,
-        occurred_at=command.assessed_at,
-        recorded_by=recorded_by,
     )
