@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain import participant_records as records
-from domain.checks import check_text
+from domain.checks import check_optional_text, check_text
 from domain.commands import Reassess, RecordScreening, RecordSession
 from domain.levels import LevelOfCare
 from domain.values import (
@@ -34,8 +34,7 @@ def record_session(
     check_duration_minutes(command.duration_minutes)
     modality = command.modality
     parsed_modality = None if modality is None else parse_choice(Modality, modality, "modality")
-    if command.track is not None:
-        check_text(command.track, "track")
+    check_optional_text(command.track, "track")
     participant.check_active_at(command.started_at, "started_at", now)
     participant.record(
         participant.SessionAttended if command.attended else participant.SessionMissed,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
 
-from domain.checks import check_text
+from domain.checks import check_optional_text, check_text
 from domain.commands import (
     CorrectEntry,
     EndPrescription,
@@ -84,8 +84,7 @@ def end_prescription(
 def record_recertification(
     participant: Participant, command: RecordRecertification, *, recorded_by: str, now: datetime
 ) -> None:
-    if command.note is not None:
-        check_text(command.note, "note", required=False)
+    check_optional_text(command.note, "note", required=False)
     participant.check_active_at(command.certified_at, "certified_at", now)
     participant.record(
         participant.RecertificationRecorded,
@@ -100,8 +99,7 @@ def record_discharge_summary(
     participant: Participant, command: RecordDischargeSummary, *, recorded_by: str, now: datetime
 ) -> None:
     """A summary belongs to the last, discharged episode and is written after its discharge."""
-    if command.text is not None:
-        check_text(command.text, "text", required=False)
+    check_optional_text(command.text, "text", required=False)
     participant.check_time(command.completed_at, "completed_at", now)
     if participant.status != "discharged" or participant.discharged_at is None:
         raise NotDischarged("a discharge summary needs a discharged episode")
