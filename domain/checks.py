@@ -17,6 +17,12 @@ def check_aware(value: object, field: str) -> datetime:
     return value
 
 
+def check_optional_text(value: object, field: str, *, required: bool = True) -> None:
+    """As `check_text` when given; a field left out (None) passes."""
+    if value is not None:
+        check_text(value, field, required=required)
+
+
 def check_text(value: object, field: str, *, required: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidValue(field, "must be text")

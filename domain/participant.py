@@ -8,10 +8,12 @@ later version of the code; value objects are rebuilt from them on the way in and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
+from domain import participant_entries as entries
 from domain import participant_events as ev
 from domain import participant_records as records
 from domain.chained import ChainedAggregate
@@ -46,13 +48,8 @@ from domain.levels import CriteriaEdition, LevelOfCare
 from domain.participant_events import CORRECTABLE_ENTRIES, ENVELOPE_FIELDS
 from domain.values import (
     AgeGroup,
-    DimensionRatings,
     DischargeReason,
-    Modality,
     Pathway,
-    ScreeningResult,
-    ServiceType,
-    check_duration_minutes,
     parse_choice,
 )
 
@@ -175,29 +172,10 @@ class Participant(ChainedAggregate):
 
     def execute(self, command: ParticipantCommand, *, recorded_by: str, now: datetime) -> None:
         """Apply any participant command to this stream (pending until saved)."""
-        match command:
-            case Admit():
-                self.admit(command, recorded_by=recorded_by, now=now)
-            case ChangeLevel():
-                self.change_level(command, recorded_by=recorded_by, now=now)
-            case RecordSession():
-                self.record_session(command, recorded_by=recorded_by, now=now)
-            case RecordScreening():
-                self.record_screening(command, recorded_by=recorded_by, now=now)
-            case Reassess():
-                self.reassess(command, recorded_by=recorded_by, now=now)
-            case Discharge():
-                self.discharge(command, recorded_by=recorded_by, now=now)
-            case CorrectEntry():
-                self.correct_entry(command, recorded_by=recorded_by, now=now)
-            case Prescribe():
-                records.prescribe(self, command, recorded_by=recorded_by, now=now)
-            case EndPrescription():
-                records.end_prescription(self, command, recorded_by=recorded_by, now=now)
-            case RecordRecertification():
-                records.record_recertification(self, command, recorded_by=recorded_by, now=now)
-            case RecordDischargeSummary():
-                records.record_discharge_summary(self, command, recorded_by=recorded_by, now=now)
+        handler = COMMAND_HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a participant command: {type(command).__name__}")
+        handler(self, command, recorded_by=recorded_by, now=now)
 
     def admit(self, command: Admit, *, recorded_by: str, now: datetime) -> None:
         check_text(command.program_id, "program_id")
@@ -223,8 +201,10 @@ class Participant(ChainedAggregate):
             raise AlreadyActive(f"participant is already in episode {self.episode}")
         if self.discharged_at is not None and admitted_at < self.discharged_at:
             raise BeforeAdmission("a readmission cannot precede the previous discharge")
-        self._trigger(
+        self.record(
             self.Admitted,
+            admitted_at,
+            recorded_by,
             now,
             program_id=command.program_id,
             age_group=parse_choice(AgeGroup, command.age_group, "age_group").value,
@@ -233,8 +213,6 @@ class Participant(ChainedAggregate):
             pathway=parsed_pathway.value,
             referred_from_level=referred.code if referred else None,
             episode=self.episode + 1,
-            occurred_at=admitted_at,
-            recorded_by=recorded_by,
         )
 
     def change_level(self, command: ChangeLevel, *, recorded_by: str, now: datetime) -> None:
@@ -256,76 +234,27 @@ class Participant(ChainedAggregate):
             event_class = self.LevelRecoded
         else:
             event_class = self.SteppedDown if target < reference else self.SteppedUp
-        self._trigger(
+        self.record(
             event_class,
+            effective_at,
+            recorded_by,
             now,
             from_level=current.code,
             to_level=target.code,
             criteria_edition=target.edition.value,
             reason=command.reason,
-            occurred_at=effective_at,
-            recorded_by=recorded_by,
         )
 
     def record_session(self, command: RecordSession, *, recorded_by: str, now: datetime) -> None:
-        parsed_service = parse_choice(ServiceType, command.service, "service")
-        check_duration_minutes(command.duration_minutes)
-        modality = command.modality
-        parsed_modality = None if modality is None else parse_choice(Modality, modality, "modality")
-        if command.track is not None:
-            check_text(command.track, "track")
-        self.check_active_at(command.started_at, "started_at", now)
-        self._trigger(
-            self.SessionAttended if command.attended else self.SessionMissed,
-            now,
-            service=parsed_service.value,
-            duration_minutes=command.duration_minutes,
-            modality=parsed_modality.value if parsed_modality else None,
-            track=command.track,
-            occurred_at=command.started_at,
-            recorded_by=recorded_by,
-        )
+        entries.record_session(self, command, recorded_by=recorded_by, now=now)
 
     def record_screening(
         self, command: RecordScreening, *, recorded_by: str, now: datetime
     ) -> None:
-        screening = ScreeningResult.parse(
-            command.specimen, command.status, command.results, command.prescribed
-        )
-        self.check_active_at(command.collected_at, "collected_at", now)
-        self._trigger(
-            self.ScreeningResultRecorded,
-            now,
-            specimen=screening.specimen.value,
-            status=screening.status.value,
-            results={name: result.value for name, result in sorted(screening.results.items())},
-            prescribed=sorted(screening.prescribed),
-            occurred_at=command.collected_at,
-            recorded_by=recorded_by,
-        )
+        entries.record_screening(self, command, recorded_by=recorded_by, now=now)
 
     def reassess(self, command: Reassess, *, recorded_by: str, now: datetime) -> None:
-        ratings = DimensionRatings.parse(command.dimensions)
-        current = records.late_in_last_episode(
-            self, command.assessed_at, now
-        ) or self.check_active_at(command.assessed_at, "assessed_at", now)
-        edition = command.criteria_edition or current.edition.value
-        recommended = LevelOfCare.parse(
-            command.recommended_level, edition, field="recommended_level"
-        )
-        decided = LevelOfCare.parse(command.decided_level, edition, field="decided_level")
-        check_text(command.rationale, "rationale", required=False)
-        self._trigger(
-            self.Reassessed,
-            now,
-            dimensions=ratings.as_dict(),
-            recommended_level=recommended.code,
-            decided_level=decided.code,
-            criteria_edition=decided.edition.value,
-            rationale=command.rationale,
-            occurred_at=command.assessed_at,
-            recorded_by=recorded_by,
-        )
+        entries.reassess(self, command, recorded_by=recorded_by, now=now)
 
     def discharge(self, command: Discharge, *, recorded_by: str, now: datetime) -> None:
         parsed_reason = parse_choice(DischargeReason, command.reason, "reason")
@@ -343,13 +272,13 @@ class Participant(ChainedAggregate):
             if command.to_level is None
             else LevelOfCare.parse(command.to_level, current.edition.value, field="to_level")
         )
-        self._trigger(
+        self.record(
             self.Discharged,
+            discharged_at,
+            recorded_by,
             now,
             reason=parsed_reason.value,
             to_level=referred.code if referred else None,
-            occurred_at=discharged_at,
-            recorded_by=recorded_by,
         )
 
     def correct_entry(self, command: CorrectEntry, *, recorded_by: str, now: datetime) -> None:
@@ -394,8 +323,35 @@ class Participant(ChainedAggregate):
             raise BeforeAdmission(f"{field} is before the admission of episode {self.episode}")
         return self.level
 
-    def _trigger(self, event_class: type[Event], now: datetime, **fields: Any) -> None:
-        self.trigger_event(event_class, timestamp=now, **fields)
+    def record(
+        self,
+        event_class: type[Event],
+        occurred_at: datetime,
+        recorded_by: str,
+        now: datetime,
+        **fields: Any,
+    ) -> None:
+        """Trigger `event_class`: a fact of clinical time `occurred_at`, recorded at `now`."""
+        self.trigger_event(
+            event_class, timestamp=now, occurred_at=occurred_at, recorded_by=recorded_by, **fields
+        )
+
+
+# Each command type's handler: the aggregate's own methods and the functions of the sibling
+# modules all take (participant, command, *, recorded_by, now).
+COMMAND_HANDLERS: dict[type, Callable[..., None]] = {
+    Admit: Participant.admit,
+    ChangeLevel: Participant.change_level,
+    RecordSession: entries.record_session,
+    RecordScreening: entries.record_screening,
+    Reassess: entries.reassess,
+    Discharge: Participant.discharge,
+    CorrectEntry: records.correct_entry,
+    Prescribe: records.prescribe,
+    EndPrescription: records.end_prescription,
+    RecordRecertification: records.record_recertification,
+    RecordDischargeSummary: records.record_discharge_summary,
+}
 
 
 __all__ = [

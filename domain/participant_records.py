@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
 
-from domain.checks import check_text
+from domain.checks import check_optional_text, check_text
 from domain.commands import (
     CorrectEntry,
     EndPrescription,
@@ -49,14 +49,14 @@ def prescribe(
         raise InTheFuture(f"started_on {command.started_on.isoformat()} is later than today")
     if command.ended_on is not None and command.ended_on < command.started_on:
         raise InvalidValue("ended_on", "must not be before started_on")
-    participant.trigger_event(
+    participant.record(
         participant.MedicationPrescribed,
-        timestamp=now,
+        datetime.combine(command.started_on, time.min, tzinfo=UTC),
+        recorded_by,
+        now,
         medication=medication,
         started_on=command.started_on.isoformat(),
         ended_on=None if command.ended_on is None else command.ended_on.isoformat(),
-        occurred_at=datetime.combine(command.started_on, time.min, tzinfo=UTC),
-        recorded_by=recorded_by,
     )
 
 
@@ -71,28 +71,27 @@ def end_prescription(
         raise PrescriptionEnded(f"prescription {prescription_id} already ended on {ended}")
     if command.ended_on.isoformat() < str(started):
         raise InvalidValue("ended_on", "must not be before the prescription's started_on")
-    participant.trigger_event(
+    participant.record(
         participant.MedicationEnded,
-        timestamp=now,
+        datetime.combine(command.ended_on, time.min, tzinfo=UTC),
+        recorded_by,
+        now,
         prescription_id=prescription_id,
         ended_on=command.ended_on.isoformat(),
-        occurred_at=datetime.combine(command.ended_on, time.min, tzinfo=UTC),
-        recorded_by=recorded_by,
     )
 
 
 def record_recertification(
     participant: Participant, command: RecordRecertification, *, recorded_by: str, now: datetime
 ) -> None:
-    if command.note is not None:
-        check_text(command.note, "note", required=False)
+    check_optional_text(command.note, "note", required=False)
     participant.check_active_at(command.certified_at, "certified_at", now)
-    participant.trigger_event(
+    participant.record(
         participant.RecertificationRecorded,
-        timestamp=now,
+        command.certified_at,
+        recorded_by,
+        now,
         note=command.note,
-        occurred_at=command.certified_at,
-        recorded_by=recorded_by,
     )
 
 
@@ -100,8 +99,7 @@ def record_discharge_summary(
     participant: Participant, command: RecordDischargeSummary, *, recorded_by: str, now: datetime
 ) -> None:
     """A summary belongs to the last, discharged episode and is written after its discharge."""
-    if command.text is not None:
-        check_text(command.text, "text", required=False)
+    check_optional_text(command.text, "text", required=False)
     participant.check_time(command.completed_at, "completed_at", now)
     if participant.status != "discharged" or participant.discharged_at is None:
         raise NotDischarged("a discharge summary needs a discharged episode")
@@ -109,12 +107,12 @@ def record_discharge_summary(
         raise BeforeDischarge(
             f"completed_at is before the discharge ({participant.discharged_at.isoformat()})"
         )
-    participant.trigger_event(
+    participant.record(
         participant.DischargeSummaryRecorded,
-        timestamp=now,
+        command.completed_at,
+        recorded_by,
+        now,
         text=command.text,
-        occurred_at=command.completed_at,
-        recorded_by=recorded_by,
     )
 
 
@@ -134,13 +132,13 @@ def correct_entry(
         )
     if str(event_id) in participant.corrected:
         raise AlreadyCorrected(f"event {event_id} is already marked entered-in-error")
-    participant.trigger_event(
+    participant.record(
         participant.EntryCorrected,
-        timestamp=now,
+        now,
+        recorded_by,
+        now,
         corrected_event_id=event_id,
         reason=command.reason,
-        occurred_at=now,
-        recorded_by=recorded_by,
     )
 
 

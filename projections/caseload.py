@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from projections import level_of_care
 from projections.compliance import ComplianceReport
 from projections.level_of_care import LevelOfCareState
 from projections.weeks import local_date
@@ -98,16 +97,3 @@ def build(
             for program, rows in programs.items()
         },
     )
-
-
-def fold(
-    events: Iterable[object],
-    reports: Mapping[str, ComplianceReport],
-    as_of: date,
-    *,
-    include_discharged: bool = False,
-    timezone: str = "UTC",
-) -> Caseload:
-    """The caseload straight from an interleaved event log (see `build`)."""
-    states = level_of_care.fold_all(events).values()
-    return build(states, reports, as_of, include_discharged=include_discharged, timezone=timezone)

@@ -11,7 +11,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.errors import TransactionRollback
 from psycopg.sql import SQL, Composed, Identifier
 
-from projections.view_store import VIEW_NAME, ViewRow, ViewStore
+from projections.view_store import VIEW_NAME, ViewFilter, ViewRow, ViewStore
 
 _COLUMNS = SQL("participant_id, program_id, status, level, state")
 
@@ -193,29 +193,20 @@ class PostgresViewStore(ViewStore):
             )
         return True
 
-    def select(
-        self,
-        *,
-        program_ids: Sequence[str] | None = None,
-        level: str | None = None,
-        status: str | None = None,
-    ) -> list[ViewRow]:
+    def select_where(self, where: ViewFilter) -> list[ViewRow]:
         clauses: list[Composed | SQL] = []
         params: list[Any] = []
-        if program_ids is not None:
+        if where.program_ids is not None:
             clauses.append(SQL("program_id = ANY(%s)"))
-            params.append(list(program_ids))
-        if level is not None:
-            clauses.append(SQL("level=%s"))
-            params.append(level)
-        if status is not None:
-            clauses.append(SQL("status=%s"))
-            params.append(status)
-        where = SQL(" WHERE ") + SQL(" AND ").join(clauses) if clauses else SQL("")
+            params.append(list(where.program_ids))
+        for column, value in where.equalities():
+            clauses.append(SQL("{}=%s").format(Identifier(column)))
+            params.append(value)
+        sql_where = SQL(" WHERE ") + SQL(" AND ").join(clauses) if clauses else SQL("")
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 SQL("SELECT {} FROM {}.{}{} ORDER BY participant_id").format(
-                    _COLUMNS, *self.table, where
+                    _COLUMNS, *self.table, sql_where
                 ),
                 params,
             )

@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.view_store import VIEW_NAME, ViewRow, ViewStore
+from projections.view_store import VIEW_NAME, ViewFilter, ViewRow, ViewStore
 
 _COLUMNS = "participant_id, program_id, status, level, state"
 
@@ -127,34 +127,25 @@ class SQLiteViewStore(ViewStore):
             self.tracking_recorder._insert_tracking(c, self.tracking(reached))
         return True
 
-    def select(
-        self,
-        *,
-        program_ids: Sequence[str] | None = None,
-        level: str | None = None,
-        status: str | None = None,
-    ) -> list[ViewRow]:
-        where, params = _filters(program_ids, level, status)
+    def select_where(self, where: ViewFilter) -> list[ViewRow]:
+        clauses, params = _filters(where)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT {_COLUMNS} FROM {self.table}{where} ORDER BY participant_id", params)
+            c.execute(
+                f"SELECT {_COLUMNS} FROM {self.table}{clauses} ORDER BY participant_id", params
+            )
             return [ViewRow(*r) for r in c.fetchall()]
 
     def all_rows(self) -> Iterable[ViewRow]:
         return self.select()
 
 
-def _filters(
-    program_ids: Sequence[str] | None, level: str | None, status: str | None
-) -> tuple[str, list[Any]]:
+def _filters(where: ViewFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
-    if program_ids is not None:
-        clauses.append(f"program_id IN ({','.join('?' * len(program_ids)) or 'NULL'})")
-        params.extend(program_ids)
-    if level is not None:
-        clauses.append("level=?")
-        params.append(level)
-    if status is not None:
-        clauses.append("status=?")
-        params.append(status)
+    if where.program_ids is not None:
+        clauses.append(f"program_id IN ({','.join('?' * len(where.program_ids)) or 'NULL'})")
+        params.extend(where.program_ids)
+    for column, value in where.equalities():
+        clauses.append(f"{column}=?")
+        params.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

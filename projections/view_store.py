@@ -37,6 +37,27 @@ def partition_name(view_name: str, index: int, count: int) -> str:
     return f"{view_name}#{index}/{count}"
 
 
+@dataclass(frozen=True)
+class ViewFilter:
+    """What a read of the views asks for: the programs, level and status to keep (None: any)."""
+
+    program_ids: Sequence[str] | None = None
+    level: str | None = None
+    status: str | None = None
+
+    def equalities(self) -> list[tuple[str, str]]:
+        """(column, value) for the single-value filters that are set, for SQL backends."""
+        pairs = (("level", self.level), ("status", self.status))
+        return [(column, value) for column, value in pairs if value is not None]
+
+    def matches(self, row: ViewRow) -> bool:
+        return (
+            (self.program_ids is None or row.program_id in self.program_ids)
+            and (self.level is None or row.level == self.level)
+            and (self.status is None or row.status == self.status)
+        )
+
+
 class ViewStore(ABC):
     """A participant-views table and its tracking position in one store.
 
@@ -124,14 +145,19 @@ class ViewStore(ABC):
         """Switch to `fresh`'s table and position in one transaction, if `fresh` has reached
         this view's position; False (nothing changed) if it has not."""
 
-    @abstractmethod
     def select(
         self,
         *,
         program_ids: Sequence[str] | None = None,
         level: str | None = None,
         status: str | None = None,
-    ) -> list[ViewRow]: ...
+    ) -> list[ViewRow]:
+        """Rows in participant-id order; a filter left as None does not filter."""
+        return self.select_where(ViewFilter(program_ids, level, status))
+
+    @abstractmethod
+    def select_where(self, where: ViewFilter) -> list[ViewRow]:
+        """`select` for each backend: the rows `where` matches, in participant-id order."""
 
     @abstractmethod
     def all_rows(self) -> Iterable[ViewRow]:
@@ -188,22 +214,10 @@ class MemoryViewStore(ViewStore):
             self._rows.update({row.participant_id: row for row in rows})
             self._position = position
 
-    def select(
-        self,
-        *,
-        program_ids: Sequence[str] | None = None,
-        level: str | None = None,
-        status: str | None = None,
-    ) -> list[ViewRow]:
+    def select_where(self, where: ViewFilter) -> list[ViewRow]:
         with self._lock:
             rows = sorted(self._rows.values(), key=lambda r: r.participant_id)
-        return [
-            r
-            for r in rows
-            if (program_ids is None or r.program_id in program_ids)
-            and (level is None or r.level == level)
-            and (status is None or r.status == status)
-        ]
+        return [r for r in rows if where.matches(r)]
 
     def all_rows(self) -> Iterable[ViewRow]:
         return self.select()

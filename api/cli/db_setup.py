@@ -84,27 +84,28 @@ def hand_over(admin: str, schema: str, owner: str) -> None:
     """Make `owner` the owner of every table and function in `schema` (a store created before
     the roles belongs to whoever created it)."""
     with psycopg.connect(admin, autocommit=True) as conn:
-        tables = conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
-            (schema,),
-        ).fetchall()
-        for (table,) in tables:
-            conn.execute(
-                SQL("ALTER TABLE {}.{} OWNER TO {}").format(
-                    Identifier(schema), Identifier(table), Identifier(owner)
+        for kind, query in _OWNED:
+            for (name,) in conn.execute(query, (schema,)).fetchall():
+                conn.execute(
+                    SQL("ALTER {} {} OWNER TO {}").format(SQL(kind), SQL(name), Identifier(owner))
                 )
-            )
-        functions = conn.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p "
-            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
-            (schema,),
-        ).fetchall()
-        for (signature,) in functions:
-            # regprocedure's text is the function's own qualified, quoted signature.
-            conn.execute(
-                SQL("ALTER FUNCTION {} OWNER TO {}").format(SQL(signature), Identifier(owner))
-            )
+
+
+# What `hand_over` gives away, each listed by its qualified, quoted name: a table as
+# format('%I.%I') writes it, a function as regprocedure's text (its own signature).
+_OWNED = (
+    (
+        "TABLE",
+        "SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+    ),
+    (
+        "FUNCTION",
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
+    ),
+)
 
 
 def _as_role(url: str, role: str, password: str) -> str:

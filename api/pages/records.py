@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.http.bounds import EARLIEST_DAY, latest_day
-from api.pages import caseload_lines, charts, model
+from api.pages import caseload_lines, charts, model, timeline
 from api.pages.context import (
     Now,
     PageSession,
@@ -133,7 +133,7 @@ def _record_context(
         policy=application.policy_timeline(program_id),
     )
     report = history.compliance
-    weeks = model.timeline_weeks(in_clinical_order(known), report, tz)
+    weeks = timeline.timeline_weeks(in_clinical_order(known), report, tz)
     totals = model.weekly_totals(report)
     this_monday = week_start(model.local(moment, tz).date())
     return {
@@ -150,7 +150,7 @@ def _record_context(
         "chart": charts.hours_chart(totals),
         "journey": charts.journey(history.level_history, moment, tz),
         "journey_width": charts.JOURNEY_WIDTH,
-        "findings": model.findings(report, model.evidence_labels(weeks)),
+        "findings": model.findings(report, timeline.evidence_labels(weeks)),
         "known_at": known_at,
         "moment": model.local(moment, tz),
         "status_labels": model.WEEK_STATUS_LABELS,

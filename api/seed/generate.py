@@ -100,10 +100,7 @@ def plan_participant(seed: int, index: int, *, weeks: int, today: date) -> Journ
     track = rng.choice((MORNING, EVENING))
     # The stay's planned end; stays ending before today are discharged.
     if kind < 0.3:  # residential, then IOP
-        residential_days = rng.randint(28, 30)
-        end = admitted + timedelta(days=residential_days + rng.randint(35, 84))
-        last = min(end, today) - timedelta(days=1)
-        step_day = admitted + timedelta(days=residential_days)
+        end, last, step_day = _stepped_stay(rng, admitted, today, (28, 30), (35, 84))
         j.admit(admitted, program, "3.5", "primary")
         _attend(j, admitted + timedelta(days=1), min(last, step_day - timedelta(days=1)),
                 RESIDENTIAL, prescribed, miss_rate=0.0)  # fmt: skip
@@ -119,10 +116,7 @@ def plan_participant(seed: int, index: int, *, weeks: int, today: date) -> Journ
             _attend(j, step_day, last, track, prescribed)
             reassess_every_28_days(j, step_day, last, "2.1", (0, 1, 2, 1, 2, 1))
     elif kind < 0.5:  # partial hospitalization, then IOP
-        php_days = rng.randint(21, 35)
-        end = admitted + timedelta(days=php_days + rng.randint(28, 70))
-        last = min(end, today) - timedelta(days=1)
-        step_day = admitted + timedelta(days=php_days)
+        end, last, step_day = _stepped_stay(rng, admitted, today, (21, 35), (28, 70))
         j.admit(admitted, program, "2.5", "primary")
         _attend(j, admitted + timedelta(days=1), min(last, step_day - timedelta(days=1)),
                 PHP_DAY, prescribed)  # fmt: skip
@@ -144,6 +138,20 @@ def plan_participant(seed: int, index: int, *, weeks: int, today: date) -> Journ
     if rng.random() < 0.08:
         _correct_a_duplicate(j)
     return j
+
+
+def _stepped_stay(
+    rng: random.Random,
+    admitted: date,
+    today: date,
+    first_days: tuple[int, int],
+    then_days: tuple[int, int],
+) -> tuple[date, date, date]:
+    """A stay at a first level for a random number of `first_days`, then a random number of
+    `then_days` at the next: (the planned end, the last day to plan, the step's day)."""
+    at_first = rng.randint(*first_days)
+    end = admitted + timedelta(days=at_first + rng.randint(*then_days))
+    return end, min(end, today) - timedelta(days=1), admitted + timedelta(days=at_first)
 
 
 def _attend(

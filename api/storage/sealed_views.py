@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from api.storage.cells import Cells, Where
-from projections.view_store import ViewRow, ViewStore
+from projections.view_store import ViewFilter, ViewRow, ViewStore
 
 # One logical name for every view table (live, rebuilt, partition): a rebuilt table renamed
 # into place must still open, so the associated data names the view, not the physical table.
@@ -91,19 +91,15 @@ class SealedViewStore(ViewStore):
             raise TypeError("a sealed view is replaced by another sealed view")
         return self.inner.replace_with(fresh.inner)
 
-    def select(
-        self,
-        *,
-        program_ids: Sequence[str] | None = None,
-        level: str | None = None,
-        status: str | None = None,
-    ) -> list[ViewRow]:
-        found = self.inner.select(
-            program_ids=None
-            if program_ids is None
-            else [self.cells.tag(p, "program_id") for p in program_ids],
-            level=None if level is None else self.cells.tag(level, "level"),
-            status=None if status is None else self.cells.tag(status, "status"),
+    def select_where(self, where: ViewFilter) -> list[ViewRow]:
+        found = self.inner.select_where(
+            ViewFilter(
+                program_ids=None
+                if where.program_ids is None
+                else [self.cells.tag(p, "program_id") for p in where.program_ids],
+                level=None if where.level is None else self.cells.tag(where.level, "level"),
+                status=None if where.status is None else self.cells.tag(where.status, "status"),
+            )
         )
         return [open_row(self.cells, r) for r in found]
 

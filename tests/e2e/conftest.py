@@ -8,7 +8,7 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.e2e.support import OpenClient, admission, authorized_client, build_app
+from tests.e2e.support import OpenClient, admission, authorized_client, bearer, build_app
 
 
 @pytest.fixture
@@ -33,6 +33,22 @@ def client(database_url: str, open_client: OpenClient) -> TestClient:
 def participant(client: TestClient) -> str:
     """The id of a participant admitted at ADMITTED_AT to level 2.1 (stream version 2)."""
     response = client.post("/v1/participants", json=admission())
+    assert response.status_code == 201, response.text
+    return str(response.json()["participant_id"])
+
+
+@pytest.fixture
+def pages() -> Iterator[TestClient]:
+    """A client of an in-memory app for the pages: no cookies yet, redirects answered as
+    they are (a form post's 303) rather than followed."""
+    with TestClient(build_app("memory://"), follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def admitted(pages: TestClient) -> str:
+    """A participant admitted at 2.1 on Monday Feb 2 09:00 UTC, over the `pages` app."""
+    response = pages.post("/v1/participants", json=admission(), headers=bearer())
     assert response.status_code == 201, response.text
     return str(response.json()["participant_id"])
 

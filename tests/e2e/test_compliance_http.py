@@ -40,6 +40,12 @@ def write(client: TestClient, pid: str, resource: str, body: dict[str, Any]) -> 
     return receipt
 
 
+def change_level(client: TestClient, pid: str, to_level: str, day: float) -> dict[str, Any]:
+    """A level change to `to_level`, effective `day` days after the admission."""
+    body = level_change(to_level=to_level, effective_at=days_after_admission(day))
+    return write(client, pid, "level-changes", body)
+
+
 def groups(client: TestClient, pid: str, days: list[float], minutes: int = 180) -> list[str]:
     """Attended group sessions on the given days after admission; returns their event ids."""
     return [
@@ -126,12 +132,7 @@ def test_a_week_split_by_a_step_down_is_partial_week(client: TestClient) -> None
     is reported once per level, both partial_week."""
     pid = admit(client, level="2.5")
     groups(client, pid, [7, 8])
-    write(
-        client,
-        pid,
-        "level-changes",
-        level_change(to_level="2.1", effective_at=days_after_admission(9)),
-    )
+    change_level(client, pid, "2.1", 9)
 
     report = compliance(client, pid)
 

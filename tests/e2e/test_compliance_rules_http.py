@@ -18,7 +18,15 @@ from fastapi.testclient import TestClient
 
 from api.http.dependencies import clock
 from tests.e2e.support import NOW, days_after_admission, level_change, post, reassessment
-from tests.e2e.test_compliance_http import admit, compliance, findings, groups, week, write
+from tests.e2e.test_compliance_http import (
+    admit,
+    change_level,
+    compliance,
+    findings,
+    groups,
+    week,
+    write,
+)
 
 EARLY = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)  # a policy recorded here governs every test week
 
@@ -67,12 +75,7 @@ def test_weeks_after_stepping_down_from_residential_are_judged(client: TestClien
     """Given 3.5 -> 2.1 on Feb 4 and two weeks of 6 h with no reassessment, then both weeks
     are below_minimum with open weekly_hours findings (no taper after entering a level)."""
     pid = admit(client, level="3.5")
-    write(
-        client,
-        pid,
-        "level-changes",
-        level_change(to_level="2.1", effective_at=days_after_admission(2)),
-    )
+    change_level(client, pid, "2.1", 2)
     six_hours_a_week(client, pid, [7, 14])
 
     report = compliance(client, pid, as_of="2026-02-22")
@@ -145,12 +148,7 @@ def test_a_monday_admission_or_step_up_covers_that_week(client: TestClient) -> N
     below_minimum against 20 h; the week holding "as of" (today) is in_progress."""
     pid = admit(client)
     groups(client, pid, [0.5, 2])
-    write(
-        client,
-        pid,
-        "level-changes",
-        level_change(to_level="2.5", effective_at=days_after_admission(7)),
-    )
+    change_level(client, pid, "2.5", 7)
     groups(client, pid, [7.1, 8, 9, 10], minutes=240)
     groups(client, pid, [11], minutes=180)
     groups(client, pid, [28.1])

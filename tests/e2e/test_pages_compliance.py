@@ -5,35 +5,16 @@ summaries recorded by forms and shown on the timeline, as the API's timeline sho
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.e2e.support import (
-    admission,
     bearer,
-    build_app,
     days_after_admission,
     level_change,
     session,
 )
 from tests.e2e.test_pages import CLINICIAN, form_fields, sign_in
-
-
-@pytest.fixture
-def pages() -> Iterator[TestClient]:
-    """A client of an in-memory app, answering form posts with their redirect."""
-    with TestClient(build_app("memory://"), follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def admitted(pages: TestClient) -> str:
-    """A participant admitted at 2.1 on Monday Feb 2 09:00 UTC."""
-    response = pages.post("/v1/participants", json=admission(), headers=bearer())
-    assert response.status_code == 201, response.text
-    return str(response.json()["participant_id"])
 
 
 def write(client: TestClient, participant: str, resource: str, body: dict[str, object]) -> None:

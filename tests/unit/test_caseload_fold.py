@@ -3,9 +3,11 @@ finding count."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 
-from projections import caseload, compliance
+from projections import caseload, compliance, level_of_care
+from projections.caseload import Caseload
 from projections.compliance import ComplianceReport
 from tests.unit.journey import Journey, at
 
@@ -21,6 +23,19 @@ def reports(*journeys: Journey) -> dict[str, ComplianceReport]:
     return result
 
 
+def fold(
+    events: Iterable[object],
+    reports: Mapping[str, ComplianceReport],
+    as_of: date,
+    *,
+    include_discharged: bool = False,
+) -> Caseload:
+    """The caseload straight from an interleaved event log, as the queries build it from
+    the stored level-of-care states."""
+    states = level_of_care.fold_all(events).values()
+    return caseload.build(states, reports, as_of, include_discharged=include_discharged)
+
+
 def test_caseload_lists_active_participants_per_program() -> None:
     """Given two active participants in program-a, one discharged from program-a and one
     active in program-b, then program-a lists the two active ones and program-b its one."""
@@ -31,7 +46,7 @@ def test_caseload_lists_active_participants_per_program() -> None:
     b1 = Journey(at("2026-02-23"), program_id="program-b")
     journeys = (a1, a2, gone, b1)
 
-    result = caseload.fold([e for j in journeys for e in j.events], reports(*journeys), AS_OF)
+    result = fold([e for j in journeys for e in j.events], reports(*journeys), AS_OF)
 
     assert {r.participant_id for r in result.rows(program_id="program-a")} == {a1.id, a2.id}
     assert [r.participant_id for r in result.rows(program_id="program-b")] == [b1.id]
@@ -44,7 +59,7 @@ def test_rows_carry_level_weeks_in_program_and_open_findings() -> None:
     journey = Journey(at("2026-02-02", 8))
     report = reports(journey)
 
-    [row] = caseload.fold(journey.events, report, AS_OF).rows()
+    [row] = fold(journey.events, report, AS_OF).rows()
 
     assert (row.level, row.weeks_in_program, row.days_in_program) == ("2.1", 4, 28)
     assert row.open_findings == len(report[journey.id].open_findings) > 0
@@ -55,7 +70,7 @@ def test_a_participant_without_a_report_counts_no_findings() -> None:
     """Given no compliance report for a participant, then the row counts 0 open findings."""
     journey = Journey(at("2026-02-02"))
 
-    [row] = caseload.fold(journey.events, {}, AS_OF).rows()
+    [row] = fold(journey.events, {}, AS_OF).rows()
 
     assert row.open_findings == 0
 
@@ -66,6 +81,6 @@ def test_discharged_participants_are_listed_only_on_request() -> None:
     journey = Journey(at("2026-02-02"))
     journey.discharge(at("2026-02-20"))
 
-    assert caseload.fold(journey.events, {}, AS_OF).rows() == []
-    [row] = caseload.fold(journey.events, {}, AS_OF, include_discharged=True).rows()
+    assert fold(journey.events, {}, AS_OF).rows() == []
+    [row] = fold(journey.events, {}, AS_OF, include_discharged=True).rows()
     assert row.status == "discharged"

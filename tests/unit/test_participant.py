@@ -6,6 +6,7 @@ Pure: the aggregate is driven directly, with no application and no database.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -191,12 +192,20 @@ def test_nothing_after_discharge_until_readmitted() -> None:
         )
 
 
-def test_one_discharge_per_episode() -> None:
-    """A second discharge of the same episode is AlreadyDischarged."""
+@pytest.mark.parametrize(
+    ("step", "day", "refusal"),
+    [(discharge, 31, AlreadyDischarged), (readmit, 29, BeforeAdmission)],
+    ids=["a second discharge of the same episode", "a readmission before the discharge"],
+)
+def test_after_a_discharge_on_day_30(
+    step: Callable[[Participant, datetime], None], day: int, refusal: type[Exception]
+) -> None:
+    """A second discharge of the same episode is AlreadyDischarged; a readmission dated
+    before the previous discharge is BeforeAdmission."""
     participant = admitted()
     discharge(participant, ADMITTED + timedelta(days=30))
-    with pytest.raises(AlreadyDischarged):
-        discharge(participant, ADMITTED + timedelta(days=31))
+    with pytest.raises(refusal):
+        step(participant, ADMITTED + timedelta(days=day))
 
 
 def test_a_discharge_cannot_precede_entries_already_recorded() -> None:
@@ -239,14 +248,6 @@ def test_readmission_starts_episode_2_in_the_same_stream() -> None:
     assert participant.episode == 2
     assert participant.discharged_at is None
     session(participant, ADMITTED + timedelta(days=41))
-
-
-def test_readmission_cannot_precede_the_previous_discharge() -> None:
-    """A readmission dated before the previous discharge is BeforeAdmission."""
-    participant = admitted()
-    discharge(participant, ADMITTED + timedelta(days=30))
-    with pytest.raises(BeforeAdmission):
-        readmit(participant, ADMITTED + timedelta(days=29))
 
 
 def test_entries_of_episode_2_cannot_fall_in_episode_1() -> None:

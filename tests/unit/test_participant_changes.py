@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import get_args
 from uuid import uuid4
 
 import pytest
 
+from domain.commands import ParticipantCommand
 from domain.errors import (
     AlreadyCorrected,
     DomainError,
@@ -20,7 +22,7 @@ from domain.errors import (
     SameLevel,
     UnknownEvent,
 )
-from domain.participant import Participant
+from domain.participant import COMMAND_HANDLERS, Participant
 from tests import make
 from tests.make import ADMITTED, PROGRAM, USER, admission, recorded_session
 from tests.unit.participant_steps import (
@@ -204,3 +206,16 @@ def test_rejected_commands_leave_the_aggregate_unchanged() -> None:
         with pytest.raises(DomainError):
             attempt()
     assert (participant.version, len(participant.pending_events)) == before
+
+
+def test_every_participant_command_has_one_handler() -> None:
+    """The dispatch table names a handler for each type of the ParticipantCommand union, and
+    nothing else: a new command cannot be accepted by the API yet ignored by the aggregate."""
+    assert set(COMMAND_HANDLERS) == set(get_args(ParticipantCommand))
+
+
+def test_a_value_that_is_not_a_participant_command_is_refused() -> None:
+    """Executing anything else raises TypeError instead of leaving the stream unchanged."""
+    participant = admitted()
+    with pytest.raises(TypeError):
+        participant.execute(object(), recorded_by=USER, now=NOW)  # type: ignore[arg-type]
