@@ -60,6 +60,16 @@ TABLE = "disclosures"  # the logical names sealed cells are bound to, on every b
 CHECKPOINTS = "feed_checkpoints"
 
 
+@dataclass(frozen=True)
+class DisclosureFilter:
+    """What `DisclosureLog.select` was asked for."""
+
+    recipient: str | None
+    participant_id: UUID | None
+    after: int
+    limit: int
+
+
 class DisclosureLog(ABC):
     """Append-only storage of disclosures, and the feed consumers' checkpoints beside them."""
 
@@ -72,7 +82,6 @@ class DisclosureLog(ABC):
     ) -> None:
         """Append the disclosures (and move a checkpoint) in one transaction."""
 
-    @abstractmethod
     def select(
         self,
         *,
@@ -82,6 +91,20 @@ class DisclosureLog(ABC):
         limit: int = 100,
     ) -> list[Disclosure]:
         """Disclosures with id greater than `after`, oldest first."""
+        return self._select(DisclosureFilter(recipient, participant_id, after, limit))
+
+    @abstractmethod
+    def _select(self, where: DisclosureFilter) -> list[Disclosure]:
+        """`select`, given its filter: what each backend implements."""
+
+    def _equalities(self, where: DisclosureFilter) -> list[tuple[str, Any]]:
+        """The SQL stores' equality conditions (column, value): the recipient by its tag."""
+        found: list[tuple[str, Any]] = []
+        if where.recipient is not None:
+            found.append(("recipient_tag", self._recipient_tag(where.recipient)))
+        if where.participant_id is not None:
+            found.append(("participant_id", where.participant_id))
+        return found
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:
@@ -158,26 +181,13 @@ class SQLiteDisclosureLog(DisclosureLog):
                     self._checkpoint_row(checkpoint),
                 )
 
-    def select(
-        self,
-        *,
-        recipient: str | None = None,
-        participant_id: UUID | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Disclosure]:
-        where, params = ["id > ?"], [after]
-        if recipient is not None:
-            where.append("recipient_tag = ?")
-            params.append(self._recipient_tag(recipient))  # type: ignore[arg-type]  # mixed list
-        if participant_id is not None:
-            where.append("participant_id = ?")
-            params.append(str(participant_id))  # type: ignore[arg-type]  # mixed parameter list
+    def _select(self, where: DisclosureFilter) -> list[Disclosure]:
+        conditions = [(c, str(v) if isinstance(v, UUID) else v) for c, v in self._equalities(where)]
+        clause = " AND ".join(["id > ?", *(f"{column} = ?" for column, _ in conditions)])
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT {_COLUMNS} FROM disclosures WHERE {' AND '.join(where)} "
-                "ORDER BY id LIMIT ?",
-                [*params, limit],
+                f"SELECT {_COLUMNS} FROM disclosures WHERE {clause} ORDER BY id LIMIT ?",
+                [where.after, *(value for _, value in conditions), where.limit],
             )
             return [self._row(r) for r in c.fetchall()]
 
@@ -225,29 +235,16 @@ class PostgresDisclosureLog(DisclosureLog):
                     self._checkpoint_row(checkpoint),
                 )
 
-    def select(
-        self,
-        *,
-        recipient: str | None = None,
-        participant_id: UUID | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Disclosure]:
-        where = [SQL("id > %s")]
-        params: list[Any] = [after]
-        if recipient is not None:
-            where.append(SQL("recipient_tag = %s"))
-            params.append(self._recipient_tag(recipient))
-        if participant_id is not None:
-            where.append(SQL("participant_id = %s"))
-            params.append(participant_id)
+    def _select(self, where: DisclosureFilter) -> list[Disclosure]:
+        conditions = self._equalities(where)
+        clause = SQL(" AND ").join(
+            [SQL("id > %s"), *(SQL("{} = %s").format(Identifier(c)) for c, _ in conditions)]
+        )
         statement = SQL("SELECT {} FROM {}.{} WHERE {} ORDER BY id LIMIT %s").format(
-            SQL(_COLUMNS.replace("event_ids", "event_ids::text")),
-            *self.table,
-            SQL(" AND ").join(where),
+            SQL(_COLUMNS.replace("event_ids", "event_ids::text")), *self.table, clause
         )
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, [*params, limit])
+            curs.execute(statement, [where.after, *(value for _, value in conditions), where.limit])
             return [self._row(list(r.values())) for r in curs.fetchall()]
 
     def checkpoint(self, name: str) -> int:
@@ -289,22 +286,15 @@ class MemoryDisclosureLog(DisclosureLog):
             if checkpoint is not None:
                 self._checkpoints[checkpoint[0]] = checkpoint[1]
 
-    def select(
-        self,
-        *,
-        recipient: str | None = None,
-        participant_id: UUID | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Disclosure]:
+    def _select(self, where: DisclosureFilter) -> list[Disclosure]:
         with self._lock:
             found = [
                 d
-                for d in self._rows[after:]
-                if (recipient is None or d.recipient == recipient)
-                and (participant_id is None or d.participant_id == participant_id)
+                for d in self._rows[where.after :]
+                if (where.recipient is None or d.recipient == where.recipient)
+                and (where.participant_id is None or d.participant_id == where.participant_id)
             ]
-        return found[:limit]
+        return found[: where.limit]
 
     def checkpoint(self, name: str) -> int:
         with self._lock:

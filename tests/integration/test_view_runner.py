@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -27,13 +26,6 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 def store_url(database_url: str) -> str:
     """Every backend, memory included (the folder's default is the durable ones)."""
     return database_url
-
-
-@pytest.fixture
-def views(service: Service) -> Iterator[Views]:
-    opened = service.views
-    yield opened
-    opened.stop()
 
 
 def runner_on(app: ContinuumApplication, view_store: ViewStore, batch_size: int) -> ViewRunner:
