@@ -43,7 +43,7 @@ class LevelSpan:
             criteria_edition=data["criteria_edition"],
             episode=data["episode"],
             started_at=datetime.fromisoformat(data["from"]),
-            ended_at=None if data["to"] is None else datetime.fromisoformat(data["to"]),
+            ended_at=_parse_optional(data["to"]),
             event_id=data["event_id"],
         )
 

@@ -55,6 +55,13 @@ def participant_id_of(raw: str) -> UUID:
     return parsed
 
 
+def scoped_from_path(request: Request, principal: Principal, raw: str) -> tuple[UUID, Participant]:
+    """The path's participant id and participant, if the caller may see it; the same 404 page
+    for a malformed id, a missing participant and one outside the caller's programs."""
+    participant_id = participant_id_of(raw)
+    return participant_id, scoped(request, principal, participant_id)
+
+
 def scoped(request: Request, principal: Principal, participant_id: UUID) -> Participant:
     """The participant if the caller may see it; a 404 page otherwise (as if missing)."""
     try:

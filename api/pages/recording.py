@@ -20,8 +20,7 @@ from api.pages.context import (
     app_of,
     log_read,
     need,
-    participant_id_of,
-    scoped,
+    scoped_from_path,
     timezone_of,
     views_of,
 )
@@ -112,8 +111,7 @@ def form_page(
 ) -> Response:
     principal = need(session, Action.WRITE_RECORD)
     spec = _spec(slug)
-    pid = participant_id_of(participant_id)
-    participant = scoped(request, principal, pid)
+    pid, participant = scoped_from_path(request, principal, participant_id)
     # The form shows the participant's id and level of care: a read, logged first.
     log_read(request, principal, pid, "record_form", now)
     tz = timezone_of(app_of(request), participant.program_id)
@@ -148,8 +146,7 @@ def _record(
 ) -> Response:
     principal = need(session, Action.WRITE_RECORD)
     spec = _spec(slug)
-    pid = participant_id_of(participant_id)
-    participant = scoped(request, principal, pid)
+    pid, participant = scoped_from_path(request, principal, participant_id)
     application = app_of(request)
     tz = timezone_of(application, participant.program_id)
     values = form_values(data, spec)

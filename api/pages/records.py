@@ -20,8 +20,7 @@ from api.pages.context import (
     log_read,
     log_reads,
     need,
-    participant_id_of,
-    scoped,
+    scoped_from_path,
     timezone_of,
     views_of,
 )
@@ -167,8 +166,7 @@ def participant_page(
     recorded: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     principal = need(session, Action.READ_RECORD)
-    pid = participant_id_of(participant_id)
-    participant = scoped(request, principal, pid)
+    pid, participant = scoped_from_path(request, principal, participant_id)
     log_read(request, principal, pid, "participant_page", now)
     context = _record_context(app_of(request), participant, now=now, known_at=None)
     context["may_write"] = may(principal, Action.WRITE_RECORD)
@@ -205,8 +203,7 @@ def known_at_page(
 ) -> Response:
     """The auditor's view: the same page as the record stood at the end of a chosen day."""
     principal = need(session, Action.READ_RECORD)
-    pid = participant_id_of(participant_id)
-    participant = scoped(request, principal, pid)
+    pid, participant = scoped_from_path(request, principal, participant_id)
     application = app_of(request)
     tz = timezone_of(application, participant.program_id)
     moment = _parse_known_at(known_at, tz) if known_at else None
