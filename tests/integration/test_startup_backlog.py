@@ -59,7 +59,7 @@ def test_two_workers_start_on_a_backlog(postgres_url: str) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("CONTINUUM_LONG_TESTS"),
-    reason="about 20 minutes on two cores: set CONTINUUM_LONG_TESTS=1 (docs/operations.md)",
+    reason="9 minutes on two cores: set CONTINUUM_LONG_TESTS=1 (.ci/run does)",
 )
 def test_twenty_starts_on_a_1500_participant_backlog(postgres_url: str) -> None:
     generate(postgres_url, 1500)
