@@ -9,18 +9,14 @@ in the write engine (domain.service.write_engine: locks, last-saved cache, retri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, ClassVar, overload
 from uuid import UUID, uuid4
 
 from eventsourcing.application import (
     AggregateNotFoundError,
-    ProjectorFunction,
-    Repository,
-    project_aggregate,
 )
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from eventsourcing.utils import EnvType
 
 from domain.chain import ChainReport
@@ -47,45 +43,13 @@ from domain.service.direct_save import DirectSave
 from domain.service.fresh_reads import FreshReads
 from domain.service.idempotency import IdempotencyKey, earlier_receipt
 from domain.service.policy_cache import PolicyCache
-from domain.service.snapshots import CheckedRepository, SnapshotRejections
+from domain.service.snapshots import SealedSnapshots, SnapshotRejections
 from domain.service.verification import VERIFY_LOG_BATCH, Verification, VerifyProgress
 from domain.service.write_engine import MAX_COMMAND_ATTEMPTS, WriteEngine
-from domain.snapshot_seal import seal_key, seal_snapshot
+from domain.timeline import DateAsISO, TimelineEntry, in_clinical_order
 
 
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    event: Participant.Event
-    corrected_by: UUID | None
-
-    @property
-    def corrected(self) -> bool:
-        return self.corrected_by is not None
-
-
-def in_clinical_order(events: list[Participant.Event]) -> list[TimelineEntry]:
-    """Events by occurred_at, then recorded order, each with the correction that retracts it."""
-    corrected_by = {
-        e.corrected_event_id: e.event_id
-        for e in events
-        if isinstance(e, Participant.EntryCorrected)
-    }
-    ordered = sorted(events, key=lambda e: (e.occurred_at, e.originator_version))
-    return [TimelineEntry(e, corrected_by.get(e.event_id)) for e in ordered]
-
-
-class ContinuumApplication(ConsentCommands, DirectSave):
+class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
     """Records and reads participants' journeys."""
 
     name = "Continuum"
@@ -122,52 +86,6 @@ class ContinuumApplication(ConsentCommands, DirectSave):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
-
-    # ---- snapshots, sealed to the chain (domain.snapshot_seal) ------------------------------
-
-    @property
-    def seal_key(self) -> bytes | None:
-        """The snapshots' HMAC key, derived from the cipher key when the cipher is on."""
-        if not self.env.get("CIPHER_TOPIC"):
-            return None
-        return seal_key(self.env.get("CIPHER_KEY"))
-
-    def construct_repository(self) -> Repository[UUID]:
-        """The library's repository, with each snapshot's seal checked before it is used."""
-        plain = super().construct_repository()
-        return CheckedRepository(
-            event_store=plain.event_store,
-            snapshot_store=plain.snapshot_store,
-            cache_maxsize=self.aggregate_cache_size,
-            fastforward=plain.fastforward,
-            fastforward_skipping=plain.fastforward_skipping,
-            deepcopy_from_cache=plain.deepcopy_from_cache,
-            seal_key=self.seal_key,
-            rejections=self.snapshot_rejections,
-        )
-
-    @property
-    def aggregate_cache_size(self) -> int | None:
-        """The library's reading of AGGREGATE_CACHE_MAXSIZE (None: no cache)."""
-        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
-        return int(size) if size else None
-
-    def take_snapshot(
-        self,
-        aggregate_id: UUID,
-        version: int | None = None,
-        projector_func: ProjectorFunction[Any, Any] = project_aggregate,
-    ) -> None:
-        """The library's snapshot, sealed to the event it was taken at (none if the aggregate's
-        chain head is unknown: there is nothing to bind it to)."""
-        if self.snapshots is None:
-            raise AssertionError("snapshotting is not enabled")
-        aggregate = self.repository.get(
-            aggregate_id, version=version, projector_func=projector_func
-        )
-        snapshot = seal_snapshot(self.seal_key, aggregate)
-        if snapshot is not None:
-            self.snapshots.put([snapshot])
 
     # ---- commands -------------------------------------------------------------------------
 

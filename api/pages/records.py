@@ -28,8 +28,9 @@ from api.pages.forms import FORMS
 from api.pages.render import render
 from api.pages.session import PageRefusal
 from api.security.authz import Action, Forbidden, check_program, may, visible_programs
-from domain.application import ContinuumApplication, in_clinical_order
+from domain.application import ContinuumApplication
 from domain.participant import Participant
+from domain.timeline import in_clinical_order
 from projections.history import known_by, program_of, replay
 from projections.weeks import week_start, zone
 

@@ -16,8 +16,8 @@ from api.pages.model import (
     local,
     totals_by_week,
 )
-from domain.application import TimelineEntry
 from domain.participant import Participant
+from domain.timeline import TimelineEntry
 from projections.compliance import ComplianceReport, WeekRow
 from projections.weeks import week_start
 

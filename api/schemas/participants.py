@@ -27,7 +27,6 @@ from pydantic import (
 
 from api.schemas.problems import ErrorBody, FieldError, Health
 from api.schemas.reply import Reply
-from domain.application import TimelineEntry
 from domain.checks import MAX_TEXT
 from domain.commands import (
     Admit,
@@ -41,6 +40,7 @@ from domain.commands import (
 )
 from domain.levels import CriteriaEdition
 from domain.participant import Participant
+from domain.timeline import TimelineEntry
 from domain.values import (
     AgeGroup,
     DischargeReason,

@@ -21,12 +21,18 @@ from itertools import chain
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProjectorFunction, Repository
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProjectorFunction,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import AggregateRecorder, Mapper, PersistenceError
 
 from domain.chain import Break, canonical_json
-from domain.snapshot_seal import RejectReason, seal_problem
+from domain.snapshot_seal import RejectReason, seal_key, seal_problem, seal_snapshot
 
 logger = logging.getLogger("continuum.snapshots")
 
@@ -177,3 +183,54 @@ def _same_state(replayed: dict[str, Any], snapshot: Any, *, legacy: bool) -> boo
             replayed.pop(name, None)
             stored.pop(name, None)
     return canonical_json(replayed) == canonical_json(stored)
+
+
+class SealedSnapshots(Application[UUID]):
+    """The application's snapshots sealed to the chain (domain.snapshot_seal): taken sealed,
+    checked on load by CheckedRepository, rejected ones counted in `snapshot_rejections`."""
+
+    snapshot_rejections: SnapshotRejections
+
+    @property
+    def seal_key(self) -> bytes | None:
+        """The snapshots' HMAC key, derived from the cipher key when the cipher is on."""
+        if not self.env.get("CIPHER_TOPIC"):
+            return None
+        return seal_key(self.env.get("CIPHER_KEY"))
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, with each snapshot's seal checked before it is used."""
+        plain = super().construct_repository()
+        return CheckedRepository(
+            event_store=plain.event_store,
+            snapshot_store=plain.snapshot_store,
+            cache_maxsize=self.aggregate_cache_size,
+            fastforward=plain.fastforward,
+            fastforward_skipping=plain.fastforward_skipping,
+            deepcopy_from_cache=plain.deepcopy_from_cache,
+            seal_key=self.seal_key,
+            rejections=self.snapshot_rejections,
+        )
+
+    @property
+    def aggregate_cache_size(self) -> int | None:
+        """The library's reading of AGGREGATE_CACHE_MAXSIZE (None: no cache)."""
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return int(size) if size else None
+
+    def take_snapshot(
+        self,
+        aggregate_id: UUID,
+        version: int | None = None,
+        projector_func: ProjectorFunction[Any, Any] = project_aggregate,
+    ) -> None:
+        """The library's snapshot, sealed to the event it was taken at (none if the aggregate's
+        chain head is unknown: there is nothing to bind it to)."""
+        if self.snapshots is None:
+            raise AssertionError("snapshotting is not enabled")
+        aggregate = self.repository.get(
+            aggregate_id, version=version, projector_func=projector_func
+        )
+        snapshot = seal_snapshot(self.seal_key, aggregate)
+        if snapshot is not None:
+            self.snapshots.put([snapshot])

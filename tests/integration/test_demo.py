@@ -18,8 +18,9 @@ from api.seed.demo import (
     load_demo_cohort,
 )
 from api.storage.store_url import parse_store_url
-from domain.application import ContinuumApplication, TimelineEntry
+from domain.application import ContinuumApplication
 from domain.participant import Participant
+from domain.timeline import TimelineEntry
 
 TODAY = date(2026, 3, 18)
 E = TypeVar("E", bound=Participant.Event)
