@@ -36,10 +36,15 @@ async def get_application(request: Request) -> ContinuumApplication:
     return application
 
 
+def wall_clock() -> datetime:
+    """The time now, for code that reads it outside a dependency (the SSE stream's batches)."""
+    return datetime.now(UTC)
+
+
 async def clock() -> datetime:
     """When a command is recorded (tests override this dependency)."""
     # async for the same reason as get_application.
-    return datetime.now(UTC)
+    return wall_clock()
 
 
 async def expected_version(

@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from api.feed.cloud_events import REDISCLOSURE_HEADER, REDISCLOSURE_NOTICE
 from api.feed.events import DEFAULT_LIMIT, MAX_LIMIT, Feed, FeedPage, FeedQuery
 from api.http.bounds import MAX_POSITION
-from api.http.dependencies import clock
+from api.http.dependencies import clock, wall_clock
 from api.http.reads import Purpose, PurposeOfUse, get_access_log, log_accesses
 from api.schemas.feed import DisclosureBody, DisclosurePage, FeedPageBody
 from api.security.authz import Action, Auditor, FeedReader, Forbidden, may
@@ -161,7 +161,9 @@ def stream_events(
     """Live events as Server-Sent Events: `id:` is the position, resume with Last-Event-ID."""
     start = _resume_position(last_event_id, after)
     query = FeedQuery(start, settings.batch, FeedQuery.parse_types(types), program_id)
-    now_of: Callable[[], datetime] = request.app.dependency_overrides.get(clock, clock)
+    # A stream reads the clock at each batch, outside the dependency: the async `clock` would
+    # hand back a coroutine here, so the stream uses the same wall clock, or a test's override.
+    now_of: Callable[[], datetime] = request.app.dependency_overrides.get(clock, wall_clock)
     recipient = recipient_of(principal)
     log_staff_read: LogPage | None = None
     if recipient is None:  # staff: each batch sent is a read of the participants in it

@@ -6,14 +6,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.http.dependencies import clock
 from api.routes.events import StreamSettings
 from api.security.tokens import Role
 from tests.e2e.support import NOW, PROGRAM, bearer, build_app, iso
@@ -92,7 +95,22 @@ def subjects(events: list[dict[str, Any]]) -> set[str]:
 @pytest.fixture
 def server(sqlite_url: str) -> Iterator[str]:
     """The app on a real uvicorn (streams need a real connection), heartbeats every 0.3 s."""
+    with serving(build_app(sqlite_url)) as base:
+        yield base
+
+
+@pytest.fixture
+def wall_clock_server(sqlite_url: str) -> Iterator[str]:
+    """The same, reading the real clock (the e2e apps' fixed clock is an override, and a
+    stream reads its clock outside the dependency)."""
     app = build_app(sqlite_url)
+    app.dependency_overrides.pop(clock, None)
+    with serving(app) as base:
+        yield base
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
     app.state.stream_settings = StreamSettings(heartbeat_seconds=0.3, poll_seconds=0.05)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -14,12 +14,12 @@ import httpx
 
 from api.security.identity import SESSION_COOKIE
 from api.security.tokens import Role
-from tests.e2e.feed_support import auditor, grant, integrator, server
+from tests.e2e.feed_support import auditor, grant, integrator, server, wall_clock_server
 from tests.e2e.support import admission, bearer, session, token
 
 READ_TIMEOUT = 10.0
 CONSUMER = Path(__file__).resolve().parents[2] / "scripts" / "consume-feed"
-__all__ = ["server"]  # the fixture, imported
+__all__ = ["server", "wall_clock_server"]  # the fixtures, imported
 
 
 @dataclass
@@ -205,3 +205,11 @@ def test_a_staff_stream_logs_each_participant_before_sending(server: str) -> Non
     assert response.status_code == 200, response.text
     logged = [e for e in response.json()["entries"] if e["record"] == "stream"]
     assert {(e["sub"], e["endpoint"]) for e in logged} == {("stream-auditor", "/v1/events/stream")}
+
+
+def test_a_staff_stream_reads_the_real_clock(wall_clock_server: str) -> None:
+    """Without the tests' fixed clock, a staff stream's batches are still logged and sent (the
+    stream reads its clock outside the async dependency, which would give it a coroutine)."""
+    participant = write(wall_clock_server, "/v1/participants", admission())["participant_id"]
+    events, _ = collect(wall_clock_server, auditor(), 2)
+    assert {f.cloud_event["subject"] for f in events} == {participant}
