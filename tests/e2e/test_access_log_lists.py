@@ -30,6 +30,15 @@ def admit(client: TestClient, program: str = PROGRAM) -> str:
     return str(response.json()["participant_id"])
 
 
+def views_reach_the_log(client: TestClient) -> int:
+    """Wait until the views include every event written so far (a caseload is a cross-participant
+    read: it reflects the views' position, which follows the log asynchronously)."""
+    app: Any = client.app
+    head = app.state.application.recorder.max_notification_id() or 0
+    assert app.state.views.runner.wait_for(head, timeout=30)
+    return int(head)
+
+
 def caseload_ids(body: dict[str, Any]) -> set[str]:
     return {row["participant_id"] for row in body["participants"]}
 
@@ -43,7 +52,7 @@ def test_the_caseload_logs_each_participant_it_lists(client: TestClient) -> None
     clinician = bearer(Role.CLINICIAN, sub="dr-case", programs=(PROGRAM,))
     response = client.get(
         "/v1/participants",
-        params={"min_position": 1},
+        params={"min_position": views_reach_the_log(client)},
         headers={**clinician, "X-Purpose-Of-Use": "COC"},
     )
     assert response.status_code == 200, response.text
@@ -76,6 +85,7 @@ def test_the_caseload_page_and_the_record_form_are_logged(client: TestClient) ->
     first, second = admit(client), admit(client)
     client.follow_redirects = False
     sign_in(client, *CLINICIAN)
+    views_reach_the_log(client)
     page = client.get(f"/caseload/{PROGRAM}")
     assert page.status_code == 200, page.text
     assert {str(e.participant_id) for e in entries(client, "caseload_page")} == {first, second}
