@@ -55,14 +55,30 @@ def create_table(
 
 def insert_commit(kind: str, raw_url: str, count: int) -> Callable[[], int]:
     """Set up one writer: INSERT + COMMIT per row (the library's SQLite path uses BEGIN)."""
+    return _batched_writer(kind, raw_url, count, batch=1)
+
+
+def executemany(kind: str, raw_url: str, count: int) -> Callable[[], int]:
+    """Set up one writer: executemany, EXECUTEMANY_BATCH rows per transaction."""
+    return _batched_writer(kind, raw_url, count, batch=EXECUTEMANY_BATCH)
+
+
+def _batched_writer(kind: str, raw_url: str, count: int, batch: int) -> Callable[[], int]:
+    """One writer committing `batch` rows per transaction: a plain execute for one row (what
+    a single append does), executemany for more."""
     rows = event_rows(count)
     if kind == "postgres":
+        batches = [rows[n : n + batch] for n in range(0, len(rows), batch)]
         conn = psycopg.connect(raw_url)
 
         def run_postgres() -> int:
-            for row in rows:
-                conn.execute(PG_INSERT, row)
-                conn.commit()
+            with conn.cursor() as cursor:
+                for chunk in batches:
+                    if batch == 1:
+                        cursor.execute(PG_INSERT, chunk[0])
+                    else:
+                        cursor.executemany(PG_INSERT, chunk)
+                    conn.commit()
             conn.close()
             return len(rows)
 
@@ -70,41 +86,15 @@ def insert_commit(kind: str, raw_url: str, count: int) -> Callable[[], int]:
     db = sqlite3.connect(raw_url, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout=30000")
     text_rows = [(str(o), v, t, s) for o, v, t, s in rows]
+    text_batches = [text_rows[n : n + batch] for n in range(0, len(text_rows), batch)]
 
     def run_sqlite() -> int:
-        for row in text_rows:
+        for chunk in text_batches:
             db.execute("BEGIN IMMEDIATE")
-            db.execute(SQLITE_INSERT, row)
-            db.execute("COMMIT")
-        db.close()
-        return len(text_rows)
-
-    return run_sqlite
-
-
-def executemany(kind: str, raw_url: str, count: int) -> Callable[[], int]:
-    """Set up one writer: executemany, EXECUTEMANY_BATCH rows per transaction."""
-    rows = event_rows(count)
-    batches = [rows[n : n + EXECUTEMANY_BATCH] for n in range(0, len(rows), EXECUTEMANY_BATCH)]
-    if kind == "postgres":
-        conn = psycopg.connect(raw_url)
-
-        def run_postgres() -> int:
-            with conn.cursor() as cursor:
-                for batch in batches:
-                    cursor.executemany(PG_INSERT, batch)
-                    conn.commit()
-            conn.close()
-            return len(rows)
-
-        return run_postgres
-    db = sqlite3.connect(raw_url, isolation_level=None, timeout=30)
-    text_batches = [[(str(o), v, t, s) for o, v, t, s in batch] for batch in batches]
-
-    def run_sqlite() -> int:
-        for batch in text_batches:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(SQLITE_INSERT, batch)
+            if batch == 1:
+                db.execute(SQLITE_INSERT, chunk[0])
+            else:
+                db.executemany(SQLITE_INSERT, chunk)
             db.execute("COMMIT")
         db.close()
         return len(rows)

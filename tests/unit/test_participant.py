@@ -12,15 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import (
-    AfterDischarge,
-    AlreadyActive,
-    AlreadyDischarged,
-    BeforeAdmission,
-    InTheFuture,
-    InvalidValue,
-    OutOfOrder,
-)
+from domain import errors
 from domain.participant import CLOCK_SKEW_ALLOWANCE, Participant, event_id_for
 from tests import make
 from tests.make import ADMITTED, PROGRAM, USER
@@ -131,7 +123,7 @@ def test_event_id_is_stable_per_participant_and_version() -> None:
 def test_naive_datetime_is_refused() -> None:
     """A date-time without a UTC offset is refused naming its field, before any event."""
     participant = admitted()
-    with pytest.raises(InvalidValue) as caught:
+    with pytest.raises(errors.InvalidValue) as caught:
         session(participant, datetime(2026, 1, 6, 9, 0))
     assert caught.value.field == "started_at"
     assert len(participant.pending_events) == 2
@@ -139,7 +131,7 @@ def test_naive_datetime_is_refused() -> None:
 
 def test_naive_admission_time_is_refused_on_registration() -> None:
     """A new participant admitted at a naive date-time is refused naming admitted_at."""
-    with pytest.raises(InvalidValue) as caught:
+    with pytest.raises(errors.InvalidValue) as caught:
         Participant.register(
             uuid4(), PROGRAM, occurred_at=datetime(2026, 1, 5, 9), recorded_by=USER, now=NOW
         )
@@ -148,10 +140,10 @@ def test_naive_admission_time_is_refused_on_registration() -> None:
 
 def test_entries_more_than_five_minutes_in_the_future_are_refused() -> None:
     """Given now, an entry dated now + 5 min is accepted (clock skew) and now + 5 min + 1 s is
-    InTheFuture."""
+    errors.InTheFuture."""
     participant = admitted()
     session(participant, NOW + CLOCK_SKEW_ALLOWANCE)
-    with pytest.raises(InTheFuture):
+    with pytest.raises(errors.InTheFuture):
         session(participant, NOW + CLOCK_SKEW_ALLOWANCE + timedelta(seconds=1))
 
 
@@ -159,7 +151,7 @@ def test_other_utc_offsets_compare_as_instants() -> None:
     """An entry stamped in another offset is compared by instant: 09:00-05:00 is 14:00 UTC."""
     participant = admitted()
     eastern = timezone(timedelta(hours=-5))
-    with pytest.raises(BeforeAdmission):
+    with pytest.raises(errors.BeforeAdmission):
         session(participant, datetime(2026, 1, 5, 3, 59, tzinfo=eastern))
     session(participant, datetime(2026, 1, 5, 4, 0, tzinfo=eastern))
 
@@ -168,23 +160,23 @@ def test_other_utc_offsets_compare_as_instants() -> None:
 
 
 def test_nothing_before_admission() -> None:
-    """An entry dated before the admission is BeforeAdmission."""
+    """An entry dated before the admission is errors.BeforeAdmission."""
     participant = admitted()
-    with pytest.raises(BeforeAdmission):
+    with pytest.raises(errors.BeforeAdmission):
         session(participant, ADMITTED - timedelta(minutes=1))
 
 
 def test_nothing_after_discharge_until_readmitted() -> None:
     """Given a discharged episode, then a session, screening, reassessment or level change is
-    AfterDischarge."""
+    errors.AfterDischarge."""
     participant = admitted()
     discharge(participant, ADMITTED + timedelta(days=30))
     later = ADMITTED + timedelta(days=31)
-    with pytest.raises(AfterDischarge):
+    with pytest.raises(errors.AfterDischarge):
         session(participant, later)
-    with pytest.raises(AfterDischarge):
+    with pytest.raises(errors.AfterDischarge):
         change_level(participant, "2.1", later)
-    with pytest.raises(AfterDischarge):
+    with pytest.raises(errors.AfterDischarge):
         participant.record_screening(
             make.screening(participant.id, later, results={"thc": "negative"}),
             recorded_by=USER,
@@ -194,14 +186,14 @@ def test_nothing_after_discharge_until_readmitted() -> None:
 
 @pytest.mark.parametrize(
     ("step", "day", "refusal"),
-    [(discharge, 31, AlreadyDischarged), (readmit, 29, BeforeAdmission)],
+    [(discharge, 31, errors.AlreadyDischarged), (readmit, 29, errors.BeforeAdmission)],
     ids=["a second discharge of the same episode", "a readmission before the discharge"],
 )
 def test_after_a_discharge_on_day_30(
     step: Callable[[Participant, datetime], None], day: int, refusal: type[Exception]
 ) -> None:
-    """A second discharge of the same episode is AlreadyDischarged; a readmission dated
-    before the previous discharge is BeforeAdmission."""
+    """A second discharge of the same episode is errors.AlreadyDischarged; a readmission dated
+    before the previous discharge is errors.BeforeAdmission."""
     participant = admitted()
     discharge(participant, ADMITTED + timedelta(days=30))
     with pytest.raises(refusal):
@@ -209,28 +201,28 @@ def test_after_a_discharge_on_day_30(
 
 
 def test_a_discharge_cannot_precede_entries_already_recorded() -> None:
-    """Given a session on day 10, a discharge dated day 5 is OutOfOrder: it would leave a
+    """Given a session on day 10, a discharge dated day 5 is errors.OutOfOrder: it would leave a
     session recorded after discharge."""
     participant = admitted()
     session(participant, ADMITTED + timedelta(days=10))
-    with pytest.raises(OutOfOrder):
+    with pytest.raises(errors.OutOfOrder):
         discharge(participant, ADMITTED + timedelta(days=5))
     discharge(participant, ADMITTED + timedelta(days=10))
     assert participant.status == "discharged"
 
 
 def test_a_level_change_cannot_precede_the_current_level_start() -> None:
-    """Given a step-down effective on day 30, a step-up effective on day 20 is OutOfOrder."""
+    """Given a step-down effective on day 30, a step-up effective on day 20 is errors.OutOfOrder."""
     participant = admitted("3.5")
     change_level(participant, "2.1", ADMITTED + timedelta(days=30))
-    with pytest.raises(OutOfOrder):
+    with pytest.raises(errors.OutOfOrder):
         change_level(participant, "2.5", ADMITTED + timedelta(days=20))
 
 
 def test_admitting_an_active_participant_is_refused() -> None:
-    """Admitting a participant whose episode is open is AlreadyActive."""
+    """Admitting a participant whose episode is open is errors.AlreadyActive."""
     participant = admitted()
-    with pytest.raises(AlreadyActive):
+    with pytest.raises(errors.AlreadyActive):
         readmit(participant, ADMITTED + timedelta(days=1))
 
 
@@ -251,9 +243,9 @@ def test_readmission_starts_episode_2_in_the_same_stream() -> None:
 
 
 def test_entries_of_episode_2_cannot_fall_in_episode_1() -> None:
-    """After a readmission, an entry dated before the new admission is BeforeAdmission."""
+    """After a readmission, an entry dated before the new admission is errors.BeforeAdmission."""
     participant = admitted()
     discharge(participant, ADMITTED + timedelta(days=30))
     readmit(participant, ADMITTED + timedelta(days=40))
-    with pytest.raises(BeforeAdmission):
+    with pytest.raises(errors.BeforeAdmission):
         session(participant, ADMITTED + timedelta(days=10))
