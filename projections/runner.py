@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import Any, Protocol
-from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, PersistenceError
 
+from projections.partitions import PartitionReader, partition_of
 from projections.view_store import ViewRow, ViewStore
 
 log = structlog.get_logger("projections.runner")
@@ -57,16 +57,6 @@ class RunnerObserver(Protocol):
     def failed(self, kind: str) -> None: ...
 
     def stalled(self, stalled: bool) -> None: ...
-
-
-def partition_of(participant_id: UUID, count: int) -> int:
-    """The partition (of `count`) a participant's events are folded in.
-
-    Ids are random (uuid4) or SHA-1 hashes (uuid5), so their low bits already spread
-    participants evenly; the same id gives the same partition in every process and release
-    (unlike hash(), which is salted per process).
-    """
-    return participant_id.int % count
 
 
 class ParticipantFold(Protocol):
@@ -174,32 +164,29 @@ class ViewRunner:
                 else None
             )
 
-            def select(after: int) -> Callable[[], Sequence[Any]]:
+            def select(after: int) -> Callable[[], tuple[Sequence[Any], int | None]]:
                 """The batch after `after`: read now in the reader thread, or when called."""
-                read = partial(
-                    self.recorder.select_notifications,
-                    start=after, limit=self.batch_size, stop=until, inclusive_of_start=False,
-                )  # fmt: skip
+                read = partial(self._read_batch, after, until)
                 return read if reader is None else reader.submit(read).result
 
             pending = select(position)
             while max_batches is None or batches < max_batches:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                notifications = pending()
-                if not notifications:
+                notifications, reached = pending()
+                if reached is None or reached <= position:
                     break
                 if prefetch:  # read the next batch while this one is applied
-                    pending = select(notifications[-1].id)
+                    pending = select(reached)
                 try:
-                    self._apply_batch(self._mine(notifications), position, notifications[-1].id)
+                    self._apply_batch(notifications, position, reached)
                 except IntegrityError:
                     # Another runner committed this batch first (or the store reported a
                     # deadlock or serialization failure): continue from the stored position.
                     position = self.store.position()
                     pending = select(position)
                     continue
-                position = notifications[-1].id
+                position = reached
                 if self.observer is not None:
                     self.observer.batch_committed(position, len(notifications))
                 if not prefetch:
@@ -218,12 +205,24 @@ class ViewRunner:
         with fewer_collections():
             return self.catch_up(progress=progress, until=until, prefetch=True)
 
-    def _mine(self, notifications: Sequence[Any]) -> Sequence[Any]:
-        """This runner's share of a batch, chosen before decoding (the costly part)."""
-        if self.partition is None:
-            return notifications
-        index, count = self.partition
-        return [n for n in notifications if partition_of(n.originator_id, count) == index]
+    def _read_batch(self, after: int, until: int | None) -> tuple[Sequence[Any], int | None]:
+        """This runner's share of the next batch after `after`, and the position it covers
+        (None: nothing new). A partition's share is chosen before decoding (the costly part),
+        by the store itself when it can (PartitionReader)."""
+        if self.partition is not None and isinstance(self.recorder, PartitionReader):
+            return self.recorder.select_partition(after, self.batch_size, until, *self.partition)
+        notifications: Sequence[Any] = self.recorder.select_notifications(
+            start=after, limit=self.batch_size, stop=until, inclusive_of_start=False
+        )
+        if not notifications:
+            return notifications, None
+        reached = notifications[-1].id
+        if self.partition is not None:
+            index, count = self.partition
+            notifications = [
+                n for n in notifications if partition_of(n.originator_id, count) == index
+            ]
+        return notifications, reached
 
     def _apply_batch(self, notifications: Sequence[Any], start: int, position: int) -> None:
         """Apply events after `start` up to `position` and commit them in one transaction."""

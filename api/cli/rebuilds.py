@@ -1,6 +1,6 @@
 """`continuum rebuild --workers N` and `--online`: rebuilds that use more cores, or keep serving.
 
---workers N   participants are split by id into N partitions (projections.runner.partition_of);
+--workers N   participants are split by id into N partitions (projections.partitions.partition_of);
               each partition is folded by its own process as a tracked projection of its share
               (ViewStore.partition), up to the head the rebuild started at. When all reach it,
               one transaction makes the view whole again at that position. Killed midway,

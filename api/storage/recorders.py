@@ -39,6 +39,7 @@ from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
 from api.storage.cells import PLAIN, Cells, Where
+from api.storage.partition_select import PostgresPartitionSelect
 from api.storage.privileges import postgres_guards, sqlite_guards
 from api.storage.schema import idempotency_ddl
 
@@ -182,7 +183,9 @@ _APPEND_EVENT_FUNCTION = (
 )
 
 
-class PostgresIdempotentRecorder(SealsReceipts, PostgresApplicationRecorder):
+class PostgresIdempotentRecorder(
+    SealsReceipts, PostgresPartitionSelect, PostgresApplicationRecorder
+):
     """Appends events (and the receipt, when there is one) in one call of a database function.
 
     One round trip per save: the function takes the events table's lock (so positions follow

@@ -8,14 +8,15 @@ import subprocess
 import sys
 import threading
 import time
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from api.bootstrap import Service, open_url
 from api.cli.rebuilds import online_rebuild
 from api.seed.synthetic_log import write_log
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
-from projections.runner import ViewRunner, partition_of
+from projections.partitions import partition_of
+from projections.runner import ViewRunner
 from tests.integration.test_rebuild_kill import REPO, run
 
 PARTICIPANTS, EVENTS_EACH = 100, 350
@@ -184,3 +185,46 @@ def test_an_online_rebuild_switches_with_no_failed_or_older_reads(
     checker = ViewRunner(app.recorder, app.mapper, fresh, ParticipantViewFold())
     checker.rebuild(until=views.store.position())
     assert fresh.digest() == views.store.digest()
+
+
+def test_postgres_chooses_the_same_partition_as_python(postgres_url: str) -> None:
+    """Given 500 random ids, the SQL expression a PostgreSQL partition select filters on puts
+    each id in the partition `partition_of` names, for power-of-two counts (the last byte
+    decides) and others (the whole 128-bit id)."""
+    import psycopg
+
+    from projections.partitions import partition_sql
+
+    ids = [uuid4() for _ in range(500)]
+    with psycopg.connect(postgres_url) as conn:
+        for count in (1, 2, 3, 4, 5, 7, 8, 12, 16):
+            expression = partition_sql(count, "uuid_send(id)")
+            rows = conn.execute(
+                f"SELECT id, {expression} FROM unnest(%s::uuid[]) AS id",  # type: ignore[arg-type]
+                (ids,),
+            ).fetchall()
+            assert {row[0]: row[1] for row in rows} == {i: partition_of(i, count) for i in ids}
+
+
+def test_a_postgres_partition_reads_only_its_share_and_covers_the_log(postgres_url: str) -> None:
+    """Given a log of 10 participants on PostgreSQL, when each of 3 partitions is read in
+    batches of 50, then each batch holds only its partition's events, together they hold every
+    event once, and every partition's reads reach the head."""
+    with open_url(postgres_url) as opened:
+        write_log(opened.application, participants=10, events_per_participant=30)
+        recorder = opened.application.recorder
+        head = recorder.max_notification_id()
+        everything = recorder.select_notifications(start=1, limit=10_000)
+        seen: list[int] = []
+        for index in range(3):
+            position: int | None = 0
+            while True:
+                batch, reached = recorder.select_partition(position, 50, None, index, 3)
+                if reached is None:
+                    break
+                assert all(partition_of(n.originator_id, 3) == index for n in batch)
+                seen += [n.id for n in batch]
+                position = reached
+            assert position == head
+    mine = [n.id for n in everything if isinstance(n.originator_id, UUID)]
+    assert sorted(seen) == sorted(mine)

@@ -1,0 +1,77 @@
+"""PostgreSQL selects one partition's rows of the log itself (projections.partitions).
+
+Each worker of `continuum rebuild --workers N` (or `continuum project --partition i/N`) then
+receives only its share of the log instead of all of it, so N workers transfer it once in all
+rather than N times; the database computes the partition from the id's bytes as
+`partition_of` does in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+from projections.partitions import partition_sql
+
+# Beyond any position the log will reach (positions are bigint).
+NO_STOP = 2**62
+
+
+class PostgresPartitionSelect:
+    """Mixed into the PostgreSQL application recorder (projections.partitions.PartitionReader)."""
+
+    datastore: PostgresDatastore
+    events_table_name: str
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_partition(
+        self, after: int, limit: int, stop: int | None, index: int, count: int
+    ) -> tuple[Sequence[Notification], int | None]:
+        head_statement, rows_statement = self._partition_statements(count)
+        stop = NO_STOP if stop is None else stop
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            # The head first: positions commit in order (the append takes the table's lock),
+            # so every row up to it is visible to the select that follows.
+            curs.execute(head_statement, (stop,), prepare=True)
+            head = curs.fetchone()
+            reached = None if head is None else head["head"]
+            if reached is None or reached <= after:
+                return [], None
+            curs.execute(rows_statement, (after, reached, index, limit), prepare=True)
+            notifications = [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+        if len(notifications) == limit:
+            reached = notifications[-1].id
+        return notifications, reached
+
+    def _partition_statements(self, count: int) -> tuple[bytes, bytes]:
+        return _statements(self.datastore.schema, self.events_table_name, count)
+
+
+@cache
+def _statements(schema: str, table: str, count: int) -> tuple[bytes, bytes]:
+    events = SQL("{}.{}").format(Identifier(schema), Identifier(table))
+    head = SQL("SELECT max(notification_id) AS head FROM {} WHERE notification_id <= %s")
+    partition = SQL(partition_sql(count, "uuid_send(originator_id::uuid)"))
+    rows = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE notification_id > %s AND notification_id <= %s AND {} = %s "
+        "ORDER BY notification_id LIMIT %s"
+    )
+    return (
+        head.format(events).as_bytes(None),
+        rows.format(events, partition).as_bytes(None),
+    )
