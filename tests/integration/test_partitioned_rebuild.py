@@ -15,7 +15,7 @@ from api.cli.rebuilds import online_rebuild
 from api.seed.synthetic_log import write_log
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
-from projections.partitions import partition_of
+from projections.partitions import PartitionReader, partition_of
 from projections.runner import ViewRunner
 from tests.integration.test_rebuild_kill import REPO, run
 
@@ -200,7 +200,7 @@ def test_postgres_chooses_the_same_partition_as_python(postgres_url: str) -> Non
         for count in (1, 2, 3, 4, 5, 7, 8, 12, 16):
             expression = partition_sql(count, "uuid_send(id)")
             rows = conn.execute(
-                f"SELECT id, {expression} FROM unnest(%s::uuid[]) AS id",  # type: ignore[arg-type]
+                f"SELECT id, {expression} FROM unnest(%s::uuid[]) AS id",
                 (ids,),
             ).fetchall()
             assert {row[0]: row[1] for row in rows} == {i: partition_of(i, count) for i in ids}
@@ -213,11 +213,12 @@ def test_a_postgres_partition_reads_only_its_share_and_covers_the_log(postgres_u
     with open_url(postgres_url) as opened:
         write_log(opened.application, participants=10, events_per_participant=30)
         recorder = opened.application.recorder
+        assert isinstance(recorder, PartitionReader)
         head = recorder.max_notification_id()
         everything = recorder.select_notifications(start=1, limit=10_000)
         seen: list[int] = []
         for index in range(3):
-            position: int | None = 0
+            position = 0
             while True:
                 batch, reached = recorder.select_partition(position, 50, None, index, 3)
                 if reached is None:
