@@ -94,8 +94,11 @@ class PostgresViewStore(ViewStore):
 
     @property
     def _lock_key(self) -> int:
-        """The advisory lock key of this view table (a signed 64-bit int, stable across runs)."""
-        name = f"{self.datastore.schema}.continuum_{self.view_name}".encode()
+        """The advisory lock key of the rows this store commits (a signed 64-bit int, stable
+        across runs): the whole view's, or one partition's. Partitions fold disjoint sets of
+        participants, so they never upsert the same rows and need not wait for each other
+        (with one key for the table, two rebuild workers took turns and were slower than one)."""
+        name = f"{self.datastore.schema}.continuum_{self.tracking_name}".encode()
         return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
     def commit(self, rows: Iterable[ViewRow], position: int, start: int | None = None) -> None:
