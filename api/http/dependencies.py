@@ -111,7 +111,7 @@ class WriteContext:
         return IdempotencyKey(self.idempotency_key, hashlib.sha256(request.encode()).hexdigest())
 
 
-def write_context(
+async def write_context(
     request: Request,
     principal: Writer,
     now: Annotated[datetime, Depends(clock)],
@@ -129,6 +129,8 @@ def write_context(
 ) -> WriteContext:
     """The preconditions and provenance of a write request (the caller's program scope is
     checked as the command is applied: WriteContext.execute)."""
+    # async: it parses headers and the path, never blocks; a plain def cost every write a
+    # threadpool hop of its own (the write's endpoint is the one hop that does I/O).
     scoped_key = None
     if idempotency_key is not None:
         if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
