@@ -149,7 +149,11 @@ async def write_context(
 
 def _request_line(request: Request) -> str:
     """The method, route template and path parameters, with ids in one canonical spelling."""
-    template = getattr(request.scope.get("route"), "path", request.url.path)
+    # The raw path only when no route matched: building request.url for a default that is
+    # rarely used showed in a write's profile (URL parsing, ~0.4% of its samples).
+    template = getattr(request.scope.get("route"), "path", None)
+    if template is None:
+        template = request.url.path
     params = " ".join(
         f"{name}={_canonical_id(value)}" for name, value in sorted(request.path_params.items())
     )

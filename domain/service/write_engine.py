@@ -3,7 +3,8 @@
 - Threads of one process take turns per participant (striped locks), so they never race each
   other into a conflict; the retries are left for other processes.
 - The participant this process last saved is kept (an LRU), so the next command on it starts
-  without reading the store: one round trip per command, the save.
+  without reading the store: one round trip per command, the save. While other processes
+  keep making those entries stale, each is first caught up with the events stored after it.
 - A save that loses a race to another process re-runs the command against the stream as
   stored, after a short random pause.
 """
