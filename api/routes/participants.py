@@ -52,10 +52,11 @@ def created(recorded: Recorded, receipt: Reply | None = None) -> Response:
     with the stream's new ETag and the participant's Location.
 
     Returned as a ready Response, which FastAPI sends as it is: for a sync endpoint with a
-    response_model it would otherwise re-validate the receipt in a threadpool hop of its own
-    (a hand-off is a few hundred microseconds of CPU, measured on the session write). The
-    bytes are those FastAPI would send (the same model, dumped to JSON), and the decorator's
-    response_model still documents them."""
+    response_model it would otherwise re-validate the receipt in a threadpool hand-off of its
+    own (with write_context's, two of a write's three hand-offs; under load the hand-offs'
+    queue wake-ups were ~5% of a write's profile samples, and the two removed cut ~0.3 ms of
+    the server's ~4.7 ms of CPU per write). The bytes are those FastAPI would send (the same
+    model, dumped to JSON), and the decorator's response_model still documents them."""
     body = (receipt or WriteReceipt.read(recorded)).model_dump_json().encode()
     response = Response(content=body, status_code=201, media_type="application/json")
     response.headers["ETag"] = etag(recorded.version)
