@@ -192,6 +192,17 @@ class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
     def resume_chain_if_unknown(self, aggregate: ChainedAggregate) -> None:
         self._verification.resume_chain_if_unknown(aggregate)
 
+    def catch_up(self, participant: Participant) -> int:
+        """Apply the events stored after the participant's version to it, in place (the write
+        engine's own entry, under its lock); how many there were."""
+        caught_up = 0
+        for event in self.events.get(participant.id, gt=participant.version):
+            if not isinstance(event, ChainedAggregate.Event):
+                raise TypeError(f"not an event of a participant: {type(event).__name__}")
+            event.mutate(participant)  # as the repository projects them: state and chain head
+            caught_up += 1
+        return caught_up
+
     # ---- queries --------------------------------------------------------------------------
 
     def get_participant(self, participant_id: UUID, version: int | None = None) -> Participant:

@@ -111,7 +111,7 @@ class WriteContext:
         return IdempotencyKey(self.idempotency_key, hashlib.sha256(request.encode()).hexdigest())
 
 
-def write_context(
+async def write_context(
     request: Request,
     principal: Writer,
     now: Annotated[datetime, Depends(clock)],
@@ -129,6 +129,8 @@ def write_context(
 ) -> WriteContext:
     """The preconditions and provenance of a write request (the caller's program scope is
     checked as the command is applied: WriteContext.execute)."""
+    # async: it parses headers and the path, never blocks; a plain def cost every write a
+    # threadpool hop of its own (the write's endpoint is the one hop that does I/O).
     scoped_key = None
     if idempotency_key is not None:
         if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
@@ -147,7 +149,11 @@ def write_context(
 
 def _request_line(request: Request) -> str:
     """The method, route template and path parameters, with ids in one canonical spelling."""
-    template = getattr(request.scope.get("route"), "path", request.url.path)
+    # The raw path only when no route matched: building request.url for a default that is
+    # rarely used showed in a write's profile (URL parsing, ~0.4% of its samples).
+    template = getattr(request.scope.get("route"), "path", None)
+    if template is None:
+        template = request.url.path
     params = " ".join(
         f"{name}={_canonical_id(value)}" for name, value in sorted(request.path_params.items())
     )

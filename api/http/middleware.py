@@ -98,20 +98,32 @@ class RequestTimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = asyncio.Event()
+        # One task for the app, and one future settled by whichever comes first: the response
+        # starting, the app ending, or the budget's timer. (An Event's waiter task and
+        # asyncio.wait cost a second task, its cancellation and a waiter set per request.)
+        loop = asyncio.get_running_loop()
+        first = loop.create_future()
+        started = False
+
+        def settle(_: object = None) -> None:
+            if not first.done():
+                first.set_result(None)
 
         async def watch(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                started.set()
+                started = True
+                settle()
             await send(message)
 
         task = asyncio.ensure_future(self.app(scope, receive, watch))
-        waiter = asyncio.ensure_future(started.wait())
+        task.add_done_callback(settle)
+        timer = loop.call_later(self.seconds, settle)
         try:
-            await asyncio.wait({task, waiter}, timeout=self.seconds, return_when="FIRST_COMPLETED")
+            await first
         finally:
-            waiter.cancel()
-        if task.done() or started.is_set():
+            timer.cancel()
+        if task.done() or started:
             await task  # finished, or streaming: it runs to its own end
             return
         task.cancel()

@@ -22,6 +22,7 @@ from api.schemas.participants import ErrorBody
 from api.security.authz import Reader, check_participant
 from api.security.identity import Principal
 from api.storage.access_log import AccessEntry, AccessLog
+from domain.application import ContinuumApplication
 from domain.participant import Participant
 
 PURPOSE_HEADER = "X-Purpose-Of-Use"
@@ -94,7 +95,17 @@ class LoggedRead:
         entry = log_access(
             request, access_log, principal, participant_id, self.record, purpose, now
         )
-        return RecordRead(principal=principal, participant=participant, entry=entry)
+        read = RecordRead(principal=principal, participant=participant, entry=entry)
+        return self.then(request, application, read)
+
+    def then(
+        self, request: Request, application: ContinuumApplication, read: RecordRead
+    ) -> RecordRead:
+        """What the route also reads, once the entry is committed, in this dependency's thread.
+
+        A route that reads the store before it can answer overrides this rather than reading
+        in a sync endpoint: that would be a second threadpool hand-off per read."""
+        return read
 
 
 def log_access(

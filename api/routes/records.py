@@ -36,12 +36,10 @@ def prescribe(
     body: PrescriptionRequest,
     write: Write,
     application: Application,
-    response: Response,
-) -> PrescriptionReceipt:
+) -> Response:
     """Record a prescription; its analytes make a positive screen expected while active."""
     recorded = write.execute(application, body.to_command(participant_id), body)
-    created(response, recorded)
-    return PrescriptionReceipt.of_prescription(recorded)
+    return created(recorded, PrescriptionReceipt.of_prescription(recorded))
 
 
 @router.post(
@@ -56,11 +54,10 @@ def end_prescription(
     body: PrescriptionEndRequest,
     write: Write,
     application: Application,
-    response: Response,
-) -> WriteReceipt:
+) -> Response:
     """Record the day a prescription ended."""
     command = body.for_prescription(participant_id, prescription_id)
-    return created(response, write.execute(application, command, body))
+    return created(write.execute(application, command, body))
 
 
 @router.post(
@@ -74,10 +71,9 @@ def record_recertification(
     body: RecertificationRequest,
     write: Write,
     application: Application,
-    response: Response,
-) -> WriteReceipt:
+) -> Response:
     """Record a physician's recertification of the need for the program (Medicare IOP)."""
-    return created(response, write.execute(application, body.to_command(participant_id), body))
+    return created(write.execute(application, body.to_command(participant_id), body))
 
 
 @router.post(
@@ -91,7 +87,6 @@ def record_discharge_summary(
     body: DischargeSummaryRequest,
     write: Write,
     application: Application,
-    response: Response,
-) -> WriteReceipt:
+) -> Response:
     """Record the completed discharge summary of the last, discharged episode."""
-    return created(response, write.execute(application, body.to_command(participant_id), body))
+    return created(write.execute(application, body.to_command(participant_id), body))

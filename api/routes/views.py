@@ -7,11 +7,14 @@ views to include that write, else 503 with Retry-After.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.http.bounds import MAX_CASELOAD_ROWS, MAX_POSITION, QueryDate
 from api.http.dependencies import Application, clock
@@ -41,6 +44,7 @@ from api.security.authz import PolicyChanger, PolicyReader, Reader, check_progra
 from api.security.identity import Principal
 from api.storage.access_log import AccessLog
 from api.storage.views import Views
+from domain.application import ContinuumApplication
 from domain.commands import ChangePolicy
 from domain.errors import InvalidValue, ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
@@ -103,14 +107,43 @@ def _reached(views: Views, min_position: int | None) -> int:
     return views.store.position()
 
 
+@dataclass(frozen=True)
+class ComplianceRead(RecordRead):
+    """A logged read of the compliance report, with the versions its body is kept under."""
+
+    position: int  # the views' position, read after the access entry was committed
+    policy_version: int  # the program policy's stream version, read after that
+
+
+class LoggedComplianceRead(LoggedRead):
+    """LoggedRead, then the views' position and the policy's version in the same thread.
+
+    These two selects made the compliance endpoint a sync one: a second threadpool hand-off
+    per read, after the access-logged read's own. Read here, a cached report is served by
+    an async endpoint with no hand-off of its own."""
+
+    def then(
+        self, request: Request, application: ContinuumApplication, read: RecordRead
+    ) -> ComplianceRead:
+        views: Views = request.app.state.views
+        position = views.store.position()
+        return ComplianceRead(
+            principal=read.principal,
+            participant=read.participant,
+            entry=read.entry,
+            position=position,
+            policy_version=application.policy_version(read.participant.program_id),
+        )
+
+
 @router.get(
     "/v1/participants/{participant_id}/compliance",
     response_model=ComplianceView,
     responses={404: {"model": ErrorBody, "description": "No such participant"}, **_BEHIND},
 )
-def get_compliance(
+async def get_compliance(
     participant_id: ParticipantId,
-    read: Annotated[RecordRead, Depends(LoggedRead("compliance"))],
+    read: Annotated[ComplianceRead, Depends(LoggedComplianceRead("compliance"))],
     views: ViewsDep,
     application: Application,
     cache: Annotated[ComplianceCache, Depends(get_compliance_cache)],
@@ -121,9 +154,15 @@ def get_compliance(
 ) -> Response:
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
-    position = _reached(views, min_position)
     # Includes every write acknowledged before this read began: the participant was loaded,
     # current with the store, by LoggedRead; a view row behind that version is caught up here.
+    position, policy_version = read.position, read.policy_version
+    if min_position is not None:
+        views.runner.wake()  # as waiting would: the views look for new events now
+        if position < min_position:  # wait in the threadpool, then read both versions again
+            position, policy_version = await run_in_threadpool(
+                _reached_versions, views, application, min_position, read.participant.program_id
+            )
     # Without a date, "as of" is today in the program's own zone (the end of that local day).
     # Every zone's current UTC offset is a whole number of quarter hours, so the local day is
     # the same throughout an aligned quarter hour of UTC: the moment (and the cache key) is
@@ -132,20 +171,41 @@ def get_compliance(
     # The report (`ComplianceView`, as documented) is a function of the view row, the day and
     # the program's policy. The row changes only as the views' position moves, and with the
     # participant's stream; the policy with its own stream. A body rendered under the same
-    # three versions is the same body, so it is served as bytes without re-judging the row.
-    version = (
-        position,
-        read.participant.version,
-        application.policy_version(read.participant.program_id),
-    )
+    # three versions is the same body, so it is served as bytes without re-judging the row:
+    # async, a cached body costs no threadpool hop; only a rendering (reads the views) does.
+    version = (position, read.participant.version, policy_version)
     body = cache.get((participant_id, day), version)
     if body is None:
-        report = views.queries.compliance(str(participant_id), day, read.participant.version)
-        if report is None:
-            raise ParticipantNotFound(f"no participant {participant_id}")
-        body = ComplianceView.of(report, position).model_dump_json().encode()
-        cache.put((participant_id, day), version, body)
+        body = await run_in_threadpool(
+            _render_compliance, views, cache, participant_id, day, version, position
+        )
     return Response(content=body, media_type="application/json")
+
+
+def _reached_versions(
+    views: Views, application: ContinuumApplication, min_position: int, program_id: str
+) -> tuple[int, int]:
+    """The views' position once it reaches `min_position` (else ViewsBehind), and the
+    policy's version read after it."""
+    position = _reached(views, min_position)
+    return position, application.policy_version(program_id)
+
+
+def _render_compliance(
+    views: Views,
+    cache: ComplianceCache,
+    participant_id: UUID,
+    day: datetime | date,
+    version: tuple[int, int, int],
+    position: int,
+) -> bytes:
+    """The compliance report's body, judged from the view row, and kept under `version`."""
+    report = views.queries.compliance(str(participant_id), day, version[1])
+    if report is None:
+        raise ParticipantNotFound(f"no participant {participant_id}")
+    body = ComplianceView.of(report, position).model_dump_json().encode()
+    cache.put((participant_id, day), version, body)
+    return body
 
 
 @router.get("/v1/participants", response_model=CaseloadView, responses=_BEHIND)

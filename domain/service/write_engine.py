@@ -3,7 +3,8 @@
 - Threads of one process take turns per participant (striped locks), so they never race each
   other into a conflict; the retries are left for other processes.
 - The participant this process last saved is kept (an LRU), so the next command on it starts
-  without reading the store: one round trip per command, the save.
+  without reading the store: one round trip per command, the save. While other processes
+  keep making those entries stale, each is first caught up with the events stored after it.
 - A save that loses a race to another process re-runs the command against the stream as
   stored, after a short random pause.
 """
@@ -41,6 +42,16 @@ RETRY_JITTER_SECONDS = 0.005
 # Commands change an entry in place (only commands touch it, under the participant's write
 # lock) and drop it whenever they fail, so a half-applied entry is never used again.
 LAST_SAVED_CACHE_SIZE = 5000
+# When other processes write the same participants (`serve --workers N` spreads each
+# participant's writes over every worker), most entries are stale, and each stale one cost a
+# save that failed, its rollback, a reload copied from the repository's cache and the command
+# applied twice. Past this share of stale entries among recent commands, an entry is first
+# caught up with the events stored after it (one indexed read, usually empty or one event),
+# so it is current when the command is applied; below it, the save alone proves the entry
+# current, one round trip per command. The share is a moving average over about
+# 1 / STALE_SHARE_WEIGHT commands.
+CATCH_UP_STALE_SHARE = 0.2
+STALE_SHARE_WEIGHT = 1 / 16
 
 Apply = Callable[[Participant], None]
 """A command bound to its arguments: applied to the participant, it leaves events pending."""
@@ -60,12 +71,19 @@ class ParticipantStore(Protocol):
 
     def resume_chain_if_unknown(self, participant: Participant) -> None: ...
 
+    def catch_up(self, participant: Participant) -> int:
+        """Apply the events stored after the participant's version to it; how many."""
+
 
 class WriteEngine:
     def __init__(self, store: ParticipantStore) -> None:
         self._store = store
         self._locks = StripedLocks()
         self._last_saved: LRUCache[UUID, Participant] = LRUCache(LAST_SAVED_CACHE_SIZE)
+        # The moving share of commands whose last-saved entry was stale (see
+        # CATCH_UP_STALE_SHARE). Threads update it without a lock: a lost update only
+        # delays the switch by a command.
+        self.stale_share = 0.0
 
     def run(
         self,
@@ -106,7 +124,7 @@ class WriteEngine:
     ) -> Recorded:
         """Apply and save the command, re-running it while other processes win the race."""
         for attempt in range(MAX_COMMAND_ATTEMPTS):
-            participant = self._load_applied(
+            participant, unchecked_entry = self._load_applied(
                 participant_id, expected_version, create, apply, from_store=attempt > 0
             )
             receipt = Recorded(
@@ -122,6 +140,8 @@ class WriteEngine:
             except IntegrityError:
                 # Either the stream moved on under us or the same key won a race.
                 self.forget(participant_id)
+                if unchecked_entry:
+                    self._observe(stale=True)
                 if idempotency is not None:
                     earlier = self._store.earlier_receipt(idempotency)
                     if earlier is not None:
@@ -134,6 +154,8 @@ class WriteEngine:
                 if attempt > 0:  # lost a race on the stored stream; a stale entry just retries
                     time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))
                 continue
+            if unchecked_entry:
+                self._observe(stale=False)
             self._last_saved.put(participant_id, participant)
             return replace(receipt, position=position)
         raise VersionConflict(
@@ -149,22 +171,29 @@ class WriteEngine:
         apply: Apply,
         *,
         from_store: bool,
-    ) -> Participant:
-        """The participant with the command applied (pending), checked against If-Match."""
+    ) -> tuple[Participant, bool]:
+        """The participant with the command applied (pending), checked against If-Match, and
+        whether it is this process's last-saved entry, used without checking it is current."""
         if not from_store:
             saved = self._last_saved_entry(participant_id, expected_version)
             if saved is not None:
-                try:
-                    apply(saved)
-                except DomainError:
-                    # The entry may be behind the store: only the stored stream refuses.
-                    self.forget(participant_id)
+                checked = self.stale_share >= CATCH_UP_STALE_SHARE
+                if checked:
+                    self._observe(stale=self._store.catch_up(saved) > 0)
+                if checked and expected_version is not None and saved.version != expected_version:
+                    self.forget(participant_id)  # only the store can say who is stale
                 else:
-                    return saved
+                    try:
+                        apply(saved)
+                    except DomainError:
+                        # The entry may be behind the store: only the stored stream refuses.
+                        self.forget(participant_id)
+                    else:
+                        return saved, not checked
             elif create is not None and expected_version is None:
                 # Most admissions open a new stream: try that first; if the stream exists (a
                 # readmission), the save fails on version 1 and the retry reads the store.
-                return create()
+                return create(), False
         try:
             participant = self._store.get_participant(participant_id)
         except ParticipantNotFound:
@@ -172,7 +201,7 @@ class WriteEngine:
                 raise
             if expected_version not in (None, 0):
                 raise VersionConflict("no such participant yet", current_version=0) from None
-            return create()
+            return create(), False
         self._store.resume_chain_if_unknown(participant)
         if expected_version is not None and participant.version != expected_version:
             raise VersionConflict(
@@ -180,7 +209,10 @@ class WriteEngine:
                 current_version=participant.version,
             )
         apply(participant)
-        return participant
+        return participant, False
+
+    def _observe(self, *, stale: bool) -> None:
+        self.stale_share += STALE_SHARE_WEIGHT * (float(stale) - self.stale_share)
 
     def _last_saved_entry(
         self, participant_id: UUID, expected_version: int | None

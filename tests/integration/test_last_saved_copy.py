@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -24,6 +25,7 @@ from domain.application import ContinuumApplication
 from domain.commands import CorrectEntry, Discharge
 from domain.errors import AfterDischarge, DomainError, VersionConflict
 from domain.participant import Participant
+from domain.service.write_engine import CATCH_UP_STALE_SHARE
 from tests import make
 from tests.make import ADMITTED
 
@@ -225,3 +227,80 @@ def test_a_command_refused_half_way_leaves_no_half_applied_command_behind(
         app._writes.run(pid, attend_then_refuse, idempotency=None, expected_version=None)
     assert session(app, pid, 3) == 4
     assert [e.recorded_by for e in app.stream(pid)][2:] == ["writer-day-1", "writer-day-3"]
+
+
+def _count_calls(
+    monkeypatch: pytest.MonkeyPatch, app: ContinuumApplication, name: str
+) -> list[int]:
+    """A list that grows by one each time `app.<name>` is called."""
+    calls: list[int] = []
+    original = getattr(app, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(app, name, counted)
+    return calls
+
+
+def test_once_most_entries_are_stale_each_is_caught_up_before_its_command(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes taking turns on each participant (as `serve --workers 2` does): after a
+    few stale entries, `here` reads the events after its entry before applying the command,
+    so a stale entry no longer costs a failed save; nothing is lost or reordered."""
+    here, other = two_apps
+    pid = admit(here)
+    day = 0
+    while here._writes.stale_share < CATCH_UP_STALE_SHARE:
+        assert day < 20, "never switched to catching up"
+        day += 1
+        session(here, pid, day)
+        day += 1
+        session(other, pid, day)
+    saves = _count_calls(monkeypatch, here, "save_participant")
+    caught_up = _count_calls(monkeypatch, here, "catch_up")
+    for _ in range(3):
+        day += 1
+        session(here, pid, day)
+        day += 1
+        session(other, pid, day)
+    assert len(saves) == 3 and len(caught_up) == 3
+    stream = other.stream(pid)
+    assert [e.originator_version for e in stream] == list(range(1, day + 3))
+    assert [e.recorded_by for e in stream[2:]] == [f"writer-day-{d}" for d in range(1, day + 1)]
+
+
+def test_a_caught_up_entry_judges_if_match_by_the_stream_as_stored(
+    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+) -> None:
+    here, other = two_apps
+    pid = admit(here)
+    session(here, pid, 1)  # copy here at 3
+    here._writes.stale_share = 1.0  # as after many stale entries
+    session(other, pid, 2)  # store at 4
+    assert session(here, pid, 3, expected_version=4) == 5
+    session(other, pid, 4)  # store at 6
+    with pytest.raises(VersionConflict) as refused:
+        session(here, pid, 5, expected_version=5)
+    assert refused.value.current_version == 6
+    assert [e.recorded_by for e in other.stream(pid)][2:] == [
+        f"writer-day-{d}" for d in (1, 2, 3, 4)
+    ]
+
+
+def test_entries_are_caught_up_only_while_other_processes_make_them_stale(
+    app: ContinuumApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone on its participants, a process soon goes back to one round trip per command."""
+    pid = admit(app)
+    app._writes.stale_share = 1.0
+    caught_up = _count_calls(monkeypatch, app, "catch_up")
+    for day in range(1, 41):
+        session(app, pid, day)
+    assert 0 < len(caught_up) < 40
+    assert app._writes.stale_share < CATCH_UP_STALE_SHARE
+    before = len(caught_up)
+    session(app, pid, 41)
+    assert len(caught_up) == before
