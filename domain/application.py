@@ -13,9 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, overload
 from uuid import UUID, uuid4
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-)
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from eventsourcing.utils import EnvType
 
@@ -30,9 +28,7 @@ from domain.commands import (
     Recorded,
     RevokeConsent,
 )
-from domain.consent import (
-    ConsentRecorded,
-)
+from domain.consent import ConsentRecorded
 from domain.errors import ParticipantNotFound, VersionConflict
 from domain.participant import CORRECTABLE_ENTRIES, Participant
 from domain.policy import PolicyTimeline, ProgramPolicy

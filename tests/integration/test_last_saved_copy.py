@@ -120,17 +120,29 @@ def test_a_command_the_stale_copy_would_refuse_is_judged_by_the_store(
     assert corrected.version == 5
 
 
+@pytest.mark.parametrize("catching_up", [False, True], ids=["save-checked", "caught-up"])
 def test_if_match_is_judged_against_the_store_not_the_copy(
-    two_apps: tuple[ContinuumApplication, ContinuumApplication],
+    two_apps: tuple[ContinuumApplication, ContinuumApplication], catching_up: bool
 ) -> None:
+    """Whether the entry is proved current by the save or caught up first (as after many
+    stale entries), If-Match is judged against the stream as stored."""
     here, other = two_apps
     pid = admit(here)
     session(here, pid, 1)  # copy here at 3
+    if catching_up:
+        here._writes.stale_share = 1.0
     session(other, pid, 2)  # store at 4
     assert session(here, pid, 3, expected_version=4) == 5
-    with pytest.raises(VersionConflict) as refused:
+    with pytest.raises(VersionConflict) as behind:  # the caller is behind the copy
         session(here, pid, 4, expected_version=4)
-    assert refused.value.current_version == 5
+    assert behind.value.current_version == 5
+    session(other, pid, 4)  # store at 6
+    with pytest.raises(VersionConflict) as refused:
+        session(here, pid, 5, expected_version=5)
+    assert refused.value.current_version == 6
+    assert [e.recorded_by for e in other.stream(pid)][2:] == [
+        f"writer-day-{d}" for d in (1, 2, 3, 4)
+    ]
 
 
 def test_pooled_connections_dropped_by_the_server_are_replaced_unnoticed(
@@ -270,24 +282,6 @@ def test_once_most_entries_are_stale_each_is_caught_up_before_its_command(
     stream = other.stream(pid)
     assert [e.originator_version for e in stream] == list(range(1, day + 3))
     assert [e.recorded_by for e in stream[2:]] == [f"writer-day-{d}" for d in range(1, day + 1)]
-
-
-def test_a_caught_up_entry_judges_if_match_by_the_stream_as_stored(
-    two_apps: tuple[ContinuumApplication, ContinuumApplication],
-) -> None:
-    here, other = two_apps
-    pid = admit(here)
-    session(here, pid, 1)  # copy here at 3
-    here._writes.stale_share = 1.0  # as after many stale entries
-    session(other, pid, 2)  # store at 4
-    assert session(here, pid, 3, expected_version=4) == 5
-    session(other, pid, 4)  # store at 6
-    with pytest.raises(VersionConflict) as refused:
-        session(here, pid, 5, expected_version=5)
-    assert refused.value.current_version == 6
-    assert [e.recorded_by for e in other.stream(pid)][2:] == [
-        f"writer-day-{d}" for d in (1, 2, 3, 4)
-    ]
 
 
 def test_entries_are_caught_up_only_while_other_processes_make_them_stale(
