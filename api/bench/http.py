@@ -215,6 +215,8 @@ class Loads:
 ROUND_DAYS = 100
 ROWS = ("read_ceiling", "timeline_read", "compliance_read", "write_ceiling", "session_write")
 # Each HTTP row and the ceiling it is a ratio of.
+# The share of a ceiling's requests that may fail (timeouts) before its row is void.
+CEILING_ERRORS_TOLERATED = 0.001
 CEILING_OF = {
     "timeline_read": "read_ceiling",
     "compliance_read": "read_ceiling",
@@ -281,8 +283,12 @@ def http_bench(
     for name, results in measured.items():
         report[name] = _median_round(results)
     for name in ("read_ceiling", "write_ceiling"):
-        if report[name]["errors"]:  # a ceiling answering errors would measure nothing
-            raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {report[name]}")
+        # A ceiling answering errors would measure nothing. A few load-generator timeouts
+        # are not that: the SQLite write ceiling timed out 3 of 4,348 requests behind WAL
+        # checkpoint stalls (p99 1.3 s) and aborted a full run; they stay in its "errors".
+        ceiling = report[name]
+        if ceiling["errors"] > CEILING_ERRORS_TOLERATED * max(ceiling["requests"], 1):
+            raise RuntimeError(f"the {name.replace('_', ' ')} answered errors: {ceiling}")
     report["online_rebuild"] = online
     report["view_lag_during_session_writes"] = lags[len(lags) // 2]
     for name, ceiling_name in CEILING_OF.items():
