@@ -214,9 +214,9 @@ class Loads:
 # Each round's session writes start this many days after the previous round's.
 ROUND_DAYS = 100
 ROWS = ("read_ceiling", "timeline_read", "compliance_read", "write_ceiling", "session_write")
-# Each HTTP row and the ceiling it is a ratio of.
 # The share of a ceiling's requests that may fail (timeouts) before its row is void.
 CEILING_ERRORS_TOLERATED = 0.001
+# Each HTTP row and the ceiling it is a ratio of.
 CEILING_OF = {
     "timeline_read": "read_ceiling",
     "compliance_read": "read_ceiling",
