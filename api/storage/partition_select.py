@@ -32,7 +32,9 @@ class PostgresPartitionSelect:
     def select_partition(
         self, after: int, limit: int, stop: int | None, index: int, count: int
     ) -> tuple[Sequence[Notification], int | None]:
-        head_statement, rows_statement = self._partition_statements(count)
+        head_statement, rows_statement = _statements(
+            self.datastore.schema, self.events_table_name, count
+        )
         stop = NO_STOP if stop is None else stop
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # The head first: positions commit in order (the append takes the table's lock),
@@ -57,11 +59,8 @@ class PostgresPartitionSelect:
             reached = notifications[-1].id
         return notifications, reached
 
-    def _partition_statements(self, count: int) -> tuple[bytes, bytes]:
-        return _statements(self.datastore.schema, self.events_table_name, count)
 
-
-@cache
+@cache  # rendered once per table and count: psycopg would render a composed statement per call
 def _statements(schema: str, table: str, count: int) -> tuple[bytes, bytes]:
     events = SQL("{}.{}").format(Identifier(schema), Identifier(table))
     head = SQL("SELECT max(notification_id) AS head FROM {} WHERE notification_id <= %s")
