@@ -27,10 +27,10 @@ class PartitionReader(Protocol):
     def select_partition(
         self, after: int, limit: int, stop: int | None, index: int, count: int
     ) -> tuple[Sequence[Any], int | None]:
-        """Up to `limit` notifications after `after` (and up to `stop`) of the participants
-        in partition `index` of `count`, in log order, and the position the read covered:
-        the last row's when `limit` rows came back, else the last position of the log (or
-        `stop`) as the read saw it. None: nothing after `after` yet."""
+        """The notifications of the participants in partition `index` of `count` among the
+        next `limit * count` positions after `after` (so about `limit` of them, and never
+        past `stop`), in log order, and the last position the read covered (every row up to
+        it was seen). None: nothing after `after` yet."""
 
 
 def partition_sql(count: int, uuid_bytes: str) -> str:

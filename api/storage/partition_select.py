@@ -4,6 +4,13 @@ Each worker of `continuum rebuild --workers N` (or `continuum project --partitio
 receives only its share of the log instead of all of it, so N workers transfer it once in all
 rather than N times; the database computes the partition from the id's bytes as
 `partition_of` does in Python.
+
+A batch is a window of positions, not "the next `limit` rows of the partition": the planner
+cannot know that the partition test keeps 1 row in `count` (it assumes 0.5% for an equality on
+an expression), so for `ORDER BY notification_id LIMIT n` over the rest of the log it chose to
+scan and sort all of it, spilling to disk: measured on 1,028,312 events, 0.6-1.1 s a batch and
+56 s of server CPU in a two-worker rebuild against 6 s for one worker. Over a window of
+`limit * count` positions it walks the position index in order (15-20 ms a batch).
 """
 
 from __future__ import annotations
@@ -41,10 +48,11 @@ class PostgresPartitionSelect:
             # so every row up to it is visible to the select that follows.
             curs.execute(head_statement, (stop,), prepare=True)
             head = curs.fetchone()
-            reached = None if head is None else head["head"]
-            if reached is None or reached <= after:
+            if head is None or head["head"] is None or head["head"] <= after:
                 return [], None
-            curs.execute(rows_statement, (after, reached, index, limit), prepare=True)
+            # About `limit` rows of this partition: every position up to `reached` is covered.
+            reached = min(head["head"], after + limit * count)
+            curs.execute(rows_statement, (after, reached, index), prepare=True)
             notifications = [
                 Notification(
                     id=row["notification_id"],
@@ -55,8 +63,6 @@ class PostgresPartitionSelect:
                 )
                 for row in curs.fetchall()
             ]
-        if len(notifications) == limit:
-            reached = notifications[-1].id
         return notifications, reached
 
 
@@ -68,7 +74,7 @@ def _statements(schema: str, table: str, count: int) -> tuple[bytes, bytes]:
     rows = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
         "WHERE notification_id > %s AND notification_id <= %s AND {} = %s "
-        "ORDER BY notification_id LIMIT %s"
+        "ORDER BY notification_id"
     )
     return (
         head.format(events).as_bytes(None),
