@@ -21,6 +21,7 @@ from functools import cache
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from projections.partitions import partition_sql
@@ -43,25 +44,28 @@ class PostgresPartitionSelect:
             self.datastore.schema, self.events_table_name, count
         )
         stop = NO_STOP if stop is None else stop
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Tuples, not the pool's dict rows: a dict per row was 5% of a rebuild's py-spy samples.
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             # The head first: positions commit in order (the append takes the table's lock),
             # so every row up to it is visible to the select that follows.
             curs.execute(head_statement, (stop,), prepare=True)
-            head = curs.fetchone()
-            if head is None or head["head"] is None or head["head"] <= after:
+            (head,) = curs.fetchone() or (None,)
+            if head is None or head <= after:
                 return [], None
             # About `limit` rows of this partition: every position up to `reached` is covered.
-            reached = min(head["head"], after + limit * count)
+            reached = min(head, after + limit * count)
             curs.execute(rows_statement, (after, reached, index), prepare=True)
             notifications = [
                 Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
+                    id=notification_id,
+                    originator_id=originator_id,
+                    originator_version=originator_version,
+                    topic=topic,
+                    state=bytes(state),
                 )
-                for row in curs.fetchall()
+                for notification_id, originator_id, originator_version, topic, state in (
+                    curs.fetchall()
+                )
             ]
         return notifications, reached
 
