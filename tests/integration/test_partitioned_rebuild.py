@@ -229,3 +229,31 @@ def test_a_postgres_partition_reads_only_its_share_and_covers_the_log(postgres_u
             assert position == head
     mine = [n.id for n in everything if isinstance(n.originator_id, UUID)]
     assert sorted(seen) == sorted(mine)
+
+
+def test_a_postgres_partition_batch_is_a_window_of_positions_up_to_stop(
+    postgres_url: str,
+) -> None:
+    """Given a log of 300 events on PostgreSQL, when partition 1 of 2 is read in batches of 20
+    up to a stop short of the head, then each batch holds, in log order, exactly its share of
+    the next 40 positions (never past the stop), and the reads end at the stop."""
+    with open_url(postgres_url) as opened:
+        write_log(opened.application, participants=10, events_per_participant=30)
+        recorder = opened.application.recorder
+        assert isinstance(recorder, PartitionReader)
+        everything = recorder.select_notifications(start=1, limit=10_000)
+        stop = everything[250].id
+        position = 0
+        while True:
+            batch, reached = recorder.select_partition(position, 20, stop, 1, 2)
+            if reached is None:
+                break
+            assert reached == min(position + 40, stop)
+            expected = [
+                n.id
+                for n in everything
+                if position < n.id <= reached and partition_of(n.originator_id, 2) == 1
+            ]
+            assert [n.id for n in batch] == expected
+            position = reached
+        assert position == stop
