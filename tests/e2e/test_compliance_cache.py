@@ -10,7 +10,15 @@ from fastapi.testclient import TestClient
 
 from projections import compliance as compliance_rules
 from tests.e2e.support import PROGRAM
-from tests.e2e.test_compliance_http import FULL_WEEK, admit, compliance, groups, week, write
+from tests.e2e.test_compliance_http import (
+    FULL_WEEK,
+    admit,
+    after_last_write,
+    compliance,
+    groups,
+    week,
+    write,
+)
 
 
 @pytest.fixture
@@ -36,8 +44,7 @@ def test_a_repeated_read_is_served_without_judging_again(
     groups(client, pid, [7, 8, 9])
     # Both reads wait for the last write: without it the views may still be catching up
     # between them, and a report at a later position is rightly a different body.
-    last_write = client.app.state.application.recorder.max_notification_id()  # type: ignore[attr-defined]
-    caught_up = {"min_position": last_write}
+    caught_up = after_last_write(client)
     first = client.get(f"/v1/participants/{pid}/compliance", params=caught_up)
     judged.clear()
 

@@ -59,10 +59,15 @@ def groups(client: TestClient, pid: str, days: list[float], minutes: int = 180) 
     ]
 
 
-def compliance(client: TestClient, pid: str, **params: Any) -> dict[str, Any]:
+def after_last_write(client: TestClient) -> dict[str, Any]:
+    """Query parameters that make a read wait until the views include the last write."""
     position = client.app.state.application.recorder.max_notification_id()  # type: ignore[attr-defined]
+    return {"min_position": position}
+
+
+def compliance(client: TestClient, pid: str, **params: Any) -> dict[str, Any]:
     response = client.get(
-        f"/v1/participants/{pid}/compliance", params={"min_position": position, **params}
+        f"/v1/participants/{pid}/compliance", params={**after_last_write(client), **params}
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
