@@ -45,7 +45,13 @@ class PostgresPartitionSelect:
         )
         stop = NO_STOP if stop is None else stop
         # Tuples, not the pool's dict rows: a dict per row was 5% of a rebuild's py-spy samples.
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        # Binary results: the states arrive as raw bytes instead of hex text that both sides
+        # encode and decode; reading all 1,028,312 events in windows of 10,000 took 3.0-3.3 s
+        # of client CPU (6.9-7.2 s wall) against 5.2-5.7 s (9.7-10.6 s) in text.
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
             # The head first: positions commit in order (the append takes the table's lock),
             # so every row up to it is visible to the select that follows.
             curs.execute(head_statement, (stop,), prepare=True)

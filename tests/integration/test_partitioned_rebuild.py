@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 from uuid import UUID, uuid4
 
 from api.bootstrap import Service, open_url
@@ -259,3 +260,26 @@ def test_a_postgres_partition_batch_is_a_window_of_positions_up_to_stop(
             assert [n.id for n in batch] == expected
             position = reached
         assert position == stop
+
+
+def test_a_postgres_read_of_partition_0_of_1_is_the_library_s_read_of_the_log(
+    postgres_url: str,
+) -> None:
+    """Given a log of 300 events on PostgreSQL, when it is read as partition 0 of 1 in batches
+    of 64 (binary results), then the notifications are the library's select of the whole log
+    (text results), field by field and in order."""
+    with open_url(postgres_url) as opened:
+        write_log(opened.application, participants=10, events_per_participant=30)
+        recorder = opened.application.recorder
+        assert isinstance(recorder, PartitionReader)
+        everything = recorder.select_notifications(start=1, limit=10_000)
+        read: list[Any] = []
+        position = 0
+        while True:
+            batch, reached = recorder.select_partition(position, 64, None, 0, 1)
+            if reached is None:
+                break
+            read += batch
+            position = reached
+    assert read == list(everything)
+    assert all(type(n.state) is bytes and type(n.originator_id) is UUID for n in read)
