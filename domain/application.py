@@ -14,7 +14,7 @@ from typing import Any, ClassVar, overload
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from eventsourcing.utils import EnvType
 
 from domain.chain import ChainReport
@@ -40,7 +40,6 @@ from domain.service.fresh_reads import FreshReads
 from domain.service.idempotency import IdempotencyKey, earlier_receipt
 from domain.service.policy_cache import PolicyCache
 from domain.service.snapshots import SealedSnapshots, SnapshotRejections
-from domain.service.transcoder import OrjsonDecodingTranscoder
 from domain.service.verification import VERIFY_LOG_BATCH, Verification, VerifyProgress
 from domain.service.write_engine import MAX_COMMAND_ATTEMPTS, WriteEngine
 from domain.timeline import DateAsISO, TimelineEntry, in_clinical_order
@@ -55,6 +54,8 @@ class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
         "AGGREGATE_CACHE_MAXSIZE": "5000",
         "AGGREGATE_CACHE_FASTFORWARD": "y",
         "COMPRESSOR_TOPIC": "",
+        # The library's JSON transcoder, decoding with orjson (domain/service/transcoder.py).
+        "TRANSCODER_TOPIC": "domain.service.transcoder:OrjsonDecodingTranscoder",
     }
 
     def __init__(self, env: EnvType | None = None) -> None:
@@ -79,12 +80,6 @@ class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
         super()._notify(recordings)
         if self.on_appended is not None:
             self.on_appended([type(r.domain_event).__name__ for r in recordings])
-
-    def construct_transcoder(self) -> Transcoder:
-        # The library's JSON transcoder, decoding with orjson (domain/service/transcoder.py).
-        transcoder = OrjsonDecodingTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -19,11 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import JSONTranscoder
 
 # orjson reads an integer beyond 64 bits as a float, silently; a float this large in its output
 # may have been such an integer, and the stdlib decoder reads it exactly.
 _EXACT_BOUND = float(2**63)
+# What the walk descends into or checks; every other parsed value is already the stdlib's.
+_NEEDS_RESTORING = frozenset({dict, list, float})
 
 
 class _StdlibNeeded(Exception):
@@ -38,35 +40,18 @@ class OrjsonDecodingTranscoder(JSONTranscoder):
             return super().decode(data)
 
     def _restore(self, value: Any) -> Any:
-        """`value` with every `{"_type_": name, "_data_": data}` object decoded by its
-        registered transcoding, innermost first (as the stdlib hook would)."""
-        if type(value) is dict:
-            for key, item in value.items():
-                kind = type(item)
-                if kind is dict or kind is list:
-                    value[key] = self._restore(item)
-                elif kind is float and not -_EXACT_BOUND < item < _EXACT_BOUND:
-                    raise _StdlibNeeded
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
-                name = value["_type_"]
-                try:
-                    transcoding = self.names[name]
-                except (KeyError, TypeError) as error:
-                    msg = (
-                        f"Data serialized with name '{name}' is not deserializable. "
-                        "Please register a custom transcoding for this type."
-                    )
-                    raise TranscodingNotRegisteredError(msg) from error
-                return transcoding.decode(value["_data_"])
-            return value
-        if type(value) is list:
-            for index, item in enumerate(value):
-                kind = type(item)
-                if kind is dict or kind is list:
-                    value[index] = self._restore(item)
-                elif kind is float and not -_EXACT_BOUND < item < _EXACT_BOUND:
-                    raise _StdlibNeeded
-            return value
-        if type(value) is float and not -_EXACT_BOUND < value < _EXACT_BOUND:
+        """`value` with every `{"_type_": name, "_data_": data}` object decoded by the
+        library's own hook (`_decode_obj`), innermost first, as the stdlib decoder calls it."""
+        kind = type(value)
+        if kind is float:
+            if -_EXACT_BOUND < value < _EXACT_BOUND:
+                return value
             raise _StdlibNeeded
+        if kind is not dict and kind is not list:
+            return value
+        for key, item in value.items() if kind is dict else enumerate(value):
+            if type(item) in _NEEDS_RESTORING:
+                value[key] = self._restore(item)
+        if kind is dict and len(value) == 2:
+            return self._decode_obj(value)
         return value
