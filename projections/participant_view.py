@@ -17,6 +17,7 @@ from projections.compliance import state as compliance_state
 from projections.compliance.state import ComplianceState
 from projections.event_ids import event_id_text
 from projections.level_of_care import LevelOfCareState
+from projections.view_json import compact_json
 from projections.view_store import ViewRow
 
 
@@ -71,7 +72,7 @@ class ParticipantViewFold:
         # Spliced by hand so the compliance entries are not re-encoded (see ComplianceState).
         state = (
             f'{{"compliance":{compliance.to_json()},'
-            f'"level_of_care":{json.dumps(loc.to_dict(), separators=(",", ":"))},'
+            f'"level_of_care":{compact_json(loc.to_dict())},'
             f'"version":{json.dumps(view.version)}}}'
         )
         return ViewRow(participant_id, loc.program_id, loc.status, loc.level, state)

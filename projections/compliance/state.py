@@ -8,7 +8,6 @@ entry, changes the report exactly as if it had been known from the start.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from domain.levels import is_recode
 from domain.participant import Participant
 from domain.values import ScreeningOutcome
 from projections.folding import fold_log, fold_stream
+from projections.view_json import compact_json
 
 
 @dataclass
@@ -227,10 +227,10 @@ class ComplianceState:
         """`to_dict()` as compact JSON, re-encoding only the entries added since last time."""
         if self._entries_encoded < len(self.entries):
             new = self.entries[self._entries_encoded :]
-            chunk = json.dumps([e.to_list() for e in new], separators=(",", ":"))[1:-1]
+            chunk = compact_json([e.to_list() for e in new])[1:-1]
             self._entries_text = f"{self._entries_text},{chunk}" if self._entries_text else chunk
             self._entries_encoded = len(self.entries)
-        head = json.dumps(self.to_dict_without_entries(), separators=(",", ":"))
+        head = compact_json(self.to_dict_without_entries())
         return f'{head[:-1]},"entries":[{self._entries_text}]}}'
 
     @classmethod
