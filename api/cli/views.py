@@ -54,7 +54,7 @@ def register(commands: Any) -> None:
     )
     rebuild.add_argument(
         "--workers", type=positive_int, default=1,
-        help="processes to replay with, participants partitioned by id (default: 1)",
+        help="processes to replay with, participants partitioned by id",
     )  # fmt: skip
     rebuild.add_argument(
         "--resume", action="store_true",
