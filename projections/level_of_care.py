@@ -6,12 +6,13 @@ an event it has already seen (by stream version), so a feed that repeats events 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from domain.participant import Participant
+from projections.dispatch import FirstMatch
 from projections.folding import fold_log, fold_stream
 
 
@@ -114,52 +115,18 @@ def apply(
     """`state` advanced by `event` (in place when given; a Registered event starts one).
 
     `event_id`, when the caller has it already, is the event's id as text."""
-    if not isinstance(event, Participant.Event):
+    record = _RECORDERS(type(event))
+    if record is None:  # not a participant's event
         return state
+    event = cast(Participant.Event, event)
     if state is None:
-        if not isinstance(event, Participant.Registered):
+        if not _starts_stream(record):
             return None  # a stream's first event is always Registered
         state = LevelOfCareState(participant_id=str(event.originator_id), program_id="")
     if event.originator_version <= state.version:
         return state
     state.version = event.originator_version
-    if event_id is None:
-        event_id = str(event.event_id)
-    if isinstance(event, Participant.Registered):
-        state.program_id = event.program_id
-    elif isinstance(event, Participant.Admitted):
-        state.program_id = event.program_id
-        state.status = "active"
-        state.episode = event.episode
-        state.age_group = event.age_group
-        state.admitted_at = event.occurred_at
-        state.discharged_at = None
-        state.history.append(
-            LevelSpan(
-                event.level,
-                event.criteria_edition,
-                event.episode,
-                event.occurred_at,
-                None,
-                event_id,
-            )
-        )
-    elif isinstance(event, Participant.LevelChanged):
-        _close_current(state, event.occurred_at)
-        state.history.append(
-            LevelSpan(
-                event.to_level,
-                event.criteria_edition,
-                state.episode,
-                event.occurred_at,
-                None,
-                event_id,
-            )
-        )
-    elif isinstance(event, Participant.Discharged):
-        _close_current(state, event.occurred_at)
-        state.status = "discharged"
-        state.discharged_at = event.occurred_at
+    record(state, event, str(event.event_id) if event_id is None else event_id)
     return state
 
 
@@ -171,6 +138,64 @@ def fold(events: Iterable[object]) -> LevelOfCareState | None:
 def fold_all(events: Iterable[object]) -> dict[str, LevelOfCareState]:
     """Every participant's state from an interleaved log, keyed by participant id."""
     return fold_log(apply, events)
+
+
+# What each event changes; the same `(state, event, event_id)` for every kind.
+Recorder = Callable[[LevelOfCareState, Any, str], None]
+
+
+def _registered(state: LevelOfCareState, event: Participant.Registered, event_id: str) -> None:
+    state.program_id = event.program_id
+
+
+def _admitted(state: LevelOfCareState, event: Participant.Admitted, event_id: str) -> None:
+    state.program_id = event.program_id
+    state.status = "active"
+    state.episode = event.episode
+    state.age_group = event.age_group
+    state.admitted_at = event.occurred_at
+    state.discharged_at = None
+    state.history.append(
+        LevelSpan(
+            event.level, event.criteria_edition, event.episode, event.occurred_at, None, event_id
+        )
+    )
+
+
+def _level_changed(state: LevelOfCareState, event: Participant.LevelChanged, event_id: str) -> None:
+    _close_current(state, event.occurred_at)
+    state.history.append(
+        LevelSpan(
+            event.to_level, event.criteria_edition, state.episode, event.occurred_at, None, event_id
+        )
+    )
+
+
+def _discharged(state: LevelOfCareState, event: Participant.Discharged, event_id: str) -> None:
+    _close_current(state, event.occurred_at)
+    state.status = "discharged"
+    state.discharged_at = event.occurred_at
+
+
+def _nothing(state: LevelOfCareState, event: Participant.Event, event_id: str) -> None:
+    """A participant's event that leaves the level of care as it was (its version counts)."""
+
+
+def _starts_stream(record: Recorder) -> bool:
+    """Whether the event `record` records is the one a stream starts with (Registered)."""
+    return record is _registered
+
+
+# In the order the checks apply (a subclass listed after its base is never reached).
+_RECORDERS: FirstMatch[Recorder] = FirstMatch(
+    [
+        (Participant.Registered, _registered),
+        (Participant.Admitted, _admitted),
+        (Participant.LevelChanged, _level_changed),
+        (Participant.Discharged, _discharged),
+        (Participant.Event, _nothing),
+    ]
+)
 
 
 def _close_current(state: LevelOfCareState, at: datetime) -> None:

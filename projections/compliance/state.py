@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from domain.levels import is_recode
 from domain.participant import Participant
 from domain.values import ScreeningOutcome
+from projections.dispatch import FirstMatch
 from projections.folding import fold_log, fold_stream
 from projections.view_json import compact_json
 
@@ -254,16 +255,18 @@ def apply(
 
     Events at or below the state's version were applied already and are skipped. `event_id`,
     when the caller has it already, is the event's id as text."""
-    if not isinstance(event, Participant.Event):
+    record = _RECORDERS(type(event))
+    if record is None:  # not a participant's event
         return state
+    event = cast(Participant.Event, event)
     if state is None:
-        if not isinstance(event, Participant.Registered):
+        if not _starts_stream(record):
             return None
         state = ComplianceState(participant_id=str(event.originator_id), program_id="")
     if event.originator_version <= state.version:
         return state
     state.version = event.originator_version
-    _record(state, event, str(event.event_id) if event_id is None else event_id)
+    record(state, event, str(event.event_id) if event_id is None else event_id)
     return state
 
 
@@ -277,85 +280,161 @@ def fold_all(events: Iterable[object]) -> dict[str, ComplianceState]:
     return fold_log(apply, events)
 
 
-def _record(state: ComplianceState, event: Participant.Event, event_id: str) -> None:
+# What each event records; the same `(state, event, event_id)` for every kind.
+Recorder = Callable[[ComplianceState, Any, str], None]
+
+
+def _registered(state: ComplianceState, event: Participant.Registered, event_id: str) -> None:
+    state.program_id = event.program_id
+
+
+def _admitted(state: ComplianceState, event: Participant.Admitted, event_id: str) -> None:
     at = event.occurred_at
-    if isinstance(event, Participant.Registered):
-        state.program_id = event.program_id
-    elif isinstance(event, Participant.Admitted):
-        state.program_id = event.program_id
-        state.episodes.append(Episode(event.episode, event.age_group, at, event_id))
-        state.stays.append(
-            Stay(
-                event.level,
-                event.criteria_edition,
-                event.episode,
-                at,
-                event_id,
-                "admitted",
-                pathway=event.pathway,
-            )
+    state.program_id = event.program_id
+    state.episodes.append(Episode(event.episode, event.age_group, at, event_id))
+    state.stays.append(
+        Stay(
+            event.level,
+            event.criteria_edition,
+            event.episode,
+            at,
+            event_id,
+            "admitted",
+            pathway=event.pathway,
         )
-    elif isinstance(event, Participant.LevelChanged) and _is_recode(state, event):
+    )
+
+
+def _level_changed(state: ComplianceState, event: Participant.LevelChanged, event_id: str) -> None:
+    if _is_recode(state, event):
         # The same level in the other edition: the stay goes on under its new code.
         state.stays[-1].level = event.to_level
         state.stays[-1].criteria_edition = event.criteria_edition
-    elif isinstance(event, Participant.LevelChanged):
-        at = _end_stay(state, at)
-        entered_by = "stepped_down" if isinstance(event, Participant.SteppedDown) else "stepped_up"
-        episode = state.episodes[-1].number if state.episodes else 0
-        state.stays.append(
-            Stay(event.to_level, event.criteria_edition, episode, at, event_id, entered_by)
-        )
-    elif isinstance(event, Participant.Discharged):
-        at = _end_stay(state, at)
-        if state.episodes:
-            state.episodes[-1].discharged_at = at
-            state.episodes[-1].discharge_event_id = event_id
-            state.episodes[-1].discharge_reason = event.reason
-            state.episodes[-1].discharge_to_level = event.to_level
-    elif isinstance(event, Participant.SessionAttended | Participant.SessionMissed):
+        return
+    at = _end_stay(state, event.occurred_at)
+    entered_by = "stepped_down" if isinstance(event, Participant.SteppedDown) else "stepped_up"
+    episode = state.episodes[-1].number if state.episodes else 0
+    state.stays.append(
+        Stay(event.to_level, event.criteria_edition, episode, at, event_id, entered_by)
+    )
+
+
+def _discharged(state: ComplianceState, event: Participant.Discharged, event_id: str) -> None:
+    at = _end_stay(state, event.occurred_at)
+    if state.episodes:
+        state.episodes[-1].discharged_at = at
+        state.episodes[-1].discharge_event_id = event_id
+        state.episodes[-1].discharge_reason = event.reason
+        state.episodes[-1].discharge_to_level = event.to_level
+
+
+def _session(attended: bool) -> Recorder:
+    def record(
+        state: ComplianceState,
+        event: Participant.SessionAttended | Participant.SessionMissed,
+        event_id: str,
+    ) -> None:
         state.entries.append(
             Entry(
                 "session",
                 event_id,
                 event.originator_version,
-                at,
+                event.occurred_at,
                 service=event.service,
                 minutes=event.duration_minutes,
-                attended=isinstance(event, Participant.SessionAttended),
+                attended=attended,
             )
         )
-    elif isinstance(event, Participant.ScreeningResultRecorded):
-        screening = event.screening
-        state.entries.append(
-            Entry(
-                "screening",
-                event_id,
-                event.originator_version,
-                at,
-                outcome=screening.outcome.value,
-                substances=tuple(sorted(screening.unexpected_positives)),
-            )
+
+    return record
+
+
+def _screening(
+    state: ComplianceState, event: Participant.ScreeningResultRecorded, event_id: str
+) -> None:
+    screening = event.screening
+    state.entries.append(
+        Entry(
+            "screening",
+            event_id,
+            event.originator_version,
+            event.occurred_at,
+            outcome=screening.outcome.value,
+            substances=tuple(sorted(screening.unexpected_positives)),
         )
-    elif isinstance(event, Participant.Reassessed):
-        state.entries.append(
-            Entry("reassessment", event_id, event.originator_version, at, level=event.decided_level)
+    )
+
+
+def _reassessed(state: ComplianceState, event: Participant.Reassessed, event_id: str) -> None:
+    state.entries.append(
+        Entry(
+            "reassessment",
+            event_id,
+            event.originator_version,
+            event.occurred_at,
+            level=event.decided_level,
         )
-    elif isinstance(event, Participant.RecertificationRecorded):
-        state.entries.append(Entry("recertification", event_id, event.originator_version, at))
-    elif isinstance(event, Participant.DischargeSummaryRecorded):
-        state.entries.append(Entry("discharge_summary", event_id, event.originator_version, at))
-    elif isinstance(event, Participant.MedicationPrescribed):
-        ended = None if event.ended_on is None else date.fromisoformat(event.ended_on)
-        state.prescriptions.append(
-            Prescription(event_id, event.medication, date.fromisoformat(event.started_on), ended)
-        )
-    elif isinstance(event, Participant.MedicationEnded):
-        for prescription in state.prescriptions:
-            if prescription.prescription_id == event.prescription_id:
-                prescription.ended_on = date.fromisoformat(event.ended_on)
-    elif isinstance(event, Participant.EntryCorrected):
-        state.corrections[str(event.corrected_event_id)] = event_id
+    )
+
+
+def _entry(kind: str) -> Recorder:
+    """An entry with nothing but its kind and time (a recertification, a discharge summary)."""
+
+    def record(state: ComplianceState, event: Participant.Event, event_id: str) -> None:
+        state.entries.append(Entry(kind, event_id, event.originator_version, event.occurred_at))
+
+    return record
+
+
+def _prescribed(
+    state: ComplianceState, event: Participant.MedicationPrescribed, event_id: str
+) -> None:
+    ended = None if event.ended_on is None else date.fromisoformat(event.ended_on)
+    state.prescriptions.append(
+        Prescription(event_id, event.medication, date.fromisoformat(event.started_on), ended)
+    )
+
+
+def _medication_ended(
+    state: ComplianceState, event: Participant.MedicationEnded, event_id: str
+) -> None:
+    for prescription in state.prescriptions:
+        if prescription.prescription_id == event.prescription_id:
+            prescription.ended_on = date.fromisoformat(event.ended_on)
+
+
+def _corrected(state: ComplianceState, event: Participant.EntryCorrected, event_id: str) -> None:
+    state.corrections[str(event.corrected_event_id)] = event_id
+
+
+def _starts_stream(record: Recorder) -> bool:
+    """Whether the event `record` records is the one a stream starts with (Registered)."""
+    return record is _registered
+
+
+def _nothing(state: ComplianceState, event: Participant.Event, event_id: str) -> None:
+    """A participant's event no compliance fact depends on (its version still counts)."""
+
+
+# In the order the checks apply (a subclass listed after its base is never reached).
+_RECORDERS: FirstMatch[Recorder] = FirstMatch(
+    [
+        (Participant.Registered, _registered),
+        (Participant.Admitted, _admitted),
+        (Participant.LevelChanged, _level_changed),
+        (Participant.Discharged, _discharged),
+        (Participant.SessionAttended, _session(attended=True)),
+        (Participant.SessionMissed, _session(attended=False)),
+        (Participant.ScreeningResultRecorded, _screening),
+        (Participant.Reassessed, _reassessed),
+        (Participant.RecertificationRecorded, _entry("recertification")),
+        (Participant.DischargeSummaryRecorded, _entry("discharge_summary")),
+        (Participant.MedicationPrescribed, _prescribed),
+        (Participant.MedicationEnded, _medication_ended),
+        (Participant.EntryCorrected, _corrected),
+        (Participant.Event, _nothing),
+    ]
+)
 
 
 def _is_recode(state: ComplianceState, event: Participant.LevelChanged) -> bool:
