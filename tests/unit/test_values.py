@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.errors import InvalidValue
 from domain.values import (
+    AgeGroup,
     DimensionRatings,
     ScreeningOutcome,
     ScreeningResult,
+    Specimen,
     SpecimenStatus,
+    SubstanceResult,
     check_duration_minutes,
+    parse_choice,
 )
 
 # ---- screening outcomes ----------------------------------------------------------------------
@@ -152,3 +160,34 @@ def test_durations_that_are_not_positive_whole_minutes_under_a_day_are_refused(
     with pytest.raises(InvalidValue) as caught:
         check_duration_minutes(minutes)
     assert caught.value.field == "duration_minutes"
+
+
+# ---- closed vocabularies -----------------------------------------------------------------------
+
+_VOCABULARIES = [Specimen, SpecimenStatus, SubstanceResult, ScreeningOutcome, AgeGroup]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(_VOCABULARIES),
+    value=st.one_of(
+        st.sampled_from([m for kind in _VOCABULARIES for m in kind]),  # members themselves
+        st.sampled_from([m.value for kind in _VOCABULARIES for m in kind]),
+        st.text(max_size=12),
+        st.integers(),
+        st.none(),
+        st.lists(st.text(max_size=3), max_size=2),  # unhashable, as a JSON array arrives
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    ),
+)
+def test_parse_choice_answers_what_the_enum_itself_answers(kind: type[Enum], value: object) -> None:
+    """The member-by-value table parse_choice looks in first chooses the member calling the
+    enum class chooses, and whatever the class refuses is an InvalidValue naming the field."""
+    try:
+        expected = kind(value)
+    except (ValueError, TypeError):
+        with pytest.raises(InvalidValue) as refused:
+            parse_choice(kind, value, "results.opiates")
+        assert refused.value.field == "results.opiates"
+    else:
+        assert parse_choice(kind, value, "results.opiates") is expected
