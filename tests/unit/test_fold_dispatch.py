@@ -53,7 +53,7 @@ def test_every_participant_event_is_recorded_and_nothing_else_is() -> None:
 
 
 def _subclasses(kind: type) -> set[type]:
-    found = set(kind.__subclasses__())
+    found: set[type] = set(kind.__subclasses__())
     for sub in list(found):
         found |= _subclasses(sub)
     return found
