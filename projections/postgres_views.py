@@ -11,6 +11,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.errors import TransactionRollback
 from psycopg.sql import SQL, Composed, Identifier
 
+from projections.pg_reads import single_statement
 from projections.view_store import VIEW_NAME, ViewFilter, ViewRow, ViewStore
 
 _COLUMNS = SQL("participant_id, program_id, status, level, state")
@@ -64,7 +65,7 @@ class PostgresViewStore(ViewStore):
 
     def _tracked(self) -> dict[str, int]:
         # The library keeps one tracking row per name (single-row tracking): a few rows.
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             if self.tracking_name != self.view_name:
                 curs.execute(
                     SQL("SELECT application_name, notification_id FROM {} "
@@ -83,7 +84,7 @@ class PostgresViewStore(ViewStore):
             return {r["application_name"]: r["notification_id"] for r in curs.fetchall()}
 
     def load(self, participant_ids: Sequence[str]) -> dict[str, ViewRow]:
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(
                 SQL("SELECT {} FROM {}.{} WHERE participant_id = ANY(%s)").format(
                     _COLUMNS, *self.table
@@ -206,7 +207,7 @@ class PostgresViewStore(ViewStore):
             clauses.append(SQL("{}=%s").format(Identifier(column)))
             params.append(value)
         sql_where = SQL(" WHERE ") + SQL(" AND ").join(clauses) if clauses else SQL("")
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(
                 SQL("SELECT {} FROM {}.{}{} ORDER BY participant_id").format(
                     _COLUMNS, *self.table, sql_where

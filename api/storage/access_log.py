@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
 from api.storage.cells import PLAIN, Cells, Where, row_at
+from projections.pg_reads import single_statement
 
 SQLITE_TABLE = "access_log"
 MAX_PAGE = 500
@@ -278,7 +279,7 @@ class PostgresAccessLog(AccessLog):
         if participant_id is not None:
             where = SQL("id > %s AND participant_id = %s")
             params.append(participant_id)
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(
                 SQL("SELECT {} FROM {}.{} WHERE {} ORDER BY id LIMIT %s").format(
                     SQL(_COLUMNS), *self.table, where

@@ -30,6 +30,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
 from api.storage.cells import PLAIN, Cells, Where, row_at
+from projections.pg_reads import single_statement
 
 Checkpoint = tuple[str, int]  # consumer name, feed position
 
@@ -243,12 +244,12 @@ class PostgresDisclosureLog(DisclosureLog):
         statement = SQL("SELECT {} FROM {}.{} WHERE {} ORDER BY id LIMIT %s").format(
             SQL(_COLUMNS.replace("event_ids", "event_ids::text")), *self.table, clause
         )
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(statement, [where.after, *(value for _, value in conditions), where.limit])
             return [self._row(list(r.values())) for r in curs.fetchall()]
 
     def checkpoint(self, name: str) -> int:
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(
                 SQL("SELECT position FROM {}.{} WHERE name = %s").format(*self.checkpoints),
                 (self._checkpoint_tag(name),),
@@ -257,7 +258,7 @@ class PostgresDisclosureLog(DisclosureLog):
         return int(found["position"]) if found else 0
 
     def checkpoint_positions(self) -> dict[str, int]:
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(
                 SQL("SELECT name, sealed_name, position FROM {}.{}").format(*self.checkpoints)
             )

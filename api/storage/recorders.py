@@ -42,6 +42,7 @@ from api.storage.cells import PLAIN, Cells, Where
 from api.storage.partition_select import PostgresPartitionSelect
 from api.storage.privileges import postgres_guards, sqlite_guards
 from api.storage.schema import idempotency_ddl
+from projections.pg_reads import single_statement
 
 IdempotencyRow = tuple[str, str, str]  # key, request fingerprint, receipt JSON
 Receipt = tuple[str, str, int | None]  # fingerprint, receipt JSON, position
@@ -291,7 +292,7 @@ class PostgresIdempotentRecorder(
 
     def select_idempotent_response(self, key: str) -> Receipt | None:
         tag = self.cells.tag(key, "key")
-        with self.datastore.transaction(commit=False) as curs:
+        with single_statement(self.datastore) as curs:
             curs.execute(self.select_idempotency_statement, (tag,))
             found = curs.fetchone()
         if found is None:
