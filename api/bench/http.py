@@ -86,8 +86,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(store_url: str, workers: int = WORKERS) -> Iterator[str]:
-    """A `continuum serve --workers N` on a free port, with the bench's token secret."""
+def server(store_url: str, workers: int = WORKERS, checkout: Path | None = None) -> Iterator[str]:
+    """A `continuum serve --workers N` on a free port, with the bench's token secret.
+
+    `checkout`: serve another working tree's code with its own `.venv` (api.bench.ab_http)."""
     env = {
         "CONTINUUM_DATABASE_URL": store_url,
         "CONTINUUM_DEMO": "0",
@@ -97,7 +99,7 @@ def server(store_url: str, workers: int = WORKERS) -> Iterator[str]:
         "CONTINUUM_LOG_FORMAT": "json",
     }
     command = ["-m", "api.cli", "serve", "--workers", str(workers), "--port"]
-    with _serving(command, env) as base_url:
+    with _serving(command, env, checkout) as base_url:
         yield base_url
 
 
@@ -119,11 +121,15 @@ def ceiling_server(database: str, bodies: dict[str, str], workers: int = WORKERS
 
 
 @contextmanager
-def _serving(command: list[str], env: dict[str, str]) -> Iterator[str]:
-    """`python <command> <free port>` until /healthz answers; stopped on leaving."""
+def _serving(
+    command: list[str], env: dict[str, str], checkout: Path | None = None
+) -> Iterator[str]:
+    """`python <command> <free port>` until /healthz answers; stopped on leaving. In
+    `checkout` with its own interpreter when one is given, else here with this one."""
     port = free_port()
+    python = str(checkout / ".venv" / "bin" / "python") if checkout else sys.executable
     process = subprocess.Popen(
-        [sys.executable, *command, str(port)], env={**os.environ, **env},
+        [python, *command, str(port)], env={**os.environ, **env}, cwd=checkout,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
