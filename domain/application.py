@@ -254,10 +254,16 @@ class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
         timeline = self._policies.timeline(program_id)
         return timeline if as_stored else timeline.with_zone(self.default_timezone)
 
-    def policy_version(self, program_id: str) -> int:
+    def policy_version(self, program_id: str, *, unchanged_since: int | None = None) -> int:
         """The version of the program's policy stream (0 before any change), current with the
-        store: what a result judged by its policy can be kept under."""
-        return self._policies.versioned(program_id)[0]
+        store: what a result judged by its policy can be kept under. `unchanged_since`: the
+        caller just found the stream has nothing past this version (PolicyCache.versioned)."""
+        return self._policies.versioned(program_id, unchanged_since=unchanged_since)[0]
+
+    def kept_policy_version(self, program_id: str) -> int | None:
+        """The policy version kept for the program (None: none yet), without a look: what a
+        caller asks the store about before `policy_version(..., unchanged_since=...)`."""
+        return self._policies.kept(program_id)
 
     def _get_program(self, program_id: str) -> Program | None:
         try:

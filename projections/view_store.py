@@ -98,7 +98,10 @@ class ViewStore(ABC):
 
     def tracked_position(self) -> tuple[int, bool]:
         """(position, partitioned), from one look at the tracking table."""
-        tracked = self._tracked()
+        return self._position_in(self._tracked())
+
+    def _position_in(self, tracked: dict[str, int]) -> tuple[int, bool]:
+        """(position, partitioned), from what `_tracked` read."""
         if self.tracking_name in tracked or self.tracking_name != self.view_name:
             return tracked.get(self.tracking_name, 0), False
         parts = {k: v for k, v in tracked.items() if k != self.view_name}

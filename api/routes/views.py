@@ -48,6 +48,7 @@ from domain.application import ContinuumApplication
 from domain.commands import ChangePolicy
 from domain.errors import InvalidValue, ParticipantNotFound
 from domain.policy import PolicyTimeline, ProgramPolicy
+from domain.program import program_stream_id
 from projections.queries import TooManyRows
 from projections.weeks import local_date
 
@@ -126,13 +127,21 @@ class LoggedComplianceRead(LoggedRead):
         self, request: Request, application: ContinuumApplication, read: RecordRead
     ) -> ComplianceRead:
         views: Views = request.app.state.views
-        position = views.store.position()
+        program_id = read.participant.program_id
+        kept = application.kept_policy_version(program_id)
+        if kept is None:  # the program's first read here: its policy is loaded
+            position = views.store.position()
+            policy_version = application.policy_version(program_id)
+        else:  # both looks in one round trip (on PostgreSQL)
+            position, grown = views.position_and_growth(program_stream_id(program_id), kept)
+            unchanged_since = None if grown else kept
+            policy_version = application.policy_version(program_id, unchanged_since=unchanged_since)
         return ComplianceRead(
             principal=read.principal,
             participant=read.participant,
             entry=read.entry,
             position=position,
-            policy_version=application.policy_version(read.participant.program_id),
+            policy_version=policy_version,
         )
 
 

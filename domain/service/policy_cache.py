@@ -33,11 +33,25 @@ class PolicyCache:
     def timeline(self, program_id: str) -> PolicyTimeline:
         return self.versioned(program_id)[1]
 
-    def versioned(self, program_id: str) -> tuple[int, PolicyTimeline]:
-        """(the program stream's version, 0 if none; the timeline at that version)."""
+    def kept(self, program_id: str) -> int | None:
+        """The version of the program's timeline kept here (None: none kept yet), unchecked."""
+        with self._lock:
+            cached = self._timelines.get(program_id)
+        return cached[0] if cached is not None else None
+
+    def versioned(
+        self, program_id: str, *, unchanged_since: int | None = None
+    ) -> tuple[int, PolicyTimeline]:
+        """(the program stream's version, 0 if none; the timeline at that version).
+
+        `unchanged_since`: the caller has just looked (after its read began) and the stream
+        had nothing past this version, so a timeline kept at that version or later is current
+        without another look."""
         with self._lock:
             cached = self._timelines.get(program_id)
         version = cached[0] if cached is not None else 0
+        if cached is not None and unchanged_since is not None and version >= unchanged_since:
+            return cached
         if cached is not None and not self._grown(program_stream_id(program_id), version):
             return cached
         program = self._load(program_id)

@@ -3,13 +3,15 @@ computed from has changed (the views' position, the participant's stream, the po
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.storage.cipher import create_cipher_key
 from projections import compliance as compliance_rules
-from tests.e2e.support import PROGRAM
+from tests.e2e.support import PROGRAM, authorized_client, build_app
 from tests.e2e.test_compliance_http import (
     FULL_WEEK,
     admit,
@@ -19,6 +21,8 @@ from tests.e2e.test_compliance_http import (
     week,
     write,
 )
+
+KEY = create_cipher_key()
 
 
 @pytest.fixture
@@ -78,3 +82,33 @@ def test_a_write_a_policy_change_or_another_day_is_judged_afresh(
     judged.clear()
     compliance(client, pid, as_of="2026-03-20")
     assert judged == []  # nothing changed since: the kept body
+
+
+@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+def test_a_policy_change_by_another_process_is_judged_afresh(
+    postgres_url: str, sealed: bool
+) -> None:
+    """Given a report read (and its policy kept) by one server, when another server on the same
+    PostgreSQL store records a policy change, then the first server's next read is judged by
+    it, with plain view rows and with rows sealed under a cipher key (where the views'
+    position and the policy's growth are read in one statement through the sealed store)."""
+    key = {"cipher_key": KEY} if sealed else {}
+    with ExitStack() as running:
+        reader, other = (
+            running.enter_context(authorized_client(build_app(postgres_url, **key)))
+            for _ in range(2)
+        )
+        changed_elsewhere(reader, other)
+
+
+def changed_elsewhere(reader: TestClient, other: TestClient) -> None:
+    """Read a report with `reader`, change the policy with `other`, read again with `reader`."""
+    pid = admit(reader)
+    groups(reader, pid, [7, 8, 9])
+    assert week(compliance(reader, pid, as_of="2026-03-20"), "2026-03-16")["required_hours"] == 9.0
+
+    minimum = [{"level": "2.1", "age_group": "adult", "hours": 6}]
+    response = other.put(f"/v1/programs/{PROGRAM}/policy", json={"minimum_hours": minimum})
+    assert response.status_code == 200, response.text
+
+    assert week(compliance(reader, pid, as_of="2026-03-20"), "2026-03-16")["required_hours"] == 6.0

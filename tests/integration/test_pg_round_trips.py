@@ -23,10 +23,14 @@ from psycopg import pq
 from api.bootstrap import Service, open_url
 from api.storage.access_log import AccessEntry, PostgresAccessLog
 from api.storage.recorders import PostgresIdempotentRecorder
+from domain.commands import ChangePolicy
+from domain.program import program_stream_id
 from projections.postgres_views import PostgresViewStore
 from projections.view_store import ViewFilter, ViewRow
 
 pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -121,3 +125,32 @@ def test_idempotency_receipt_lookup_is_one_round_trip(service: Service) -> None:
     )
 
     assert round_trips(messages) == 1, messages
+
+
+def test_the_views_position_and_a_streams_growth_are_one_round_trip(
+    service: Service, postgres_url: str
+) -> None:
+    """Given a program whose policy was changed once, when a compliance read asks for the
+    views' position and whether the program's stream grew past the version kept, then one
+    round trip answers both, and rightly: the position committed, not grown; and grown once
+    another process records a change."""
+    app, views = service.application, service.views
+    app.execute(ChangePolicy(program_id="p1", policy={"taper_weeks": 3}), recorded_by="t", now=NOW)
+    stream, kept = program_stream_id("p1"), app.policy_version("p1")
+    assert isinstance(views.store, PostgresViewStore)
+    views.store.commit([], 7)
+    views.position_and_growth(stream, kept)  # prepares its statement
+    answers: list[tuple[int, bool]] = []
+
+    messages = sent_messages(
+        views.store.datastore, lambda: answers.append(views.position_and_growth(stream, kept))
+    )
+
+    assert round_trips(messages) == 1, messages
+    assert answers == [(7, False)]
+    with open_url(postgres_url) as other:
+        other.application.execute(
+            ChangePolicy(program_id="p1", policy={"taper_weeks": 5}), recorded_by="t", now=NOW
+        )
+    assert views.position_and_growth(stream, kept) == (7, True)
+    assert app.policy_version("p1", unchanged_since=None) == kept + 1
