@@ -26,6 +26,10 @@ class PostgresViewStore(ViewStore):
         self.tracking_recorder = PostgresTrackingRecorder(
             datastore, tracking_table_name="continuum_view_tracking"
         )
+        # Statements read on every compliance read, rendered once per (tracking name, events
+        # table): psycopg renders a composed statement again on every execute. Shared by this
+        # store's partitions (copies), whose tracking names differ.
+        self._rendered: dict[tuple[str, str | None], bytes] = {}
 
     def create_tables(self) -> None:
         self.tracking_recorder.create_table()
@@ -67,24 +71,38 @@ class PostgresViewStore(ViewStore):
     def _tracked(self) -> dict[str, int]:
         # The library keeps one tracking row per name (single-row tracking): a few rows.
         with single_statement(self.datastore) as curs:
-            statement, params = self._tracking_look()
-            curs.execute(statement, params, prepare=True)
+            curs.execute(self._statement(None), self._tracking_params(), prepare=True)
             return {r["application_name"]: r["notification_id"] for r in curs.fetchall()}
 
-    def _tracking_look(self) -> tuple[Composed, tuple[str, ...]]:
+    def _statement(self, events_table: str | None) -> bytes:
+        """The tracking look, and with `events_table` the stream's growth beside it."""
+        key = (self.tracking_name, events_table)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            statement = self._tracking_look()
+            if events_table is not None:
+                statement = SQL(
+                    "{} UNION ALL SELECT NULL, 0 WHERE EXISTS (SELECT 1 FROM {}.{} "
+                    "WHERE originator_id = %s AND originator_version > %s)"
+                ).format(statement, Identifier(self.datastore.schema), Identifier(events_table))
+            rendered = self._rendered[key] = statement.as_bytes(None)
+        return rendered
+
+    def _tracking_params(self) -> tuple[str, ...]:
+        if self.tracking_name != self.view_name:
+            return (self.tracking_name,)
+        return (self.view_name, f"{self.view_name}#")
+
+    def _tracking_look(self) -> Composed:
         """The select of this view's tracking rows (its own, or its partitions')."""
         if self.tracking_name != self.view_name:
-            return (
-                SQL("SELECT application_name, notification_id FROM {} "
-                    "WHERE application_name=%s").format(self._tracking_table),
-                (self.tracking_name,),
-            )  # fmt: skip
-        return (
-            SQL("SELECT application_name, notification_id FROM {} WHERE "
-                "application_name=%s OR starts_with(application_name, %s)")
-            .format(self._tracking_table),
-            (self.view_name, f"{self.view_name}#"),
-        )  # fmt: skip
+            return SQL(
+                "SELECT application_name, notification_id FROM {} WHERE application_name=%s"
+            ).format(self._tracking_table)
+        return SQL(
+            "SELECT application_name, notification_id FROM {} WHERE "
+            "application_name=%s OR starts_with(application_name, %s)"
+        ).format(self._tracking_table)
 
     def position_and_growth(
         self, events_table: str, stream_id: UUID, version: int
@@ -95,13 +113,9 @@ class PostgresViewStore(ViewStore):
         A compliance read needs both (the position it reports; whether its program's policy
         changed since the version kept): asked one after the other they were two round trips,
         and a psycopg round trip costs the client 64-98 us of CPU (docs/performance.md)."""
-        tracking, params = self._tracking_look()
-        statement = SQL(
-            "{} UNION ALL SELECT NULL, 0 WHERE EXISTS (SELECT 1 FROM {}.{} "
-            "WHERE originator_id = %s AND originator_version > %s)"
-        ).format(tracking, Identifier(self.datastore.schema), Identifier(events_table))
+        params = (*self._tracking_params(), stream_id, version)
         with single_statement(self.datastore) as curs:
-            curs.execute(statement, (*params, stream_id, version), prepare=True)
+            curs.execute(self._statement(events_table), params, prepare=True)
             rows = curs.fetchall()
         tracked = {r["application_name"]: r["notification_id"] for r in rows}
         grown = tracked.pop(None, None) is not None
