@@ -12,8 +12,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import AggregateRecorder, IntegrityError, Tracking
 
 # The stored row's shape is in the name: v2 added decided levels, screens' unexplained
 # analytes, prescriptions and discharge details. A new name leaves the old table behind and
@@ -95,6 +96,16 @@ class ViewStore(ABC):
     def partitioned(self) -> bool:
         """True while partition runners, not a whole-view runner, keep this view."""
         return self.tracked_position()[1]
+
+    def position_and_growth(
+        self, recorder: AggregateRecorder, stream_id: UUID, version: int
+    ) -> tuple[int, bool]:
+        """This view's position, and whether `recorder`'s stream `stream_id` has events past
+        `version` (a compliance read asks both: the position it reports, and whether its
+        program's policy changed since the version kept). Two looks here; a store beside the
+        events in one database answers both in one statement."""
+        grown = bool(recorder.select_events(stream_id, gt=version, limit=1))
+        return self.position(), grown
 
     def tracked_position(self) -> tuple[int, bool]:
         """(position, partitioned), from one look at the tracking table."""

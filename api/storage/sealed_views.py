@@ -18,6 +18,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from uuid import UUID
+
+from eventsourcing.persistence import AggregateRecorder
 
 from api.storage.cells import Cells, Where
 from projections.view_store import ViewFilter, ViewRow, ViewStore
@@ -70,6 +73,12 @@ class SealedViewStore(ViewStore):
 
     def _tracked(self) -> dict[str, int]:
         return self.inner._tracked()
+
+    def position_and_growth(
+        self, recorder: AggregateRecorder, stream_id: UUID, version: int
+    ) -> tuple[int, bool]:
+        # The position is not sealed: the inner store's (one statement on PostgreSQL).
+        return self.inner.position_and_growth(recorder, stream_id, version)
 
     def create_tables(self) -> None:
         self.inner.create_tables()

@@ -9,15 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.postgres import PostgresAggregateRecorder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.metrics import Lag, RunnerMetrics, tail_folded
-from api.storage.sealed_views import SealedViewStore
 from domain.application import ContinuumApplication
 from projections.participant_view import ParticipantViewFold
 from projections.pg_listener import NotifyListener
-from projections.postgres_views import PostgresViewStore
 from projections.queries import ViewQueries
 from projections.runner import ViewRunner
 from projections.view_store import ViewStore
@@ -50,17 +47,7 @@ class Views:
     def position_and_growth(self, stream_id: UUID, version: int) -> tuple[int, bool]:
         """The views' position, and whether the stream `stream_id` has events past `version`:
         in one round trip where the views live beside the events in PostgreSQL, else in two."""
-        recorder = self.runner.recorder
-        # Sealed rows (a cipher key) are the inner store's rows; the position is not sealed.
-        store = self.store.inner if isinstance(self.store, SealedViewStore) else self.store
-        if (
-            isinstance(store, PostgresViewStore)
-            and isinstance(recorder, PostgresAggregateRecorder)
-            and recorder.datastore is store.datastore
-        ):
-            return store.position_and_growth(recorder.events_table_name, stream_id, version)
-        grown = bool(recorder.select_events(stream_id, gt=version, limit=1))
-        return self.store.position(), grown
+        return self.store.position_and_growth(self.runner.recorder, stream_id, version)
 
     def lag(self) -> Lag:
         """How far the views are behind the log, read from the store now."""
