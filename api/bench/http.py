@@ -90,7 +90,14 @@ def server(store_url: str, workers: int = WORKERS, checkout: Path | None = None)
     """A `continuum serve --workers N` on a free port, with the bench's token secret.
 
     `checkout`: serve another working tree's code with its own `.venv` (api.bench.ab_http)."""
-    env = {
+    command = ["-m", "api.cli", "serve", "--workers", str(workers), "--port"]
+    with _serving(command, server_settings(store_url), checkout) as base_url:
+        yield base_url
+
+
+def server_settings(store_url: str) -> dict[str, str]:
+    """The environment the bench serves the app with (api.bench.request_cost opens it so too)."""
+    return {
         "CONTINUUM_DATABASE_URL": store_url,
         "CONTINUUM_DEMO": "0",
         "CONTINUUM_TIMEZONE": "America/Chicago",
@@ -98,9 +105,6 @@ def server(store_url: str, workers: int = WORKERS, checkout: Path | None = None)
         "CONTINUUM_LOG_LEVEL": "WARNING",
         "CONTINUUM_LOG_FORMAT": "json",
     }
-    command = ["-m", "api.cli", "serve", "--workers", str(workers), "--port"]
-    with _serving(command, env, checkout) as base_url:
-        yield base_url
 
 
 @contextmanager

@@ -23,6 +23,11 @@ from api.bench.live import percentile
 WARM_UP_SECONDS = 0.5
 
 
+def session_body(started_at: str) -> dict[str, object]:
+    """The session every bench write records (api/bench/wrk.py's script writes the same)."""
+    return {"service": "group", "started_at": started_at, "duration_minutes": 60, "attended": True}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-load")
     parser.add_argument("--base-url", required=True)
@@ -58,10 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         def post(client: httpx.Client, i: int) -> httpx.Response:
             at = base + timedelta(minutes=i * 7 + n)
             return client.post(
-                f"/v1/participants/{participant}/sessions",
-                json={"service": "group", "started_at": at.isoformat(), "duration_minutes": 60,
-                      "attended": True},
-            )  # fmt: skip
+                f"/v1/participants/{participant}/sessions", json=session_body(at.isoformat())
+            )
 
         return post
 

@@ -38,7 +38,8 @@ from uuid import UUID
 from psycopg import pq
 
 from api.bench.command_path import temporary_database
-from api.bench.http import PROGRAM, SECRET, _history_days, seed
+from api.bench.http import PROGRAM, SECRET, _history_days, seed, server_settings
+from api.bench.load import session_body
 from api.security.tokens import Role, mint_token
 
 ROWS = ("timeline", "compliance", "write")
@@ -67,9 +68,8 @@ class Requests:
             return "GET", f"/v1/participants/{self.timeline_id}/{self.row}", b""
         k, self.sent = self.sent, self.sent + 1
         started_at = (self.first + k * SESSION_SPACING).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {"service": "group", "started_at": started_at, "duration_minutes": 60}
         path = f"/v1/participants/{self.writers[k % len(self.writers)]}/sessions"
-        return "POST", path, json.dumps({**body, "attended": True}).encode()
+        return "POST", path, json.dumps(session_body(started_at)).encode()
 
     async def one(self, app: Asgi) -> None:
         method, path, body = self.next()
@@ -189,11 +189,7 @@ def measure(
 ) -> dict[str, Any]:
     timeline_id, writers = seed(url, TIMELINE_EVENTS)
     first = datetime.now(UTC) - timedelta(days=_history_days(TIMELINE_EVENTS) - 1)
-    os.environ.update({
-        "CONTINUUM_DATABASE_URL": url, "CONTINUUM_DEMO": "0",
-        "CONTINUUM_TIMEZONE": "America/Chicago", "CONTINUUM_JWT_SECRET": SECRET,
-        "CONTINUUM_LOG_LEVEL": "WARNING", "CONTINUUM_LOG_FORMAT": "json",
-    })  # fmt: skip
+    os.environ.update(server_settings(url))
     from api.http.app import create_app  # reads the settings above
 
     app = create_app()
