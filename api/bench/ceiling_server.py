@@ -6,7 +6,16 @@ request schema as the real routes, so the real rows can be given as a ratio of t
 - write ceiling: POST /v1/participants/{id}/sessions verifies the JWT, validates the body
   with the route's own `SessionRequest`, and does one INSERT + COMMIT of an event-shaped row;
 - read ceiling: GET /v1/participants/{id}/timeline (and /compliance) verifies the JWT and
-  answers bytes held in memory: the real route's rendered body, captured by the bench.
+  answers bytes held in memory: the real route's rendered body, captured by the bench;
+- logged read ceiling: GET /logged/v1/participants/{id}/timeline does what the API contract
+  asks of every record read before it is served, and nothing else: the access entry committed
+  (HIPAA 45 CFR 164.312(b)) and a look at the participant's stream version that began after
+  the read arrived (read-your-writes), then the same bytes. The cheapest way we know: on
+  PostgreSQL, on the event loop with no thread hand-off, the entries and looks of the reads
+  that arrive while one statement is in flight going together in the next (one INSERT ...
+  RETURNING and one index look, one commit); on SQLite, one transaction per read. It bounds
+  what any logged, read-your-writes read can reach on the machine, so the real rows' ratio to
+  the read ceiling splits into what the contract costs and what the application adds.
 
     python -m api.bench.ceiling_server --port P --workers N
 
@@ -18,14 +27,16 @@ path), CONTINUUM_CEILING_BODIES (a JSON file: {"timeline": text, "compliance": t
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -46,6 +57,22 @@ SQLITE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {CEILING_TABLE} (originator_id TEXT, topic TEXT, state BLOB, "
     "notification_id INTEGER PRIMARY KEY AUTOINCREMENT)"
 )
+ACCESS_TABLE = "ceiling_access_log"
+# The application's access log's columns (api.storage.access_log), the id assigned by the database.
+PG_ACCESS_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (id bigserial PRIMARY KEY, at timestamptz, "
+    "sub text, role text, participant_id uuid, record text, endpoint text, purpose text, "
+    "request_id text)"
+)
+SQLITE_ACCESS_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, "
+    "sub TEXT, role TEXT, participant_id TEXT, record TEXT, endpoint TEXT, purpose TEXT, "
+    "request_id TEXT)"
+)
+# The logged read ceiling's paths: the real route's path under this prefix (PostgreSQL only).
+LOGGED_PREFIX = "/logged"
+# Entries and looks one statement carries at most (as the application's access log groups).
+MAX_GROUP = 256
 TOPIC = "domain.participant:Participant.SessionRecorded"
 # The application's pool size per process (api.bootstrap's default): one connection per
 # concurrent request the threadpool runs.
@@ -56,6 +83,7 @@ bearer = HTTPBearer(auto_error=False)
 def create_table(database: str) -> None:
     kind = "postgres" if _is_postgres(database) else "sqlite"
     create_scratch_table(kind, database, PG_TABLE, SQLITE_TABLE)
+    create_scratch_table(kind, database, PG_ACCESS_TABLE, SQLITE_ACCESS_TABLE)
 
 
 def _is_postgres(database: str) -> bool:
@@ -92,6 +120,74 @@ def _inserter(database: str) -> Callable[[UUID, bytes], None]:
     return insert_sqlite
 
 
+class GroupedLoggedLooks:
+    """The logged read ceiling's work on PostgreSQL: each read's access entry committed and
+    its participant's stream version looked up, in a statement that began after it arrived.
+
+    On the event loop (psycopg's async connection, no thread hand-off); the reads that arrive
+    while a statement is in flight go together in the next one (one round trip, one commit),
+    as the application's access log groups its commits and its freshness reads share a look.
+    """
+
+    STATEMENT = (
+        f"WITH logged AS (INSERT INTO {ACCESS_TABLE} "
+        "(at, sub, role, participant_id, record, endpoint, purpose, request_id) "
+        "SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], "
+        "%s::text[], %s::text[], %s::text[], %s::text[]) RETURNING participant_id) "
+        f"SELECT p.id, (SELECT max(originator_version) FROM {CEILING_TABLE} e "
+        "WHERE e.originator_id = p.id) AS version FROM unnest(%s::uuid[]) AS p(id)"
+    )
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[int | None]]] = []
+        self._draining: asyncio.Task[None] | None = None
+        self._connection: Any = None
+
+    async def look(self, entry: tuple[Any, ...]) -> int | None:
+        """Once `entry` (the access log's columns, the participant's id fourth) is committed:
+        the participant's stream version, from a look that began after this call."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entry, future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                try:
+                    versions = await self._run([entry for entry, _ in group])
+                except Exception as error:
+                    for _, future in group:
+                        future.set_exception(error)
+                else:
+                    for entry, future in group:
+                        future.set_result(versions.get(entry[3]))
+        finally:
+            self._draining = None
+
+    async def _run(self, entries: list[tuple[Any, ...]]) -> dict[UUID, int | None]:
+        import psycopg
+
+        if self._connection is None:
+            self._connection = await psycopg.AsyncConnection.connect(self.database, autocommit=True)
+        columns = [list(column) for column in zip(*entries, strict=True)]
+        participants = list(dict.fromkeys(entry[3] for entry in entries))
+        try:
+            cursor = await self._connection.execute(
+                self.STATEMENT, (*columns, participants), prepare=True
+            )
+            rows = await cursor.fetchall()
+        except psycopg.OperationalError:
+            connection, self._connection = self._connection, None
+            await connection.close()
+            raise
+        return {participant: version for participant, version in rows}
+
+
 async def verified(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -112,7 +208,8 @@ Verified = Annotated[Claims, Depends(verified)]
 
 def create_app() -> FastAPI:
     verifier = TokenVerifier(secret=os.environ["CONTINUUM_JWT_SECRET"])
-    insert = _inserter(os.environ["CONTINUUM_CEILING_DATABASE"])
+    database = os.environ["CONTINUUM_CEILING_DATABASE"]
+    insert = _inserter(database)
     bodies = json.loads(Path(os.environ["CONTINUUM_CEILING_BODIES"]).read_text())
     timeline = bodies["timeline"].encode()
     compliance = bodies["compliance"].encode()
@@ -131,6 +228,21 @@ def create_app() -> FastAPI:
     @app.get("/v1/participants/{participant_id}/compliance")
     async def read_compliance(participant_id: UUID, _claims: Verified) -> Response:
         return Response(content=compliance, media_type="application/json")
+
+    if _is_postgres(database):
+        looks = app.state.logged_looks = GroupedLoggedLooks(database)
+
+        @app.get(LOGGED_PREFIX + "/v1/participants/{participant_id}/timeline")
+        async def read_timeline_logged(participant_id: UUID, claims: Verified) -> Response:
+            entry = (
+                datetime.now(UTC), claims.sub, claims.role.value, participant_id, "timeline",
+                "/v1/participants/{participant_id}/timeline", "TREAT", None,
+            )  # fmt: skip
+            try:
+                await looks.look(entry)
+            except Exception:
+                raise HTTPException(503) from None  # not logged: not served
+            return Response(content=timeline, media_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -27,6 +27,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from api.bench import server_cpu, wrk
+from api.bench.ceiling_server import LOGGED_PREFIX
 from api.bench.ceiling_server import create_table as create_ceiling_table
 from api.bench.connections import sampled_split
 from api.bench.consistency import LagScraper
@@ -223,7 +224,10 @@ class Loads:
 
 # Each round's session writes start this many days after the previous round's.
 ROUND_DAYS = 100
-ROWS = ("read_ceiling", "timeline_read", "compliance_read", "write_ceiling", "session_write")
+ROWS = (
+    "read_ceiling", "logged_read_ceiling", "timeline_read", "compliance_read", "write_ceiling",
+    "session_write",
+)  # fmt: skip
 # The share of a ceiling's requests that may fail (timeouts) before its row is void.
 CEILING_ERRORS_TOLERATED = 0.001
 # Each HTTP row and the ceiling it is a ratio of.
@@ -231,6 +235,12 @@ CEILING_OF = {
     "timeline_read": "read_ceiling",
     "compliance_read": "read_ceiling",
     "session_write": "write_ceiling",
+}
+# Informational ratios: what the contract's logged, read-your-writes work leaves of the read
+# ceiling (api.bench.ceiling_server), and what the application's timeline read keeps of that.
+SHARE_OF = {
+    "logged_read_ceiling": "read_ceiling",
+    "timeline_read": "logged_read_ceiling",
 }
 
 
@@ -255,6 +265,8 @@ def http_bench(
         "compliance_read": f"/v1/participants/{timeline_id}/compliance",
     }
     with_wrk = use_wrk()
+    # The logged read ceiling groups its statements on PostgreSQL only (api.bench.ceiling_server).
+    logged_ceiling = ceiling_database.startswith(("postgresql:", "postgres:"))
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in ROWS}
     lags: list[dict[str, Any]] = []
     # Session writes start the day after the writers' admission (api.bench.http.seed).
@@ -267,6 +279,9 @@ def http_bench(
             for n in range(rounds):
                 first = first_session + timedelta(days=ROUND_DAYS * n)
                 measured["read_ceiling"].append(ceiling.get(paths["timeline_read"]))
+                if logged_ceiling:
+                    logged_path = LOGGED_PREFIX + paths["timeline_read"]
+                    measured["logged_read_ceiling"].append(ceiling.get(logged_path))
                 measured["timeline_read"].append(real.get(paths["timeline_read"]))
                 measured["compliance_read"].append(real.get(paths["compliance_read"]))
                 measured["write_ceiling"].append(ceiling.sessions(writer_ids, first))
@@ -291,8 +306,11 @@ def http_bench(
         "ceilings": "api.bench.ceiling_server: same framework, workers and token verifier",
     }
     for name, results in measured.items():
-        report[name] = _median_round(results)
-    for name in ("read_ceiling", "write_ceiling"):
+        if results:
+            report[name] = _median_round(results)
+    for name in ("read_ceiling", "logged_read_ceiling", "write_ceiling"):
+        if name not in report:
+            continue
         # A ceiling answering errors would measure nothing. A few load-generator timeouts
         # are not that: the SQLite write ceiling timed out 3 of 4,348 requests behind WAL
         # checkpoint stalls (p99 1.3 s) and aborted a full run; they stay in its "errors".
@@ -308,6 +326,11 @@ def http_bench(
         if row.get("server_cpu_ms_per_request") and top.get("server_cpu_ms_per_request"):
             row["server_cpu_ratio"] = _ratio(
                 row["server_cpu_ms_per_request"], top["server_cpu_ms_per_request"]
+            )
+    for name, of in SHARE_OF.items():
+        if name in report and of in report:
+            report[name][f"share_of_{of}"] = _ratio(
+                report[name]["requests_per_s"], report[of]["requests_per_s"]
             )
     return report
 

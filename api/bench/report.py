@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from api.bench.common import WRITERS
-from api.bench.http import CEILING_OF, ROWS
+from api.bench.http import CEILING_OF, ROWS, SHARE_OF
 
 Report = dict[str, Any]
 
@@ -95,14 +95,18 @@ def table(backends: dict[str, Report]) -> str:
         """One HTTP measurement's `figure` (a format over its fields), then its ratio if any."""
 
         def cell(b: Report) -> str:
-            found = b["http"][name]
+            found = b["http"].get(name)
+            if found is None:  # the logged read ceiling runs on PostgreSQL only
+                return "n/a"
             ratio = found.get(ratio_key)
             return figure.format(**found) + ("" if ratio is None else f" ({ratio:.2f}x)")
 
         return cell
 
     def http_split(name: str) -> Callable[[Report], str]:
-        return lambda b: "/".join(map(str, b["http"][name].get("connections_per_worker", [])))
+        return lambda b: "/".join(
+            map(str, b["http"].get(name, {}).get("connections_per_worker", []))
+        )
 
     for w in WRITERS:
         row(f"1 raw INSERT+COMMIT per event, {w} writer(s)", raw(w))
@@ -155,6 +159,12 @@ def table(backends: dict[str, Report]) -> str:
             http_cell(name, "{p50_ms:.1f} / {p99_ms:.1f} ms", "p99_ratio"),
         )
         row(f"6 HTTP {label}: connections per worker", http_split(name))
+        if name in SHARE_OF:
+            of = SHARE_OF[name]
+            row(
+                f"6 HTTP {label}: req/s as a share of the {of.replace('_', ' ')}",
+                http_cell(name, "{requests_per_s:,.0f} req/s", f"share_of_{of}"),
+            )
     width = max(len(label) for label, _ in rows)
     header = f"{'measurement':<{width}}  " + "  ".join(f"{k:>22}" for k in kinds)
     lines = [header, "-" * len(header)]
