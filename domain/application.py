@@ -219,6 +219,19 @@ class ContinuumApplication(SealedSnapshots, ConsentCommands, DirectSave):
             participant_id, lambda: self._participant(participant_id, deepcopy_from_cache=False)
         )
 
+    def cached_participant(self, participant_id: UUID) -> Participant | None:
+        """The participant as this process last saw it, without looking at the store: None if
+        it is not cached. Current only once a look at the store confirms its version (the
+        HTTP reads' one-statement path does); shared, not copied: never mutate it."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            found = cache.get(participant_id)
+        except KeyError:
+            return None
+        return found if isinstance(found, Participant) else None
+
     def _participant(self, participant_id: UUID, **get: Any) -> Participant:
         try:
             participant: object = self.repository.get(participant_id, **get)

@@ -29,6 +29,7 @@ from api.security.auth_limits import FailedAuthLimiter
 from api.security.authz import AUTH_RESPONSES
 from api.security.tokens import TokenVerifier
 from api.settings import Settings
+from api.storage.read_gate import read_gate_for
 from api.storage.views import WakeViewsOnWrite
 
 log = get_logger(__name__)
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     try:
         store, application = service.store, service.application
         access_log, feed, views = service.access_log, service.feed, service.views
+        read_gate = read_gate_for(application.recorder, access_log)
     except BaseException:
         service.close()
         raise
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("started", store=store.display, view_position=views.store.position())
             yield
         finally:
+            if read_gate is not None:
+                await read_gate.close()
             views.stop()
             application.close()
             forget_process_metrics()
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.auth_failure_limit, settings.auth_failure_window_seconds
     )
     app.state.access_log = access_log
+    app.state.read_gate = read_gate
     app.state.feed = feed
     app.state.views = views
     app.state.timeline_cache = TimelineCache()

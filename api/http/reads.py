@@ -15,17 +15,21 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
+import structlog
 from fastapi import Depends, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.http.dependencies import Application, clock
 from api.schemas.participants import ErrorBody
-from api.security.authz import Reader, check_participant
+from api.security.authz import Reader, check_participant, sees_program
 from api.security.identity import Principal
 from api.storage.access_log import AccessEntry, AccessLog
+from api.storage.read_gate import PostgresReadGate
 from domain.application import ContinuumApplication
 from domain.participant import Participant
 
 PURPOSE_HEADER = "X-Purpose-Of-Use"
+log = structlog.get_logger(__name__)
 
 # Documented on every route that takes LoggedRead.
 LOGGED_READ_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -80,7 +84,7 @@ class LoggedRead:
     def __init__(self, record: str) -> None:
         self.record = record
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         participant_id: Annotated[UUID, Path(description="The participant's id (a UUID)")],
@@ -89,6 +93,62 @@ class LoggedRead:
         access_log: Annotated[AccessLog, Depends(get_access_log)],
         now: Annotated[datetime, Depends(clock)],
         purpose: Purpose = PurposeOfUse.TREAT,
+    ) -> RecordRead:
+        # async: with the participant cached and PostgreSQL behind, the read is logged and its
+        # freshness confirmed in one statement on the event loop (api.storage.read_gate); any
+        # other read takes one threadpool hand-off for the same work done in a thread.
+        gate: PostgresReadGate | None = getattr(request.app.state, "read_gate", None)
+        if gate is not None and gate.access_log is access_log:  # it writes to that log
+            read = await self._through_gate(
+                gate, request, participant_id, principal, application, purpose, now
+            )
+            if read is not None:
+                if type(self).then is LoggedRead.then:
+                    return read
+                return await run_in_threadpool(self.then, request, application, read)
+        return await run_in_threadpool(
+            self._in_thread, request, participant_id, principal, application, access_log,
+            now, purpose,
+        )  # fmt: skip
+
+    async def _through_gate(
+        self,
+        gate: PostgresReadGate,
+        request: Request,
+        participant_id: UUID,
+        principal: Principal,
+        application: ContinuumApplication,
+        purpose: PurposeOfUse,
+        now: datetime,
+    ) -> RecordRead | None:
+        """The read, logged, if the cached participant is current and the caller sees it;
+        None when the threaded path must decide (not cached, moved on, not in the caller's
+        scope as cached, or the statement failed): nothing was logged then."""
+        participant = application.cached_participant(participant_id)
+        if participant is None or not sees_program(principal, participant.program_id):
+            return None
+        version = participant.version
+        [entry] = access_entries(request, principal, [participant_id], self.record, purpose, now)
+        try:
+            logged = await gate.log_if_current(entry, version)
+        except Exception as error:
+            # The threaded path decides, with the pool's own connections: a read is refused
+            # (503) only when the access log cannot be written there either.
+            log.warning("read_gate_failed", error=type(error).__qualname__)
+            return None
+        if logged is None:
+            return None
+        return RecordRead(principal=principal, participant=participant, entry=logged)
+
+    def _in_thread(
+        self,
+        request: Request,
+        participant_id: UUID,
+        principal: Principal,
+        application: ContinuumApplication,
+        access_log: AccessLog,
+        now: datetime,
+        purpose: PurposeOfUse,
     ) -> RecordRead:
         participant = application.peek_participant(participant_id)
         check_participant(principal, participant)
@@ -134,7 +194,22 @@ def log_accesses(
     """The entries of one read: one per participant it shows (a caseload or a feed page shows
     several), all written in one transaction before it is served (HIPAA 45 CFR 164.312(b)
     audit controls record each disclosure of a record, lists included)."""
-    entries = [
+    entries = access_entries(request, principal, participant_ids, record, purpose, now)
+    if len(entries) == 1:  # one record: the log's group commit
+        return [access_log.append(entries[0])]
+    return access_log.append_all(entries)
+
+
+def access_entries(
+    request: Request,
+    principal: Principal,
+    participant_ids: Iterable[UUID | str],
+    record: str,
+    purpose: PurposeOfUse,
+    now: datetime,
+) -> list[AccessEntry]:
+    """The access entries of one read, one per participant it shows, not yet written."""
+    return [
         AccessEntry(
             at=now,
             sub=principal.sub,
@@ -147,9 +222,6 @@ def log_accesses(
         )
         for participant_id in dict.fromkeys(UUID(str(p)) for p in participant_ids)
     ]
-    if len(entries) == 1:  # one record: the log's group commit
-        return [access_log.append(entries[0])]
-    return access_log.append_all(entries)
 
 
 def _route_template(request: Request) -> str:
