@@ -108,6 +108,11 @@ class PostgresViewStore(ViewStore):
             "application_name=%s OR starts_with(application_name, %s)"
         ).format(self._tracking_table)
 
+    def tracking_look(self, datastore: object) -> tuple[Any, tuple[str, ...]] | None:
+        if datastore is not self.datastore:
+            return None
+        return self._tracking_look(), self._tracking_params()
+
     def position_and_growth(
         self, recorder: AggregateRecorder, stream_id: UUID, version: int
     ) -> tuple[int, bool]:

@@ -12,6 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, Tracking
@@ -106,6 +107,17 @@ class ViewStore(ABC):
         events in one database answers both in one statement."""
         grown = bool(recorder.select_events(stream_id, gt=version, limit=1))
         return self.position(), grown
+
+    def tracking_look(self, datastore: object) -> tuple[Any, tuple[str, ...]] | None:
+        """The select of this view's tracking rows (application_name, notification_id) and
+        its parameters, when this store keeps them in `datastore`, for a caller that runs it
+        inside a statement of its own (api.storage.read_gate) and gives the rows it read to
+        `position_in`. None: this store cannot be looked at so."""
+        return None
+
+    def position_in(self, tracked: dict[str, int]) -> int:
+        """The position the tracking rows `tracked` (as `_tracked` reads them) give."""
+        return self._position_in(tracked)[0]
 
     def tracked_position(self) -> tuple[int, bool]:
         """(position, partitioned), from one look at the tracking table."""

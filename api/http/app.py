@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     try:
         store, application = service.store, service.application
         access_log, feed, views = service.access_log, service.feed, service.views
-        read_gate = read_gate_for(application.recorder, access_log)
+        read_gate = read_gate_for(application.recorder, access_log, views.store)
     except BaseException:
         service.close()
         raise

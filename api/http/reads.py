@@ -24,7 +24,7 @@ from api.schemas.participants import ErrorBody
 from api.security.authz import Reader, check_participant, sees_program
 from api.security.identity import Principal
 from api.storage.access_log import AccessEntry, AccessLog
-from api.storage.read_gate import PostgresReadGate
+from api.storage.read_gate import GateAnswer, GateLooks, PostgresReadGate
 from domain.application import ContinuumApplication
 from domain.participant import Participant
 
@@ -103,13 +103,25 @@ class LoggedRead:
                 gate, request, participant_id, principal, application, purpose, now
             )
             if read is not None:
-                if type(self).then is LoggedRead.then:
-                    return read
-                return await run_in_threadpool(self.then, request, application, read)
+                return read
         return await run_in_threadpool(
             self._in_thread, request, participant_id, principal, application, access_log,
             now, purpose,
         )  # fmt: skip
+
+    def gate_looks(
+        self, gate: PostgresReadGate, application: ContinuumApplication, participant: Participant
+    ) -> GateLooks | None:
+        """What this read asks the gate besides its entry; None: it takes the threaded path
+        (a subclass that reads more in `then` and has no `from_gate` of its own)."""
+        return GateLooks() if type(self).then is LoggedRead.then else None
+
+    async def from_gate(
+        self, request: Request, application: ContinuumApplication, read: RecordRead,
+        answer: GateAnswer,
+    ) -> RecordRead:  # fmt: skip
+        """The read, once the gate logged it (what `then` is to the threaded path)."""
+        return read
 
     async def _through_gate(
         self,
@@ -127,18 +139,22 @@ class LoggedRead:
         participant = application.cached_participant(participant_id)
         if participant is None or not sees_program(principal, participant.program_id):
             return None
+        looks = self.gate_looks(gate, application, participant)
+        if looks is None:
+            return None
         version = participant.version
         [entry] = access_entries(request, principal, [participant_id], self.record, purpose, now)
         try:
-            logged = await gate.log_if_current(entry, version)
+            answer = await gate.log_if_current(entry, version, looks)
         except Exception as error:
             # The threaded path decides, with the pool's own connections: a read is refused
             # (503) only when the access log cannot be written there either.
             log.warning("read_gate_failed", error=type(error).__qualname__)
             return None
-        if logged is None:
+        if answer is None:
             return None
-        return RecordRead(principal=principal, participant=participant, entry=logged)
+        read = RecordRead(principal=principal, participant=participant, entry=answer.entry)
+        return await self.from_gate(request, application, read, answer)
 
     def _in_thread(
         self,

@@ -43,10 +43,12 @@ from api.schemas.views import (
 from api.security.authz import PolicyChanger, PolicyReader, Reader, check_program, visible_programs
 from api.security.identity import Principal
 from api.storage.access_log import AccessLog
+from api.storage.read_gate import GateAnswer, GateLooks, PostgresReadGate
 from api.storage.views import Views
 from domain.application import ContinuumApplication
 from domain.commands import ChangePolicy
 from domain.errors import InvalidValue, ParticipantNotFound
+from domain.participant import Participant
 from domain.policy import PolicyTimeline, ProgramPolicy
 from domain.program import program_stream_id
 from projections.queries import TooManyRows
@@ -141,6 +143,33 @@ class LoggedComplianceRead(LoggedRead):
             participant=read.participant,
             entry=read.entry,
             position=position,
+            policy_version=policy_version,
+        )
+
+    def gate_looks(
+        self, gate: PostgresReadGate, application: ContinuumApplication, participant: Participant
+    ) -> GateLooks | None:
+        kept = application.kept_policy_version(participant.program_id)
+        if kept is None or not gate.looks_at_views:  # the threaded path loads the policy
+            return None
+        return GateLooks(views=True, policy=(program_stream_id(participant.program_id), kept))
+
+    async def from_gate(
+        self, request: Request, application: ContinuumApplication, read: RecordRead,
+        answer: GateAnswer,
+    ) -> ComplianceRead:  # fmt: skip
+        views: Views = request.app.state.views
+        program_id = read.participant.program_id
+        if answer.grown or answer.policy is None:  # the policy changed: load it (a look)
+            policy_version = await run_in_threadpool(application.policy_version, program_id)
+        else:  # the version kept when the statement began is current: no look
+            kept = answer.policy[1]
+            policy_version = application.policy_version(program_id, unchanged_since=kept)
+        return ComplianceRead(
+            principal=read.principal,
+            participant=read.participant,
+            entry=read.entry,
+            position=views.store.position_in(answer.tracked),
             policy_version=policy_version,
         )
 

@@ -31,13 +31,35 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
 from api.storage.access_log import _FIELDS, MAX_GROUP, AccessEntry, PostgresAccessLog, _values
+from projections.view_store import ViewStore
+
+
+@dataclass(frozen=True)
+class GateLooks:
+    """What a read asks the gate's statement besides its entry and its stream's version: the
+    views' tracking rows, and whether `policy` (a stream id and the version kept of it) has
+    grown (a compliance read asks both, api.routes.views)."""
+
+    views: bool = False
+    policy: tuple[UUID, int] | None = None
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    """A logged read's entry (with its id), and what it asked beside it."""
+
+    entry: AccessEntry
+    tracked: dict[str, int]
+    policy: tuple[UUID, int] | None  # as asked
+    grown: bool  # whether `policy`'s stream has events past the version asked about
 
 
 @dataclass
 class _Waiting:
     entry: AccessEntry
     version: int
-    future: asyncio.Future[AccessEntry | None]
+    looks: GateLooks
+    future: asyncio.Future[GateAnswer | None]
 
 
 class PostgresReadGate:
@@ -48,42 +70,68 @@ class PostgresReadGate:
     error (the next statement opens another). Use it from one event loop.
     """
 
-    def __init__(self, access_log: PostgresAccessLog, events_table: str) -> None:
+    def __init__(
+        self, access_log: PostgresAccessLog, events_table: str, views: ViewStore | None = None
+    ) -> None:
         self.access_log = access_log
         self.datastore: PostgresDatastore = access_log.datastore
         schema = Identifier(self.datastore.schema)
-        # One row per entry that was logged (its position in the group and its id), then one
-        # per participant with the version its stream is at (NULL: no stream).
-        self.statement = (
-            SQL(
-                "WITH wanted AS (SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::text[], "
-                "%s::text[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::bigint[]) AS w(n, {fields}, expected)), "
-                "current AS (SELECT p.id, (SELECT max(e.originator_version) "
-                "FROM {schema}.{events} e WHERE e.originator_id = p.id) AS version "
-                "FROM (SELECT DISTINCT participant_id AS id FROM wanted) p), "
-                "logged AS (INSERT INTO {schema}.{log} ({fields}) SELECT {w_fields} FROM wanted w "
-                "JOIN current c ON c.id = w.participant_id WHERE c.version = w.expected "
-                "ORDER BY w.n RETURNING id) "
-                "SELECT NULL::uuid AS participant_id, id AS version FROM logged "
-                "UNION ALL SELECT id, version FROM current"
-            )
-            .format(
-                fields=SQL(", ").join(Identifier(f) for f in _FIELDS),
-                w_fields=SQL(", ").join(SQL("w.") + Identifier(f) for f in _FIELDS),
-                schema=schema,
-                events=Identifier(events_table),
-                log=Identifier(access_log.table_name),
-            )
-            .as_bytes(None)
+        events = Identifier(events_table)
+        # Rows of (what, key, value): each logged entry's id in group order, then each
+        # participant's stream version (NULL: no stream).
+        statement = SQL(
+            "WITH wanted AS (SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::text[], "
+            "%s::text[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::bigint[]) AS w(n, {fields}, expected)), "
+            "current AS (SELECT p.id, (SELECT max(e.originator_version) "
+            "FROM {schema}.{events} e WHERE e.originator_id = p.id) AS version "
+            "FROM (SELECT DISTINCT participant_id AS id FROM wanted) p), "
+            "logged AS (INSERT INTO {schema}.{log} ({fields}) SELECT {w_fields} FROM wanted w "
+            "JOIN current c ON c.id = w.participant_id WHERE c.version = w.expected "
+            "ORDER BY w.n RETURNING id) "
+            "SELECT 'logged' AS what, NULL AS key, id AS value FROM logged "
+            "UNION ALL SELECT 'version', id::text, version FROM current"
+        ).format(
+            fields=SQL(", ").join(Identifier(f) for f in _FIELDS),
+            w_fields=SQL(", ").join(SQL("w.") + Identifier(f) for f in _FIELDS),
+            schema=schema,
+            events=events,
+            log=Identifier(access_log.table_name),
         )
+        self.statement = statement.as_bytes(None)
+        # With the views' tracking rows and the growth of the streams asked about, too.
+        look = views.tracking_look(self.datastore) if views is not None else None
+        self.views_statement: bytes | None = None
+        self.tracking_params: tuple[str, ...] = ()
+        if look is not None:
+            tracking, self.tracking_params = look
+            self.views_statement = (
+                SQL(
+                    "{} UNION ALL SELECT 'tracked', t.application_name, t.notification_id "
+                    "FROM ({}) t UNION ALL SELECT 'grown', g.id::text, g.kept "
+                    "FROM unnest(%s::uuid[], %s::bigint[]) AS g(id, kept) WHERE EXISTS "
+                    "(SELECT 1 FROM {}.{} e WHERE e.originator_id = g.id "
+                    "AND e.originator_version > g.kept)"
+                )
+                .format(statement, tracking, schema, events)
+                .as_bytes(None)
+            )
         self._waiting: list[_Waiting] = []
         self._draining: asyncio.Task[None] | None = None
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
-    async def log_if_current(self, entry: AccessEntry, version: int) -> AccessEntry | None:
-        future: asyncio.Future[AccessEntry | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(entry, version, future))
+    @property
+    def looks_at_views(self) -> bool:
+        """Whether `GateLooks(views=True)` can be asked (the views live in this database)."""
+        return self.views_statement is not None
+
+    async def log_if_current(
+        self, entry: AccessEntry, version: int, looks: GateLooks = GateLooks()
+    ) -> GateAnswer | None:
+        if looks != GateLooks() and not self.looks_at_views:
+            raise ValueError("this gate does not look at the views")
+        future: asyncio.Future[GateAnswer | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(entry, version, looks, future))
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain())
         return await future
@@ -99,7 +147,7 @@ class PostgresReadGate:
                 group = self._waiting[:MAX_GROUP]
                 del self._waiting[:MAX_GROUP]
                 try:
-                    logged = await self._run(group)
+                    answers = await self._run(group)
                 except BaseException as error:
                     for waiting in group:
                         if not waiting.future.done():
@@ -107,38 +155,54 @@ class PostgresReadGate:
                     if not isinstance(error, Exception):
                         raise
                 else:
-                    for waiting, entry in zip(group, logged, strict=True):
+                    for waiting, answer in zip(group, answers, strict=True):
                         if not waiting.future.done():  # its request may have been cancelled
-                            waiting.future.set_result(entry)
+                            waiting.future.set_result(answer)
         finally:
             self._draining = None
 
-    async def _run(self, group: Sequence[_Waiting]) -> list[AccessEntry | None]:
+    async def _run(self, group: Sequence[_Waiting]) -> list[GateAnswer | None]:
         values = [_values(self.access_log.cells, w.entry) for w in group]
         columns = [list(column) for column in zip(*values, strict=True)]
-        params = [list(range(len(group))), *columns, [w.version for w in group]]
+        params: list[Any] = [list(range(len(group))), *columns, [w.version for w in group]]
+        statement = self.statement
+        if any(w.looks != GateLooks() for w in group):
+            assert self.views_statement is not None  # log_if_current checked
+            statement = self.views_statement
+            policies = list({w.looks.policy for w in group if w.looks.policy is not None})
+            params += [*self.tracking_params, [p[0] for p in policies], [p[1] for p in policies]]
         try:
             connection = self._connection
             if connection is None:
                 connection = self._connection = await self._connect()
-            cursor = await connection.execute(self.statement, params, prepare=True)
+            cursor = await connection.execute(statement, params, prepare=True)
             rows = await cursor.fetchall()
         except BaseException:
             await self.close()
             raise
-        ids = sorted(int(version) for participant, version in rows if participant is None)
-        at = {UUID(str(p)): v for p, v in rows if p is not None}
+        ids = sorted(int(value) for what, _, value in rows if what == "logged")
+        at = {UUID(key): value for what, key, value in rows if what == "version"}
+        tracked = {key: int(value) for what, key, value in rows if what == "tracked"}
+        grown = {(UUID(key), int(value)) for what, key, value in rows if what == "grown"}
         # The inserted rows took their ids in group order (ORDER BY w.n): the logged entries,
         # in that order, have the ids in ascending order.
-        logged: list[AccessEntry | None] = []
+        answers: list[GateAnswer | None] = []
         next_id = iter(ids)
         for waiting in group:
             current = at.get(waiting.entry.participant_id)
-            if current is not None and current == waiting.version:
-                logged.append(replace(waiting.entry, id=next(next_id)))
-            else:
-                logged.append(None)
-        return logged
+            if current is None or current != waiting.version:
+                answers.append(None)
+                continue
+            policy = waiting.looks.policy
+            answers.append(
+                GateAnswer(
+                    entry=replace(waiting.entry, id=next(next_id)),
+                    tracked=tracked,
+                    policy=policy,
+                    grown=policy in grown,
+                )
+            )
+        return answers
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         """A connection as the datastore's pool makes them: its settings, autocommit."""
@@ -152,13 +216,16 @@ class PostgresReadGate:
         )
 
 
-def read_gate_for(recorder: object, access_log: object) -> PostgresReadGate | None:
-    """The gate, when the access log and the events are in one PostgreSQL database; else None
-    (SQLite and the in-memory store keep the threaded path)."""
+def read_gate_for(
+    recorder: object, access_log: object, views: ViewStore | None = None
+) -> PostgresReadGate | None:
+    """The gate, when the access log and the events are in one PostgreSQL database (looking
+    at `views` too when they are there as well); else None (SQLite and the in-memory store
+    keep the threaded path)."""
     if (
         isinstance(access_log, PostgresAccessLog)
         and isinstance(recorder, PostgresAggregateRecorder)
         and recorder.datastore is access_log.datastore
     ):
-        return PostgresReadGate(access_log, recorder.events_table_name)
+        return PostgresReadGate(access_log, recorder.events_table_name, views)
     return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder
@@ -79,6 +80,12 @@ class SealedViewStore(ViewStore):
     ) -> tuple[int, bool]:
         # The position is not sealed: the inner store's (one statement on PostgreSQL).
         return self.inner.position_and_growth(recorder, stream_id, version)
+
+    def tracking_look(self, datastore: object) -> tuple[Any, tuple[str, ...]] | None:
+        return self.inner.tracking_look(datastore)  # tracking rows are not sealed
+
+    def position_in(self, tracked: dict[str, int]) -> int:
+        return self.inner.position_in(tracked)
 
     def create_tables(self) -> None:
         self.inner.create_tables()

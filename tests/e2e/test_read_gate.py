@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 import api.http.reads as reads
 from api.security.tokens import Role
 from api.storage.access_log import AccessEntry
-from api.storage.read_gate import PostgresReadGate
+from api.storage.read_gate import GateAnswer, GateLooks, PostgresReadGate
 from tests.e2e.support import NOW, OpenClient, admission, bearer, post, session
 
 
@@ -160,7 +160,7 @@ def test_concurrent_looks_log_exactly_the_current_ones(
 
     asked = [(entry(p), 2 if n % 2 == 0 else 1) for n in range(30) for p in (admitted, other)]
 
-    async def main() -> list[AccessEntry | None]:
+    async def main() -> list[GateAnswer | None]:
         try:
             return await asyncio.gather(*(gate.log_if_current(e, v) for e, v in asked))
         finally:
@@ -168,7 +168,7 @@ def test_concurrent_looks_log_exactly_the_current_ones(
 
     answers = asyncio.run(main())
 
-    logged = [a for a in answers if a is not None]
+    logged = [a.entry for a in answers if a is not None]
     assert [a is not None for a in answers] == [v == 2 for _, v in asked]
     with psycopg.connect(postgres_url) as conn:
         rows: dict[int, str] = dict(
@@ -183,3 +183,57 @@ def test_concurrent_looks_log_exactly_the_current_ones(
 def _events_table(client: TestClient) -> str:
     recorder = client.app.state.application.recorder  # type: ignore[attr-defined]
     return str(recorder.events_table_name)
+
+
+def test_a_cached_compliance_read_asks_the_views_and_the_policy_in_the_same_statement(
+    pg_client: TestClient, admitted: str, hand_offs: list[str]
+) -> None:
+    """Given a participant and its program's policy read once (both now cached), when its
+    compliance is read again, then no part of the logged read took a threadpool hand-off, and
+    the report is the one the threaded path gave."""
+    first = pg_client.get(f"/v1/participants/{admitted}/compliance")
+    hand_offs.clear()
+
+    again = pg_client.get(f"/v1/participants/{admitted}/compliance")
+
+    assert first.status_code == 200 and again.status_code == 200
+    assert hand_offs == []
+    assert again.json() == first.json()
+
+
+def test_the_gate_tells_a_policy_that_grew_and_the_views_position(
+    pg_client: TestClient, admitted: str
+) -> None:
+    """Given looks that ask about the program's policy stream at its current version and at
+    one before, when they run together, then only the second is told it grew, and both get
+    the views' tracking rows, which give the views' position."""
+    gate = _gate(pg_client)
+    views = pg_client.app.state.views  # type: ignore[attr-defined]
+    program_stream = uuid4()  # no stream: any "kept" version is current
+    participant_stream = UUID(admitted)  # version 2: grown past 1, not past 2
+    asked = [
+        GateLooks(views=True, policy=(program_stream, 0)),
+        GateLooks(views=True, policy=(participant_stream, 1)),
+        GateLooks(views=True, policy=(participant_stream, 2)),
+    ]
+    fresh = PostgresReadGate(gate.access_log, _events_table(pg_client), views.store)
+
+    def entry() -> AccessEntry:
+        return AccessEntry(
+            at=NOW, sub="s", role="clinician", participant_id=UUID(admitted),
+            record="compliance", endpoint="/c", purpose="TREAT", request_id=None,
+        )  # fmt: skip
+
+    async def main() -> list[GateAnswer | None]:
+        try:
+            return await asyncio.gather(*(fresh.log_if_current(entry(), 2, a) for a in asked))
+        finally:
+            await fresh.close()
+
+    answers = asyncio.run(main())
+
+    assert all(a is not None for a in answers)
+    assert [a.grown for a in answers if a is not None] == [False, True, False]
+    for answer in answers:
+        assert answer is not None
+        assert views.store.position_in(answer.tracked) == views.store.position()
