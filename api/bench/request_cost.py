@@ -152,14 +152,16 @@ def _short(sql: str) -> str:
 
 
 @contextmanager
-def traced(pools: Sequence[Any]) -> Iterator[Counter[str]]:
-    """libpq's trace on every connection the pools can hand out, tallied on leaving."""
+def traced(pools: Sequence[Any], also: Sequence[Any] = ()) -> Iterator[Counter[str]]:
+    """libpq's trace on every connection the pools can hand out, and on the connections
+    `also` (the read gate's), tallied on leaving."""
     tally: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="continuum-trace-") as directory, ExitStack() as held:
         connections = [
             held.enter_context(pool.connection()) for pool in pools for _ in range(pool.max_size)
         ]
         held.close()  # every connection opened, then given back: the pool hands them out
+        connections += also
         files, prepared = [], []
         for i, conn in enumerate(connections):
             prepared.append(_prepared_names(conn))
@@ -209,7 +211,9 @@ def measure(
                     "wall_ms_per_request": round(1000 * wall / requests, 3),
                 })  # fmt: skip
             if trips:
-                with traced(_pools(app)) as tally:
+                gate = getattr(app.state, "read_gate", None)
+                also = [gate.connection] if gate is not None and gate.connection else []
+                with traced(_pools(app), also) as tally:
                     await run(app, calls, requests, concurrency)
                     await asyncio.sleep(0.5)  # the views' fold of the last writes
                 result["round_trips_per_request"] = round(sum(tally.values()) / requests, 2)

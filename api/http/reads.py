@@ -4,6 +4,13 @@
 It resolves, in order: the caller (401), its role (403), the purpose of use (422), the
 participant and the caller's program scope (404), and then appends the access entry. Only when
 that entry is committed does the route run: a failed write answers 503, never an unlogged read.
+
+Two paths do this work. On PostgreSQL, a participant this process has cached is checked against
+the caller's scope as cached, then logged and confirmed current in one statement on the event
+loop (api.storage.read_gate): the entry is written only if the stream is still at the cached
+version. Every other read (not cached, moved on, out of scope as cached, the statement failed,
+SQLite, memory) runs in one threadpool hand-off: a fresh look at the store, the scope check,
+the access log's group commit. Both answer the same and log the same.
 """
 
 from __future__ import annotations

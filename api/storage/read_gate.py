@@ -121,6 +121,11 @@ class PostgresReadGate:
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
     @property
+    def connection(self) -> psycopg.AsyncConnection[Any] | None:
+        """The connection the next statement runs on, if one is open (for tracing tools)."""
+        return self._connection
+
+    @property
     def looks_at_views(self) -> bool:
         """Whether `GateLooks(views=True)` can be asked (the views live in this database)."""
         return self.views_statement is not None

@@ -124,7 +124,7 @@ def test_a_dropped_gate_connection_falls_back_and_reconnects(
     a new connection."""
     for _ in range(2):  # the first reads the store and caches; the second takes the gate
         pg_client.get(f"/v1/participants/{admitted}")
-    connection = _gate(pg_client)._connection
+    connection = _gate(pg_client).connection
     assert connection is not None
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
