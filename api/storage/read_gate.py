@@ -33,6 +33,9 @@ from psycopg.sql import SQL, Identifier
 from api.storage.access_log import _FIELDS, MAX_GROUP, AccessEntry, PostgresAccessLog, _values
 from projections.view_store import ViewStore
 
+# How the gate's connections show in pg_stat_activity (as the views' listener's do).
+APPLICATION_NAME = "continuum-read-gate"
+
 
 @dataclass(frozen=True)
 class GateLooks:
@@ -216,6 +219,7 @@ class PostgresReadGate:
         kwargs = {k: v for k, v in (given or {}).items() if k != "row_factory"}
         if pool.get_password_func is not None:
             kwargs["password"] = pool.get_password_func()
+        kwargs.setdefault("application_name", APPLICATION_NAME)
         return await psycopg.AsyncConnection.connect(
             str(pool.conninfo or ""), autocommit=True, connect_timeout=5, **kwargs
         )

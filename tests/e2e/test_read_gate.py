@@ -5,6 +5,7 @@ must give the same answers and the same access log."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -127,7 +128,19 @@ def test_a_dropped_gate_connection_falls_back_and_reconnects(
     connection = _gate(pg_client).connection
     assert connection is not None
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+        # As an operator finds it: by its application_name.
+        [pid] = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'continuum-read-gate' "
+            "AND datname = current_database()"
+        ).fetchall()
+        assert pid == (connection.info.backend_pid,)
+        admin.execute("SELECT pg_terminate_backend(%s)", pid)
+        # The backend exits asynchronously: wait (bounded) until it is gone, so the next read
+        # is the one that finds the connection cut.
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", pid).fetchone():
+            assert time.monotonic() < deadline, "the gate's backend did not exit"
+            time.sleep(0.01)
     hand_offs.clear()
 
     after_fault = pg_client.get(f"/v1/participants/{admitted}/timeline")
