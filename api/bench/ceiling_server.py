@@ -27,13 +27,12 @@ path), CONTINUUM_CEILING_BODIES (a JSON file: {"timeline": text, "compliance": t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +45,7 @@ from api.bench.ceiling import create_table as create_scratch_table
 from api.logging import configure_logging
 from api.schemas.participants import SessionRequest
 from api.security.tokens import Claims, InvalidToken, TokenVerifier
+from api.storage.grouped_calls import GroupedCalls
 
 CEILING_TABLE = "ceiling_events"
 PG_TABLE = (
@@ -140,36 +140,15 @@ class GroupedLoggedLooks:
 
     def __init__(self, database: str) -> None:
         self.database = database
-        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[int | None]]] = []
-        self._draining: asyncio.Task[None] | None = None
+        self._groups: GroupedCalls[tuple[Any, ...], int | None] = GroupedCalls(self._run, MAX_GROUP)
         self._connection: Any = None
 
     async def look(self, entry: tuple[Any, ...]) -> int | None:
         """Once `entry` (the access log's columns, the participant's id fourth) is committed:
         the participant's stream version, from a look that began after this call."""
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((entry, future))
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
-        return await future
+        return await self._groups.call(entry)
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                group = self._waiting[:MAX_GROUP]
-                del self._waiting[:MAX_GROUP]
-                try:
-                    versions = await self._run([entry for entry, _ in group])
-                except Exception as error:
-                    for _, future in group:
-                        future.set_exception(error)
-                else:
-                    for entry, future in group:
-                        future.set_result(versions.get(entry[3]))
-        finally:
-            self._draining = None
-
-    async def _run(self, entries: list[tuple[Any, ...]]) -> dict[UUID, int | None]:
+    async def _run(self, entries: Sequence[tuple[Any, ...]]) -> list[int | None]:
         import psycopg
 
         if self._connection is None:
@@ -185,7 +164,8 @@ class GroupedLoggedLooks:
             connection, self._connection = self._connection, None
             await connection.close()
             raise
-        return {participant: version for participant, version in rows}
+        versions = {participant: version for participant, version in rows}
+        return [versions.get(entry[3]) for entry in entries]
 
 
 async def verified(

@@ -20,7 +20,6 @@ threaded path (fast-forward, scope check, the access log's own group commit).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +30,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
 from api.storage.access_log import _FIELDS, MAX_GROUP, AccessEntry, PostgresAccessLog, _values
+from api.storage.grouped_calls import GroupedCalls
 from projections.view_store import ViewStore
 
 # How the gate's connections show in pg_stat_activity (as the views' listener's do).
@@ -57,12 +57,11 @@ class GateAnswer:
     grown: bool  # whether `policy`'s stream has events past the version asked about
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Waiting:
     entry: AccessEntry
     version: int
     looks: GateLooks
-    future: asyncio.Future[GateAnswer | None]
 
 
 class PostgresReadGate:
@@ -119,8 +118,7 @@ class PostgresReadGate:
                 .format(statement, tracking, schema, events)
                 .as_bytes(None)
             )
-        self._waiting: list[_Waiting] = []
-        self._draining: asyncio.Task[None] | None = None
+        self._groups: GroupedCalls[_Waiting, GateAnswer | None] = GroupedCalls(self._run, MAX_GROUP)
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
     @property
@@ -138,36 +136,12 @@ class PostgresReadGate:
     ) -> GateAnswer | None:
         if looks != GateLooks() and not self.looks_at_views:
             raise ValueError("this gate does not look at the views")
-        future: asyncio.Future[GateAnswer | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(entry, version, looks, future))
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
-        return await future
+        return await self._groups.call(_Waiting(entry, version, looks))
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
-
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                group = self._waiting[:MAX_GROUP]
-                del self._waiting[:MAX_GROUP]
-                try:
-                    answers = await self._run(group)
-                except BaseException as error:
-                    for waiting in group:
-                        if not waiting.future.done():
-                            waiting.future.set_exception(error)
-                    if not isinstance(error, Exception):
-                        raise
-                else:
-                    for waiting, answer in zip(group, answers, strict=True):
-                        if not waiting.future.done():  # its request may have been cancelled
-                            waiting.future.set_result(answer)
-        finally:
-            self._draining = None
 
     async def _run(self, group: Sequence[_Waiting]) -> list[GateAnswer | None]:
         values = [_values(self.access_log.cells, w.entry) for w in group]

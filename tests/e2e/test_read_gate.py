@@ -191,6 +191,12 @@ def test_concurrent_looks_log_exactly_the_current_ones(
             ).fetchall()
         )
     assert rows == {a.id: a.request_id for a in logged}
+    with psycopg.connect(postgres_url) as conn:  # one transaction (xmin) per statement
+        [(statements,)] = conn.execute(
+            f"SELECT count(DISTINCT xmin::text) FROM {gate.access_log.table_name} WHERE at = %s",
+            (NOW + timedelta(seconds=1),),
+        ).fetchall()
+    assert 1 <= statements < len(logged)
 
 
 def _events_table(client: TestClient) -> str:
@@ -230,6 +236,10 @@ def test_the_gate_tells_a_policy_that_grew_and_the_views_position(
         GateLooks(views=True, policy=(participant_stream, 2)),
     ]
     fresh = PostgresReadGate(gate.access_log, _events_table(pg_client), views.store)
+    # The views follow the log in the background: let them reach its head, so the position
+    # the gate reads is the one asserted below.
+    head = pg_client.app.state.application.recorder.max_notification_id()  # type: ignore[attr-defined]
+    assert views.runner.wait_for(head, 10)
 
     def entry() -> AccessEntry:
         return AccessEntry(
