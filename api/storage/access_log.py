@@ -132,8 +132,9 @@ class AccessLog(ABC):
                 self._group.notify_all()
 
 
-_FIELDS = ("at", "sub", "role", "participant_id", "record", "endpoint", "purpose", "request_id")
-_COLUMNS = "id, " + ", ".join(_FIELDS)
+# The columns of an entry's row, besides its id, in the order every insert gives them.
+FIELDS = ("at", "sub", "role", "participant_id", "record", "endpoint", "purpose", "request_id")
+_COLUMNS = "id, " + ", ".join(FIELDS)
 SEALED_FIELDS = ("sub", "role", "record", "endpoint", "purpose", "request_id")
 TABLE = "access_log"  # the logical name sealed cells are bound to, on every backend
 
@@ -157,7 +158,8 @@ def _each_sealed_field(entry: AccessEntry, apply: Callable[[str, Where], str]) -
     return replace(entry, **changed)
 
 
-def _values(cells: Cells, entry: AccessEntry) -> tuple[Any, ...]:
+def stored_values(cells: Cells, entry: AccessEntry) -> tuple[Any, ...]:
+    """The entry's FIELDS as its row stores them (sealed where the cells seal)."""
     entry = seal_entry(cells, entry)
     return (
         entry.at,
@@ -219,11 +221,11 @@ class SQLiteAccessLog(AccessLog):
         self.datastore = datastore
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
-        insert = f"INSERT INTO {SQLITE_TABLE} ({', '.join(_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)"
+        insert = f"INSERT INTO {SQLITE_TABLE} ({', '.join(FIELDS)}) VALUES (?,?,?,?,?,?,?,?)"
         ids = []
         with self.datastore.transaction(commit=True) as c:
             for entry in entries:
-                values = _values(self.cells, entry)
+                values = stored_values(self.cells, entry)
                 c.execute(insert, (values[0].isoformat(), *values[1:]))
                 ids.append(int(c.lastrowid))
         return ids
@@ -257,13 +259,14 @@ class PostgresAccessLog(AccessLog):
                 "%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], "
                 "%s::text[], %s::text[]) RETURNING id"
             )
-            .format(*self.table, SQL(", ").join(Identifier(f) for f in _FIELDS))
+            .format(*self.table, SQL(", ").join(Identifier(f) for f in FIELDS))
             .as_bytes(None)
         )
 
     def _insert_many(self, entries: Sequence[AccessEntry]) -> list[int]:
         columns = [
-            list(column) for column in zip(*(_values(self.cells, e) for e in entries), strict=True)
+            list(column)
+            for column in zip(*(stored_values(self.cells, e) for e in entries), strict=True)
         ]
         # One statement on an autocommit connection is its own transaction: one round trip
         # instead of BEGIN, INSERT, COMMIT.

@@ -29,7 +29,13 @@ import psycopg
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
-from api.storage.access_log import _FIELDS, MAX_GROUP, AccessEntry, PostgresAccessLog, _values
+from api.storage.access_log import (
+    FIELDS,
+    MAX_GROUP,
+    AccessEntry,
+    PostgresAccessLog,
+    stored_values,
+)
 from api.storage.grouped_calls import GroupedCalls
 from projections.view_store import ViewStore
 
@@ -94,8 +100,8 @@ class PostgresReadGate:
             "SELECT 'logged' AS what, NULL AS key, id AS value FROM logged "
             "UNION ALL SELECT 'version', id::text, version FROM current"
         ).format(
-            fields=SQL(", ").join(Identifier(f) for f in _FIELDS),
-            w_fields=SQL(", ").join(SQL("w.") + Identifier(f) for f in _FIELDS),
+            fields=SQL(", ").join(Identifier(f) for f in FIELDS),
+            w_fields=SQL(", ").join(SQL("w.") + Identifier(f) for f in FIELDS),
             schema=schema,
             events=events,
             log=Identifier(access_log.table_name),
@@ -144,7 +150,7 @@ class PostgresReadGate:
             await connection.close()
 
     async def _run(self, group: Sequence[_Waiting]) -> list[GateAnswer | None]:
-        values = [_values(self.access_log.cells, w.entry) for w in group]
+        values = [stored_values(self.access_log.cells, w.entry) for w in group]
         columns = [list(column) for column in zip(*values, strict=True)]
         params: list[Any] = [list(range(len(group))), *columns, [w.version for w in group]]
         statement = self.statement
