@@ -10,10 +10,10 @@ request schema as the real routes, so the real rows can be given as a ratio of t
 - logged read ceiling: GET /logged/v1/participants/{id}/timeline does what the API contract
   asks of every record read before it is served, and nothing else: the access entry committed
   (HIPAA 45 CFR 164.312(b)) and a look at the participant's stream version that began after
-  the read arrived (read-your-writes), then the same bytes. The cheapest way we know: on
-  PostgreSQL, on the event loop with no thread hand-off, the entries and looks of the reads
-  that arrive while one statement is in flight going together in the next (one INSERT ...
-  RETURNING and one index look, one commit); on SQLite, one transaction per read. It bounds
+  the read arrived (read-your-writes), then the same bytes. PostgreSQL only, the cheapest way
+  we know: on the event loop with no thread hand-off, the entries and looks of the reads that
+  arrive while one statement is in flight going together in the next (one INSERT ...
+  RETURNING and one index look, one commit). It bounds
   what any logged, read-your-writes read can reach on the machine, so the real rows' ratio to
   the read ceiling splits into what the contract costs and what the application adds.
 
@@ -64,11 +64,6 @@ PG_ACCESS_TABLE = (
     "sub text, role text, participant_id uuid, record text, endpoint text, purpose text, "
     "request_id text)"
 )
-SQLITE_ACCESS_TABLE = (
-    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, "
-    "sub TEXT, role TEXT, participant_id TEXT, record TEXT, endpoint TEXT, purpose TEXT, "
-    "request_id TEXT)"
-)
 # The logged read ceiling's paths: the real route's path under this prefix (PostgreSQL only).
 LOGGED_PREFIX = "/logged"
 # Entries and looks one statement carries at most (as the application's access log groups).
@@ -81,18 +76,19 @@ bearer = HTTPBearer(auto_error=False)
 
 
 def create_table(database: str) -> None:
-    kind = "postgres" if _is_postgres(database) else "sqlite"
+    kind = "postgres" if is_postgres(database) else "sqlite"
     create_scratch_table(kind, database, PG_TABLE, SQLITE_TABLE)
-    create_scratch_table(kind, database, PG_ACCESS_TABLE, SQLITE_ACCESS_TABLE)
+    if kind == "postgres":  # the logged read ceiling's (PostgreSQL only)
+        create_scratch_table(kind, database, PG_ACCESS_TABLE)
 
 
-def _is_postgres(database: str) -> bool:
+def is_postgres(database: str) -> bool:
     return database.startswith(("postgresql:", "postgres:"))
 
 
 def _inserter(database: str) -> Callable[[UUID, bytes], None]:
     """One INSERT + COMMIT of an event row, from any threadpool thread."""
-    if _is_postgres(database):
+    if is_postgres(database):
         from psycopg_pool import ConnectionPool
 
         pool = ConnectionPool(database, min_size=1, max_size=POOL_SIZE, open=True)
@@ -209,7 +205,7 @@ def create_app() -> FastAPI:
     async def read_compliance(participant_id: UUID, _claims: Verified) -> Response:
         return Response(content=compliance, media_type="application/json")
 
-    if _is_postgres(database):
+    if is_postgres(database):
         looks = app.state.logged_looks = GroupedLoggedLooks(database)
 
         @app.get(LOGGED_PREFIX + "/v1/participants/{participant_id}/timeline")

@@ -27,7 +27,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from api.bench import server_cpu, wrk
-from api.bench.ceiling_server import LOGGED_PREFIX
+from api.bench.ceiling_server import LOGGED_PREFIX, is_postgres
 from api.bench.ceiling_server import create_table as create_ceiling_table
 from api.bench.connections import sampled_split
 from api.bench.consistency import LagScraper
@@ -265,8 +265,8 @@ def http_bench(
         "compliance_read": f"/v1/participants/{timeline_id}/compliance",
     }
     with_wrk = use_wrk()
-    # The logged read ceiling groups its statements on PostgreSQL only (api.bench.ceiling_server).
-    logged_ceiling = ceiling_database.startswith(("postgresql:", "postgres:"))
+    # The logged read ceiling runs on PostgreSQL only (api.bench.ceiling_server).
+    logged_ceiling = is_postgres(ceiling_database)
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in ROWS}
     lags: list[dict[str, Any]] = []
     # Session writes start the day after the writers' admission (api.bench.http.seed).
