@@ -117,6 +117,16 @@ class ComplianceRead(RecordRead):
     position: int  # the views' position, read after the access entry was committed
     policy_version: int  # the program policy's stream version, read after that
 
+    @classmethod
+    def of(cls, read: RecordRead, position: int, policy_version: int) -> ComplianceRead:
+        return cls(
+            principal=read.principal,
+            participant=read.participant,
+            entry=read.entry,
+            position=position,
+            policy_version=policy_version,
+        )
+
 
 class LoggedComplianceRead(LoggedRead):
     """LoggedRead, then the views' position and the policy's version in the same thread.
@@ -138,13 +148,7 @@ class LoggedComplianceRead(LoggedRead):
             position, grown = views.position_and_growth(program_stream_id(program_id), kept)
             unchanged_since = None if grown else kept
             policy_version = application.policy_version(program_id, unchanged_since=unchanged_since)
-        return ComplianceRead(
-            principal=read.principal,
-            participant=read.participant,
-            entry=read.entry,
-            position=position,
-            policy_version=policy_version,
-        )
+        return ComplianceRead.of(read, position, policy_version)
 
     def gate_looks(
         self, gate: PostgresReadGate, application: ContinuumApplication, participant: Participant
@@ -165,13 +169,7 @@ class LoggedComplianceRead(LoggedRead):
         else:  # the version kept when the statement began is current: no look
             kept = answer.policy[1]
             policy_version = application.policy_version(program_id, unchanged_since=kept)
-        return ComplianceRead(
-            principal=read.principal,
-            participant=read.participant,
-            entry=read.entry,
-            position=views.store.position_in(answer.tracked),
-            policy_version=policy_version,
-        )
+        return ComplianceRead.of(read, views.store.position_in(answer.tracked), policy_version)
 
 
 @router.get(

@@ -52,6 +52,11 @@ class GateLooks:
     views: bool = False
     policy: tuple[UUID, int] | None = None
 
+    @property
+    def beyond_the_entry(self) -> bool:
+        """Whether the statement must look at anything besides the entry and the version."""
+        return self.views or self.policy is not None
+
 
 @dataclass(frozen=True)
 class GateAnswer:
@@ -140,7 +145,7 @@ class PostgresReadGate:
     async def log_if_current(
         self, entry: AccessEntry, version: int, looks: GateLooks = GateLooks()
     ) -> GateAnswer | None:
-        if looks != GateLooks() and not self.looks_at_views:
+        if looks.beyond_the_entry and not self.looks_at_views:
             raise ValueError("this gate does not look at the views")
         return await self._groups.call(_Waiting(entry, version, looks))
 
@@ -154,7 +159,7 @@ class PostgresReadGate:
         columns = [list(column) for column in zip(*values, strict=True)]
         params: list[Any] = [list(range(len(group))), *columns, [w.version for w in group]]
         statement = self.statement
-        if any(w.looks != GateLooks() for w in group):
+        if any(w.looks.beyond_the_entry for w in group):
             assert self.views_statement is not None  # log_if_current checked
             statement = self.views_statement
             policies = list({w.looks.policy for w in group if w.looks.policy is not None})
