@@ -18,8 +18,6 @@ from datetime import date
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from fastapi import Request
-
 from api.schemas.participants import Timeline, TimelineEvent
 from domain.application import ContinuumApplication
 from domain.service.striped_locks import StripedLocks
@@ -120,16 +118,3 @@ def cached_timeline(
             read_at, body = render_timeline(application, participant_id)
             cache.put(participant_id, read_at, body)
     return body
-
-
-async def get_timeline_cache(request: Request) -> TimelineCache:
-    """The timeline cache the app factory made."""
-    # async: a lookup that never blocks; a plain def would cost a threadpool hop per request.
-    cache: TimelineCache = request.app.state.timeline_cache
-    return cache
-
-
-async def get_compliance_cache(request: Request) -> ComplianceCache:
-    """The compliance report cache the app factory made."""
-    cache: ComplianceCache = request.app.state.compliance_cache
-    return cache

@@ -45,12 +45,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def get_history(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("history"))],
-    application: Application,
-    now: Now,
     known_at: KnownAt = None,
     as_of: AsOf = None,
 ) -> HistoryView:
     """The participant's state as recorded by `known_at`, effective at `as_of`."""
+    application, now = read.application, read.now
     known_at = known_at or now
     events = application.stream(participant_id)
     program_id = program_of(known_by(events, known_at)) or read.participant.program_id
@@ -72,10 +71,10 @@ def get_reassessment_review(
     participant_id: ParticipantId,
     principal: Auditor,
     read: Annotated[RecordRead, Depends(LoggedRead("reassessment_review"))],
-    application: Application,
 ) -> ReassessmentReviewPage:
     """Each reassessment beside the record as it stood then, flagged against the public IOP
     decision boundaries of the program's policy (not ASAM's placement rules)."""
+    application = read.application
     events = application.stream(participant_id)
     reviews = review(events, application.policy_timeline(read.participant.program_id))
     return ReassessmentReviewPage(

@@ -87,11 +87,9 @@ def revoke_consent(
 def list_consents(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("consents"))],
-    application: Application,
-    now: Now,
 ) -> ConsentList:
     """The participant's consents, in the order they were granted, with their status now."""
+    consents = read.application.consents(participant_id)
     return ConsentList(
-        participant_id=participant_id,
-        consents=[ConsentView.of(c, now) for c in application.consents(participant_id)],
+        participant_id=participant_id, consents=[ConsentView.of(c, read.now) for c in consents]
     )

@@ -11,7 +11,7 @@ from api.http.dependencies import Application, Write
 from api.http.errors import etag
 from api.http.middleware import note_participant
 from api.http.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
-from api.http.timeline_cache import TimelineCache, cached_timeline, get_timeline_cache
+from api.http.timeline_cache import TimelineCache, cached_timeline
 from api.routes import ParticipantId
 from api.schemas.participants import (
     AdmissionRequest,
@@ -145,14 +145,15 @@ _record_write(
     response_model=ParticipantView,
     responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
 )
-def get_participant(
+async def get_participant(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("state"))],
-    application: Application,
     response: Response,
 ) -> ParticipantView:
     """The participant's current state; its ETag is the stream version If-Match takes."""
-    participant = application.peek_participant(participant_id)
+    # The state the read confirmed current (every write acknowledged before it began) and
+    # logged: no second look, and async, so no threadpool hand-off of its own.
+    participant = read.participant
     response.headers["ETag"] = etag(participant.version)
     return ParticipantView.of(participant)
 
@@ -165,8 +166,7 @@ def get_participant(
 async def get_timeline(
     participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("timeline"))],
-    application: Application,
-    cache: Annotated[TimelineCache, Depends(get_timeline_cache)],
+    request: Request,
 ) -> Response:
     """Every entry of the participant's stream in clinical order, corrections flagged."""
     # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
@@ -174,7 +174,10 @@ async def get_timeline(
     # was written before this runs. async: a cached body is a dictionary lookup, served
     # without a threadpool hop; only a rendering (reads the store) goes to the threadpool.
     version = read.participant.version
+    cache: TimelineCache = request.app.state.timeline_cache
     body = cache.get(participant_id, version)
     if body is None:
-        body = await run_in_threadpool(cached_timeline, cache, application, participant_id, version)
+        body = await run_in_threadpool(
+            cached_timeline, cache, read.application, participant_id, version
+        )
     return Response(content=body, media_type="application/json")

@@ -7,7 +7,7 @@ views to include that write, else 503 with Retry-After.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -28,7 +28,7 @@ from api.http.reads import (
     get_access_log,
     log_accesses,
 )
-from api.http.timeline_cache import ComplianceCache, get_compliance_cache
+from api.http.timeline_cache import ComplianceCache
 from api.routes import ParticipantId
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
@@ -119,13 +119,8 @@ class ComplianceRead(RecordRead):
 
     @classmethod
     def of(cls, read: RecordRead, position: int, policy_version: int) -> ComplianceRead:
-        return cls(
-            principal=read.principal,
-            participant=read.participant,
-            entry=read.entry,
-            position=position,
-            policy_version=policy_version,
-        )
+        shared = {field.name: getattr(read, field.name) for field in fields(RecordRead)}
+        return cls(**shared, position=position, policy_version=policy_version)
 
 
 class LoggedComplianceRead(LoggedRead):
@@ -180,16 +175,17 @@ class LoggedComplianceRead(LoggedRead):
 async def get_compliance(
     participant_id: ParticipantId,
     read: Annotated[ComplianceRead, Depends(LoggedComplianceRead("compliance"))],
-    views: ViewsDep,
-    application: Application,
-    cache: Annotated[ComplianceCache, Depends(get_compliance_cache)],
-    now: Now,
     request: Request,
     as_of: AsOf = None,
     min_position: MinPosition = None,
 ) -> Response:
     """Weekly structured hours and compliance findings, as of a date, from the views."""
     note_participant(request.state, participant_id)
+    # The app factory's views and cache, and the read's application and time: looked up, not
+    # depended on (each dependency node costs every request FastAPI's solving; RecordRead).
+    views: Views = request.app.state.views
+    cache: ComplianceCache = request.app.state.compliance_cache
+    application, now = read.application, read.now
     # Includes every write acknowledged before this read began: the participant was loaded,
     # current with the store, by LoggedRead; a view row behind that version is caught up here.
     position, policy_version = read.position, read.policy_version

@@ -23,10 +23,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from api.schemas.participants import ErrorBody
-from api.security.identity import CurrentPrincipal, Principal
+from api.security.identity import Credentials, Principal, current_principal
 from api.security.tokens import Role
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
@@ -94,10 +94,15 @@ def may(principal: Principal, action: Action) -> bool:
     return action in PERMISSIONS[principal.role]
 
 
-def require(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
+def require(action: Action) -> Callable[[Request, Credentials], Awaitable[Principal]]:
     """A dependency that authenticates the caller and refuses (403) a role without `action`."""
 
-    async def permitted(principal: CurrentPrincipal) -> Principal:  # no I/O: no threadpool hop
+    async def permitted(request: Request, credentials: Credentials) -> Principal:
+        # async: no I/O (a known token is a lookup), so no threadpool hop. current_principal is
+        # called, not depended on: each dependency node costs every request ~10 us of FastAPI's
+        # solving (measured: 161 -> 111 us per request for 9 -> 4 nodes, api.bench notes in
+        # docs/performance.md), and authentication sits under every route.
+        principal = await current_principal(request, credentials)
         if not may(principal, action):
             raise Forbidden(f"the role {principal.role} may not {action.value.replace('_', ' ')}")
         return principal

@@ -32,10 +32,12 @@ class Principal:
     programs: tuple[str, ...] = ()
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
+# The request's `Authorization: Bearer` credentials, if any (the one dependency node that
+# documents the scheme in OpenAPI).
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def current_principal(request: Request, credentials: Credentials) -> Principal:
     """The caller of this request, from its verified `Authorization: Bearer` token."""
     return await principal_of(request, None if credentials is None else credentials.credentials)
 
@@ -53,9 +55,6 @@ async def principal_of(request: Request, token: str | None) -> Principal:
     # The access line names who made each request (an id, never a name or the token).
     request.state.principal_sub = principal.sub
     return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 async def _authenticate(request: Request, verifier: TokenVerifier, token: str | None) -> Claims:

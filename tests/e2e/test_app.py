@@ -7,7 +7,7 @@ import structlog
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from api.http.dependencies import get_application
+from api.http.dependencies import clock
 from api.settings import Settings, SettingsError
 from tests.e2e.support import TEST_JWT_SECRET, bearer
 
@@ -59,7 +59,7 @@ def test_a_bug_answers_500_with_the_request_id_and_logs_no_detail() -> None:
     def broken() -> None:
         raise RuntimeError("secret detail: Jane Doe")
 
-    app.dependency_overrides[get_application] = broken
+    app.dependency_overrides[clock] = broken
     with TestClient(app, headers=bearer()) as client, structlog.testing.capture_logs() as entries:
         response = client.get("/v1/participants/00000000-0000-0000-0000-000000000001")
 

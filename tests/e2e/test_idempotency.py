@@ -3,19 +3,16 @@ restarts; the same key with another request is refused."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.security.identity import Principal, current_principal
 from api.security.tokens import Role
 from tests.e2e.support import (
     PROGRAM,
     OpenClient,
     admission,
     authorized_client,
+    bearer,
     build_app,
     post,
     session,
@@ -95,12 +92,9 @@ def test_keys_are_scoped_to_the_caller(client: TestClient, participant: str) -> 
     """Two callers choosing the same key write two entries: keys never cross principals."""
     headers = {"Idempotency-Key": "shared-key"}
     mine = post(client, participant, "sessions", session(), headers=headers)
-    app = cast(FastAPI, client.app)
-    app.dependency_overrides[current_principal] = lambda: Principal(
-        "someone-else", Role.CLINICIAN, (PROGRAM,)
-    )
+    someone_else = bearer(Role.CLINICIAN, sub="someone-else", programs=(PROGRAM,))
 
-    theirs = post(client, participant, "sessions", session(), headers=headers)
+    theirs = post(client, participant, "sessions", session(), headers={**headers, **someone_else})
 
     assert theirs.status_code == 201
     assert theirs.json()["event_id"] != mine.json()["event_id"]
