@@ -64,6 +64,54 @@ def created(recorded: Recorded, receipt: Reply | None = None) -> Response:
     return response
 
 
+# The reads come first: a request is matched against the routes in the order they were
+# added (twice: FastAPI finds the router, then the route), and the reads are the most
+# frequent requests. No two of these paths overlap, so the order changes nothing else.
+
+
+@router.get(
+    "/{participant_id}",
+    response_model=ParticipantView,
+    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
+)
+async def get_participant(
+    read: Annotated[RecordRead, Depends(LoggedRead("state"))],
+    response: Response,
+) -> ParticipantView:
+    """The participant's current state; its ETag is the stream version If-Match takes."""
+    # The state the read confirmed current (every write acknowledged before it began) and
+    # logged: no second look, and async, so no threadpool hand-off of its own.
+    participant = read.participant
+    response.headers["ETag"] = etag(participant.version)
+    return ParticipantView.of(participant)
+
+
+@router.get(
+    "/{participant_id}/timeline",
+    response_model=Timeline,
+    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
+)
+async def get_timeline(
+    read: Annotated[RecordRead, Depends(LoggedRead("timeline"))],
+    request: Request,
+) -> Response:
+    """Every entry of the participant's stream in clinical order, corrections flagged."""
+    # The path's participant id is declared (and validated) once, by LoggedRead.
+    participant_id = read.participant.id
+    # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
+    # read's participant lookup already learned the current version, and the access entry
+    # was written before this runs. async: a cached body is a dictionary lookup, served
+    # without a threadpool hop; only a rendering (reads the store) goes to the threadpool.
+    version = read.participant.version
+    cache: TimelineCache = request.app.state.timeline_cache
+    body = cache.get(participant_id, version)
+    if body is None:
+        body = await run_in_threadpool(
+            cached_timeline, cache, read.application, participant_id, version
+        )
+    return Response(content=body, media_type="application/json")
+
+
 @router.post("", status_code=201, response_model=WriteReceipt, responses=WRITE_ERRORS)
 def admit(
     body: AdmissionRequest,
@@ -138,46 +186,3 @@ _record_write(
     "correct_entry",
     "Mark an earlier entry entered-in-error; both stay in the history.",
 )
-
-
-@router.get(
-    "/{participant_id}",
-    response_model=ParticipantView,
-    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
-)
-async def get_participant(
-    participant_id: ParticipantId,
-    read: Annotated[RecordRead, Depends(LoggedRead("state"))],
-    response: Response,
-) -> ParticipantView:
-    """The participant's current state; its ETag is the stream version If-Match takes."""
-    # The state the read confirmed current (every write acknowledged before it began) and
-    # logged: no second look, and async, so no threadpool hand-off of its own.
-    participant = read.participant
-    response.headers["ETag"] = etag(participant.version)
-    return ParticipantView.of(participant)
-
-
-@router.get(
-    "/{participant_id}/timeline",
-    response_model=Timeline,
-    responses={**_READ_ERRORS, **LOGGED_READ_RESPONSES},
-)
-async def get_timeline(
-    participant_id: ParticipantId,
-    read: Annotated[RecordRead, Depends(LoggedRead("timeline"))],
-    request: Request,
-) -> Response:
-    """Every entry of the participant's stream in clinical order, corrections flagged."""
-    # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
-    # read's participant lookup already learned the current version, and the access entry
-    # was written before this runs. async: a cached body is a dictionary lookup, served
-    # without a threadpool hop; only a rendering (reads the store) goes to the threadpool.
-    version = read.participant.version
-    cache: TimelineCache = request.app.state.timeline_cache
-    body = cache.get(participant_id, version)
-    if body is None:
-        body = await run_in_threadpool(
-            cached_timeline, cache, read.application, participant_id, version
-        )
-    return Response(content=body, media_type="application/json")

@@ -29,7 +29,6 @@ from api.http.reads import (
     log_accesses,
 )
 from api.http.timeline_cache import ComplianceCache
-from api.routes import ParticipantId
 from api.schemas.participants import ErrorBody
 from api.schemas.views import (
     CaseloadRowBody,
@@ -173,13 +172,13 @@ class LoggedComplianceRead(LoggedRead):
     responses={404: {"model": ErrorBody, "description": "No such participant"}, **_BEHIND},
 )
 async def get_compliance(
-    participant_id: ParticipantId,
     read: Annotated[ComplianceRead, Depends(LoggedComplianceRead("compliance"))],
     request: Request,
     as_of: AsOf = None,
     min_position: MinPosition = None,
 ) -> Response:
     """Weekly structured hours and compliance findings, as of a date, from the views."""
+    participant_id = read.participant.id  # the path's, declared and validated by LoggedRead
     note_participant(request.state, participant_id)
     # The app factory's views and cache, and the read's application and time: looked up, not
     # depended on (each dependency node costs every request FastAPI's solving; RecordRead).
