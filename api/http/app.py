@@ -109,10 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     # A request is matched against the routers in this order (each router's routes in turn,
     # twice: FastAPI finds the router, then the route), so the most frequent requests' come
-    # first: records (timeline, state, writes), then the views (compliance, caseloads). No
-    # two routers' paths overlap but GET /v1/participants (caseload) and POST
+    # first: records (timeline, state, writes), then the views (compliance, caseloads); the
+    # probes last (a router that does not match still costs ~7 us: docs/performance.md).
+    # No two routers' paths overlap but GET /v1/participants (caseload) and POST
     # /v1/participants (admit), and Starlette keeps looking past a method mismatch.
-    app.include_router(health.router)
     app.include_router(participants.router, responses=AUTH_RESPONSES)
     app.include_router(view_routes.router, responses=AUTH_RESPONSES)
     app.include_router(records.router, responses=AUTH_RESPONSES)
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consents.router, responses=AUTH_RESPONSES)
     app.include_router(events.router, responses=AUTH_RESPONSES)
     app.include_router(fhir.router, responses=AUTH_RESPONSES)
+    app.include_router(health.router)
     # The clinicians' HTML pages (sign-in, caseloads, records, forms) and their stylesheet.
     install_pages(app)
     install_openapi(app)
