@@ -87,6 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # FastAPI's own OpenTelemetry signals stay off, whatever the environment says
+        # (FASTAPI_OTEL_AUTO_CONFIGURE): its logs signal exports exception messages and stack
+        # traces, which may quote a participant's record (HIPAA 45 CFR 164.312(b) audits who
+        # sees records; our lines carry ids only), and asking whether any signal is on cost
+        # every request ~10 us of provider lookups. Our metrics are api.http.metrics'.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.store = store

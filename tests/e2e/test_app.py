@@ -69,3 +69,22 @@ def test_a_bug_answers_500_with_the_request_id_and_logs_no_detail() -> None:
     [failure] = [entry for entry in entries if entry["event"] == "unhandled_error"]
     assert failure["error_type"] == "RuntimeError"
     assert not [entry for entry in entries if "Jane" in repr(entry)]
+
+
+def test_fastapi_own_telemetry_stays_off_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastAPI's OpenTelemetry logs signal exports exception messages and stack traces, which
+    may quote a record: the app turns every FastAPI signal off, even when the environment
+    asks FastAPI to configure exporters itself."""
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    app = create_app(
+        Settings(
+            database_url="memory://", demo=False, log_format="console", jwt_secret=TEST_JWT_SECRET
+        )
+    )
+
+    config = app._telemetry  # FastAPI offers no public accessor for its telemetry settings
+
+    signals = (config["tracing"], config["metrics"], config["logs"], config["auto_configure"])
+    assert signals == (False, False, False, False)
