@@ -128,6 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1.0 <= args.seconds <= 300.0:
         parser.error("--seconds: from 1 to 300")
+    # Each load's sessions take ROUND_DAYS days after the last load's, inside the seeded
+    # history: past its end they would lie in the future, which the API refuses (422).
+    most_write_pairs = _history_days(TIMELINE_EVENTS) // (2 * ROUND_DAYS)
+    if args.row == "write" and args.pairs > most_write_pairs:
+        parser.error(f"--pairs: at most {most_write_pairs} for write (sessions in the past)")
     if not (args.other / ".venv" / "bin" / "python").exists():
         parser.error(f"{args.other} has no .venv/bin/python (source its scripts/_venv.sh)")
     with temporary_database(args.postgres_url) as (url, _):
