@@ -6,13 +6,12 @@ stored events themselves, not from views that could lag or be rebuilt differentl
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from api.http.bounds import QueryInstant
-from api.http.dependencies import Application, clock
+from api.http.dependencies import Application
 from api.http.reads import LoggedRead, RecordRead
 from api.routes import ParticipantId
 from api.schemas.audit import HistoryView, ReassessmentReviewPage, ReviewBody, VerifyReport
@@ -23,7 +22,6 @@ from projections.reassessment_review import BASIS, review
 
 router = APIRouter(tags=["audit"])
 
-Now = Annotated[datetime, Depends(clock)]
 KnownAt = Annotated[
     QueryInstant | None,
     Query(description="Recorded-time cut: only events recorded by then (ISO, offset; now)"),

@@ -55,7 +55,8 @@ _WANTED_TYPES = {
     "expected": "bigint",
 }
 _WANTED = tuple(_WANTED_TYPES)
-assert ("n", *FIELDS, "expected") == _WANTED, "the access log's fields changed"
+if ("n", *FIELDS, "expected") != _WANTED:  # at import: a changed access log cannot slip by
+    raise RuntimeError("the read gate's columns no longer match the access log's FIELDS")
 # How the gate's connections show in pg_stat_activity (as the views' listener's do).
 APPLICATION_NAME = "continuum-read-gate"
 
