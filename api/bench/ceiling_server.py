@@ -40,12 +40,15 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg.sql import SQL, Identifier
 
 from api.bench.ceiling import create_table as create_scratch_table
 from api.logging import configure_logging
 from api.schemas.participants import SessionRequest
 from api.security.tokens import Claims, InvalidToken, TokenVerifier
+from api.storage.access_log import FIELD_TYPES, FIELDS
 from api.storage.grouped_calls import GroupedCalls
+from api.storage.recordsets import recordset_columns, recordset_json
 
 CEILING_TABLE = "ceiling_events"
 PG_TABLE = (
@@ -60,9 +63,9 @@ SQLITE_TABLE = (
 ACCESS_TABLE = "ceiling_access_log"
 # The application's access log's columns (api.storage.access_log), the id assigned by the database.
 PG_ACCESS_TABLE = (
-    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (id bigserial PRIMARY KEY, at timestamptz, "
-    "sub text, role text, participant_id uuid, record text, endpoint text, purpose text, "
-    "request_id text)"
+    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (id bigserial PRIMARY KEY, "
+    + ", ".join(f"{name} {kind}" for name, kind in FIELD_TYPES.items())
+    + ")"
 )
 # The logged read ceiling's paths: the real route's path under this prefix (PostgreSQL only).
 LOGGED_PREFIX = "/logged"
@@ -125,13 +128,23 @@ class GroupedLoggedLooks:
     as the application's access log groups its commits and its freshness reads share a look.
     """
 
+    # The entries as one JSON parameter, as the application's read gate sends them
+    # (api.storage.recordsets: cheaper than an array per column).
     STATEMENT = (
-        f"WITH logged AS (INSERT INTO {ACCESS_TABLE} "
-        "(at, sub, role, participant_id, record, endpoint, purpose, request_id) "
-        "SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], "
-        "%s::text[], %s::text[], %s::text[], %s::text[]) RETURNING participant_id) "
-        f"SELECT p.id, (SELECT max(originator_version) FROM {CEILING_TABLE} e "
-        "WHERE e.originator_id = p.id) AS version FROM unnest(%s::uuid[]) AS p(id)"
+        SQL(
+            "WITH wanted AS (SELECT * FROM json_to_recordset(%s::json) AS w({columns})), "
+            "logged AS (INSERT INTO {table} ({fields}) SELECT {fields} FROM wanted) "
+            "SELECT p.id, (SELECT max(originator_version) FROM {events} e "
+            "WHERE e.originator_id = p.id) AS version "
+            "FROM (SELECT DISTINCT participant_id AS id FROM wanted) p"
+        )
+        .format(
+            columns=recordset_columns(FIELD_TYPES),
+            table=Identifier(ACCESS_TABLE),
+            fields=SQL(", ").join(Identifier(f) for f in FIELDS),
+            events=Identifier(CEILING_TABLE),
+        )
+        .as_bytes(None)
     )
 
     def __init__(self, database: str) -> None:
@@ -149,11 +162,9 @@ class GroupedLoggedLooks:
 
         if self._connection is None:
             self._connection = await psycopg.AsyncConnection.connect(self.database, autocommit=True)
-        columns = [list(column) for column in zip(*entries, strict=True)]
-        participants = list(dict.fromkeys(entry[3] for entry in entries))
         try:
             cursor = await self._connection.execute(
-                self.STATEMENT, (*columns, participants), prepare=True
+                self.STATEMENT, (recordset_json(FIELDS, entries),), prepare=True
             )
             rows = await cursor.fetchall()
         except psycopg.OperationalError:

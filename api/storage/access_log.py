@@ -132,8 +132,19 @@ class AccessLog(ABC):
                 self._group.notify_all()
 
 
-# The columns of an entry's row, besides its id, in the order every insert gives them.
-FIELDS = ("at", "sub", "role", "participant_id", "record", "endpoint", "purpose", "request_id")
+# The columns of an entry's row, besides its id, in the order every insert gives them, with
+# their PostgreSQL types (api.storage.schema creates them so; sealed values are text).
+FIELD_TYPES = {
+    "at": "timestamptz",
+    "sub": "text",
+    "role": "text",
+    "participant_id": "uuid",
+    "record": "text",
+    "endpoint": "text",
+    "purpose": "text",
+    "request_id": "text",
+}
+FIELDS = tuple(FIELD_TYPES)
 _COLUMNS = "id, " + ", ".join(FIELDS)
 SEALED_FIELDS = ("sub", "role", "record", "endpoint", "purpose", "request_id")
 TABLE = "access_log"  # the logical name sealed cells are bound to, on every backend

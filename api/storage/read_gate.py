@@ -20,7 +20,6 @@ threaded path (fast-forward, scope check, the access log's own group commit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +30,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
 from api.storage.access_log import (
+    FIELD_TYPES,
     FIELDS,
     MAX_GROUP,
     AccessEntry,
@@ -38,25 +38,13 @@ from api.storage.access_log import (
     stored_values,
 )
 from api.storage.grouped_calls import GroupedCalls
+from api.storage.recordsets import recordset_columns, recordset_json
 from projections.view_store import ViewStore
 
 # A wanted row's columns and their types: its place in the group, the access entry's FIELDS
-# as stored (the sealed ones are text), and the stream version the read expects.
-_WANTED_TYPES = {
-    "n": "int",
-    "at": "timestamptz",
-    "sub": "text",
-    "role": "text",
-    "participant_id": "uuid",
-    "record": "text",
-    "endpoint": "text",
-    "purpose": "text",
-    "request_id": "text",
-    "expected": "bigint",
-}
+# as stored, and the stream version the read expects.
+_WANTED_TYPES = {"n": "int", **FIELD_TYPES, "expected": "bigint"}
 _WANTED = tuple(_WANTED_TYPES)
-if ("n", *FIELDS, "expected") != _WANTED:  # at import: a changed access log cannot slip by
-    raise RuntimeError("the read gate's columns no longer match the access log's FIELDS")
 # How the gate's connections show in pg_stat_activity (as the views' listener's do).
 APPLICATION_NAME = "continuum-read-gate"
 
@@ -108,9 +96,8 @@ class PostgresReadGate:
         self.datastore: PostgresDatastore = access_log.datastore
         schema = Identifier(self.datastore.schema)
         events = Identifier(events_table)
-        # The group's reads arrive as one JSON array of rows (n, the entry's FIELDS, expected
-        # version): psycopg dumps a str in C, where ten Python lists dumped as ten arrays were
-        # ~5% of a timeline read's server CPU (py-spy, PostgresQuery.dump).
+        # The group's reads arrive as one JSON parameter of rows (n, the entry's FIELDS, the
+        # expected version): api.storage.recordsets says why not an array per column.
         # Rows of (what, key, value): each logged entry's id in group order, then each
         # participant's stream version (NULL: no stream).
         statement = SQL(
@@ -124,10 +111,7 @@ class PostgresReadGate:
             "SELECT 'logged' AS what, NULL AS key, id AS value FROM logged "
             "UNION ALL SELECT 'version', id::text, version FROM current"
         ).format(
-            wanted=SQL(", ").join(
-                SQL("{} {}").format(Identifier(name), SQL(kind))
-                for name, kind in _WANTED_TYPES.items()
-            ),
+            wanted=recordset_columns(_WANTED_TYPES),
             fields=SQL(", ").join(Identifier(f) for f in FIELDS),
             w_fields=SQL(", ").join(SQL("w.") + Identifier(f) for f in FIELDS),
             schema=schema,
@@ -178,17 +162,11 @@ class PostgresReadGate:
             await connection.close()
 
     async def _run(self, group: Sequence[_Waiting]) -> list[GateAnswer | None]:
-        rows_wanted = [
-            dict(
-                zip(
-                    _WANTED,
-                    (n, *stored_values(self.access_log.cells, w.entry), w.version),
-                    strict=True,
-                )
-            )
+        rows_wanted = (
+            (n, *stored_values(self.access_log.cells, w.entry), w.version)
             for n, w in enumerate(group)
-        ]
-        params: list[Any] = [json.dumps(rows_wanted, default=str)]
+        )
+        params: list[Any] = [recordset_json(_WANTED, rows_wanted)]
         statement = self.statement
         if any(w.looks.beyond_the_entry for w in group):
             assert self.views_statement is not None  # log_if_current checked
