@@ -24,6 +24,7 @@ from uuid import UUID
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
+    ProcessingEvent,
     ProjectorFunction,
     Repository,
     project_aggregate,
@@ -217,6 +218,35 @@ class SealedSnapshots(Application[UUID]):
         """The library's reading of AGGREGATE_CACHE_MAXSIZE (None: no cache)."""
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return int(size) if size else None
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's step after a save (eventsourcing 9.5's `_take_snapshots`, private:
+        pinned in constraints.txt), taking a due snapshot from the aggregate just saved when it
+        stands at the snapshot's version, instead of reading the stream back to rebuild it.
+
+        A command saves one or a few events, so the aggregate saved is almost always at the
+        version due; rebuilding it from the store cost ~3% of a session write's CPU over HTTP
+        (1 snapshot per 100 writes, each reading up to 100 events back; docs/performance.md,
+        "Snapshots from the saved aggregate"). Its state is the one a replay gives: every
+        attribute of a participant is set by its events' `mutate`, applied alike on a command
+        and on a replay, and `verify` compares each snapshot to a replay (check_snapshots).
+        An event due short of the aggregate's version (several saved at once) goes the
+        library's way."""
+        if not self.snapshots or not self.snapshotting_intervals:
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or event.originator_version % interval != 0:
+                continue
+            if aggregate.version == event.originator_version:
+                snapshot = seal_snapshot(self.seal_key, aggregate)
+                if snapshot is not None:
+                    self.snapshots.put([snapshot])
+            else:
+                self.take_snapshot(event.originator_id, event.originator_version)
 
     def take_snapshot(
         self,

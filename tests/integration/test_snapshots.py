@@ -15,6 +15,7 @@ from api.storage.store_url import parse_store_url
 from domain.application import ContinuumApplication
 from domain.errors import AlreadyCorrected
 from domain.participant import Participant
+from domain.service.snapshots import check_snapshots
 from tests.make import (
     ADMITTED,
     PROGRAM,
@@ -197,3 +198,41 @@ def test_commands_still_work_on_a_participant_rebuilt_from_a_snapshot(
     assert receipt.version == STREAM_LENGTH + 1
     with pytest.raises(AlreadyCorrected):
         correct_fourth(app, pid, "again")
+
+
+@pytest.mark.parametrize("saved_at_once", [1, 10])
+def test_a_snapshot_due_on_save_equals_a_replay_of_the_stream(
+    database_url: str, saved_at_once: int
+) -> None:
+    """Given events saved one at a time, the snapshot due at version 100 is taken from the
+    participant just saved (the stream is not read back: the library's rebuild-and-snapshot
+    is not called); saved ten at a time (versions 95-104 at once), it is rebuilt from the
+    store at version 100. Either way it names that version and `verify`'s check finds its
+    seal and its state those of a replay of the stream."""
+    app = ContinuumApplication(env=parse_store_url(database_url).settings)
+    try:
+        pid = app.execute(
+            admission(ADMITTED, program_id=PROGRAM, level="2.1"), recorded_by="intake", now=NOW
+        ).participant_id
+        rebuilt: list[int | None] = []
+        library_take_snapshot = app.take_snapshot
+
+        def take_snapshot(aggregate_id: UUID, version: int | None = None, **kw: Any) -> None:
+            rebuilt.append(version)
+            library_take_snapshot(aggregate_id, version, **kw)
+
+        app.take_snapshot = take_snapshot  # type: ignore[method-assign]  # observing on purpose
+        participant = app.get_participant(pid)
+        while participant.version < INTERVAL + 4:
+            append_entry(participant)
+            if saved_at_once == 1 or participant.version % saved_at_once == 4:
+                app.save(participant)
+        assert app.snapshots is not None
+        assert [s.originator_version for s in app.snapshots.get(pid)] == [INTERVAL]
+        assert rebuilt == ([] if saved_at_once == 1 else [INTERVAL])
+        breaks = check_snapshots(
+            app.snapshots.recorder, app.mapper, app.seal_key, pid, app.stream(pid)
+        )
+        assert breaks == []
+    finally:
+        app.close()
