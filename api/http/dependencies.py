@@ -12,9 +12,10 @@ from functools import partial
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
+from api.http.openapi import reads_headers
 from api.schemas.participants import CommandRequest
 from api.security.authz import Writer, check_participant, visible_programs
 from api.security.identity import Principal
@@ -47,19 +48,8 @@ async def clock() -> datetime:
     return wall_clock()
 
 
-async def expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias=IF_MATCH_HEADER,
-            description='The stream version the write expects, as the ETag spells it ("7"); '
-            "a stale one answers 412 with the current ETag",
-            examples=['"7"'],
-        ),
-    ] = None,
-) -> int | None:
-    """The stream version named by If-Match, if the caller sent one."""
-    # async: parsing a header never blocks; a plain def would cost a threadpool hop per write.
+def expected_version(if_match: str | None) -> int | None:
+    """The stream version named by an If-Match header, if the caller sent one."""
     if if_match is None:
         return None
     match = _IF_MATCH.fullmatch(if_match)
@@ -76,15 +66,16 @@ class WriteContext:
     now: datetime
     expected_version: int | None
     idempotency_key: str | None  # already scoped to the principal
-    request_line: str  # method, route and canonical path parameters
+    # Method, route and canonical path parameters, hashed with the body under an
+    # Idempotency-Key; without a key nothing reads it, and it is left empty.
+    request_line: str
     principal: Principal  # role and programs: admissions check the program they name
+    application: ContinuumApplication  # the app factory's, so a write route needs no node for it
 
-    def execute(
-        self, application: ContinuumApplication, command: ParticipantCommand, body: CommandRequest
-    ) -> Recorded:
+    def execute(self, command: ParticipantCommand, body: CommandRequest) -> Recorded:
         """Record `command` (built from `body`) as this request's caller, at its time, with
         its If-Match and Idempotency-Key."""
-        return application.execute(
+        return self.application.execute(
             command,
             recorded_by=self.recorded_by,
             now=self.now,
@@ -111,26 +102,43 @@ class WriteContext:
         return IdempotencyKey(self.idempotency_key, hashlib.sha256(request.encode()).hexdigest())
 
 
+@reads_headers(
+    {
+        "name": IF_MATCH_HEADER,
+        "in": "header",
+        "required": False,
+        "description": 'The stream version the write expects, as the ETag spells it ("7"); '
+        "a stale one answers 412 with the current ETag",
+        "schema": {"type": "string", "title": IF_MATCH_HEADER},
+        "example": '"7"',
+    },
+    {
+        "name": IDEMPOTENCY_KEY_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "Chosen by the caller (1-255 visible ASCII characters) to retry a write "
+        "safely: a retry with the same key and body answers the first response again; the "
+        "same key with another body is 422",
+        "schema": {"type": "string", "title": IDEMPOTENCY_KEY_HEADER},
+        "example": "3f1c9b2e-session-2026-02-03",
+    },
+)
 async def write_context(
     request: Request,
     principal: Writer,
     now: Annotated[datetime, Depends(clock)],
-    version: Annotated[int | None, Depends(expected_version)],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=IDEMPOTENCY_KEY_HEADER,
-            description="Chosen by the caller (1-255 visible ASCII characters) to retry a write "
-            "safely: a retry with the same key and body answers the first response again; the "
-            "same key with another body is 422",
-            examples=["3f1c9b2e-session-2026-02-03"],
-        ),
-    ] = None,
 ) -> WriteContext:
     """The preconditions and provenance of a write request (the caller's program scope is
-    checked as the command is applied: WriteContext.execute)."""
+    checked as the command is applied: WriteContext.execute).
+
+    Its headers are read here (and documented by `reads_headers`) rather than declared as
+    parameters, and the application is looked up here rather than depended on: each parameter
+    and node cost every write FastAPI's solving (docs/performance.md, "Write dependencies")."""
     # async: it parses headers and the path, never blocks; a plain def cost every write a
     # threadpool hop of its own (the write's endpoint is the one hop that does I/O).
+    headers = request.headers
+    version = expected_version(headers.get(IF_MATCH_HEADER))
+    idempotency_key = headers.get(IDEMPOTENCY_KEY_HEADER)
     scoped_key = None
     if idempotency_key is not None:
         if _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
@@ -142,8 +150,9 @@ async def write_context(
         now=now,
         expected_version=version,
         idempotency_key=scoped_key,
-        request_line=_request_line(request),
+        request_line="" if scoped_key is None else _request_line(request),
         principal=principal,
+        application=request.app.state.application,
     )
 
 

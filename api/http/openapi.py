@@ -1,7 +1,8 @@
 """The OpenAPI document as integrators read it, and the pages that render it offline.
 
 FastAPI derives paths, parameters and bodies from the routes; this module adds what it cannot
-see: errors as `application/problem+json`, the headers every response carries (X-Request-ID)
+see: the headers a dependency reads from the request itself (`reads_headers`), errors as
+`application/problem+json`, the headers every response carries (X-Request-ID)
 and those some do (ETag, Location, Retry-After, WWW-Authenticate), and an example for each
 operation. Swagger UI and ReDoc load their scripts from the `fastapi-offline` wheel (Swagger UI
 is Apache-2.0, ReDoc MIT), so /docs works on a clinical network without internet access.
@@ -10,11 +11,13 @@ is Apache-2.0, ReDoc MIT), so /docs works on a clinical network without internet
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import fastapi_offline
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -51,6 +54,78 @@ _HEADERS: dict[str, dict[str, Any]] = {
 }
 
 
+Call = TypeVar("Call", bound=Callable[..., Any])
+# The OpenAPI parameters each dependency reads from the request itself, by the dependency (a
+# function, or a class whose instances are the dependencies).
+_HEADERS_READ: dict[object, list[dict[str, Any]]] = {}
+
+
+def reads_headers(*parameters: dict[str, Any]) -> Callable[[Call], Call]:
+    """Mark a dependency as reading these headers from the request rather than declaring them
+    as FastAPI parameters; every operation that depends on it documents them.
+
+    On the hottest routes a declared header cost each request FastAPI's lookup and validation
+    (a session write's CPU fell ~7% with its two headers and two nodes read this way:
+    docs/performance.md, "Write dependencies")."""
+
+    def mark(call: Call) -> Call:
+        _HEADERS_READ[call] = list(parameters)
+        return call
+
+    return mark
+
+
+def api_routes(routes: Iterable[Any]) -> list[APIRoute]:
+    """Every APIRoute, those of included routers too (FastAPI keeps an included router whole;
+    the paths of its routes carry the router's own prefix, and ours are included without one)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found += api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            found.append(route)
+    return found
+
+
+def headers_read(dependant: Dependant) -> list[dict[str, Any]]:
+    """The parameters the dependencies under `dependant` read themselves, each named once."""
+    found: dict[str, dict[str, Any]] = {}
+    for dependency in dependant.dependencies:
+        for parameter in _declared_by(dependency.call):
+            found.setdefault(parameter["name"], parameter)
+        for parameter in headers_read(dependency):
+            found.setdefault(parameter["name"], parameter)
+    return list(found.values())
+
+
+def _declared_by(call: object) -> list[dict[str, Any]]:
+    """What `reads_headers` marked on the dependency itself, or on its class or a base class."""
+    for marked in (call, *type(call).__mro__):
+        try:
+            parameters = _HEADERS_READ.get(marked)
+        except TypeError:  # an unhashable dependency object: only its class can be marked
+            continue
+        if parameters is not None:
+            return parameters
+    return []
+
+
+def _document_headers_read(document: dict[str, Any], routes: Iterable[Any]) -> None:
+    paths = document.get("paths", {})
+    for route in api_routes(routes):
+        if not route.include_in_schema:
+            continue
+        read = headers_read(route.dependant)
+        for method in (route.methods or ()) if read else ():
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            named = {p["name"] for p in parameters}
+            parameters += [p for p in read if p["name"] not in named]
+
+
 def operation_id(route: APIRoute) -> str:
     """`get_timeline` -> `getTimeline`: the route function's name, in camelCase."""
     return _WORD.sub(lambda match: match.group(1).upper(), route.name)
@@ -68,6 +143,7 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            _document_headers_read(document, app.routes)
             app.openapi_schema = describe(document)
         return app.openapi_schema
 

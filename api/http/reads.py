@@ -24,9 +24,12 @@ from uuid import UUID
 
 import structlog
 from fastapi import Depends, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.http.dependencies import clock
+from api.http.openapi import reads_headers
 from api.schemas.participants import ErrorBody
 from api.security.authz import Reader, check_participant, sees_program
 from api.security.identity import Principal
@@ -59,10 +62,45 @@ class PurposeOfUse(StrEnum):
 
 
 # The declared purpose of a read (HL7 PurposeOfUse), TREAT when the header is absent.
-Purpose = Annotated[
-    PurposeOfUse,
-    Header(alias=PURPOSE_HEADER, description="Why the record is read (HL7 PurposeOfUse)"),
-]
+_PURPOSE_DESCRIPTION = "Why the record is read (HL7 PurposeOfUse)"
+Purpose = Annotated[PurposeOfUse, Header(alias=PURPOSE_HEADER, description=_PURPOSE_DESCRIPTION)]
+
+# The header as LoggedRead documents it (`reads_headers`): it reads the header from the
+# request itself (`purpose_of`) rather than declaring a FastAPI parameter, which FastAPI looked
+# up and validated on every record read (docs/performance.md, "Write dependencies"). The
+# schema is the one published by the routes that declare `Purpose`.
+PURPOSE_PARAMETER: dict[str, Any] = {
+    "name": PURPOSE_HEADER,
+    "in": "header",
+    "required": False,
+    "description": _PURPOSE_DESCRIPTION,
+    "schema": {
+        "$ref": "#/components/schemas/PurposeOfUse",
+        "description": _PURPOSE_DESCRIPTION,
+        "default": PurposeOfUse.TREAT.value,
+    },
+}
+
+
+def purpose_of(request: Request) -> PurposeOfUse:
+    """The purpose the request declares (TREAT when it declares none); a value outside the
+    codes accepted is refused as FastAPI refuses a declared header (422, invalid_request,
+    pydantic's message, the header named as the field)."""
+    declared = request.headers.get(PURPOSE_HEADER)
+    if declared is None:
+        return PurposeOfUse.TREAT
+    try:
+        return PurposeOfUse(declared)
+    except ValueError:
+        pass
+    try:
+        return _PURPOSE.validate_python(declared)
+    except ValidationError as refused:
+        errors = [{**e, "loc": ("header", PURPOSE_HEADER, *e["loc"])} for e in refused.errors()]
+        raise RequestValidationError(errors) from None
+
+
+_PURPOSE = TypeAdapter(PurposeOfUse)
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,7 @@ async def get_access_log(request: Request) -> AccessLog:
     return access_log
 
 
+@reads_headers(PURPOSE_PARAMETER)
 class LoggedRead:
     """A dependency for routes that read one participant's record (`record` names what)."""
 
@@ -100,13 +139,13 @@ class LoggedRead:
         participant_id: Annotated[UUID, Path(description="The participant's id (a UUID)")],
         principal: Reader,
         now: Annotated[datetime, Depends(clock)],
-        purpose: Purpose = PurposeOfUse.TREAT,
     ) -> RecordRead:
         # async: with the participant cached and PostgreSQL behind, the read is logged and its
         # freshness confirmed in one statement on the event loop (api.storage.read_gate); any
         # other read takes one threadpool hand-off for the same work done in a thread.
         # The application and the access log are the app factory's, looked up here rather than
         # as dependencies of their own: two nodes fewer on every record read (see RecordRead).
+        purpose = purpose_of(request)  # after the caller and its role, as a parameter was
         application: ContinuumApplication = request.app.state.application
         access_log: AccessLog = request.app.state.access_log
         gate: PostgresReadGate | None = getattr(request.app.state, "read_gate", None)

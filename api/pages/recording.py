@@ -178,9 +178,10 @@ def _record(
         idempotency_key=f"{principal.sub}:page:{key}",
         request_line=f"POST /participants/{{participant_id}}/record/{slug} participant_id={pid}",
         principal=principal,
+        application=application,
     )
     try:
-        recorded = write.execute(application, body.to_command(pid), body)
+        recorded = write.execute(body.to_command(pid), body)
     except DomainError as refused:
         request.state.error = refused.rule
         status = 422 if refused.rule in {"invalid_value", "idempotency_key_reused"} else 409

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.http.dependencies import Application, Write
+from api.http.dependencies import Write
 from api.http.errors import etag
 from api.http.middleware import note_participant
 from api.http.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
@@ -113,15 +113,10 @@ async def get_timeline(
 
 
 @router.post("", status_code=201, response_model=WriteReceipt, responses=WRITE_ERRORS)
-def admit(
-    body: AdmissionRequest,
-    write: Write,
-    application: Application,
-    request: Request,
-) -> Response:
+def admit(body: AdmissionRequest, write: Write, request: Request) -> Response:
     """Admit a new participant, or readmit a discharged one into a new episode."""
-    check_admission(application, write.principal, body.program_id, body.participant_id)
-    recorded = write.execute(application, body.to_command(), body)
+    check_admission(write.application, write.principal, body.program_id, body.participant_id)
+    recorded = write.execute(body.to_command(), body)
     note_participant(request.state, recorded.participant_id)
     return created(recorded)
 
@@ -137,9 +132,8 @@ def _record_write(path: str, request: type[RecordRequest], name: str, summary: s
         participant_id: ParticipantId,
         body: RecordRequest,
         write: Write,
-        application: Application,
     ) -> Response:
-        recorded = write.execute(application, body.to_command(participant_id), body)
+        recorded = write.execute(body.to_command(participant_id), body)
         return created(recorded)
 
     endpoint.__annotations__["body"] = request

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
 
-from api.http.dependencies import Application, Write
+from api.http.dependencies import Write
 from api.routes import ParticipantId
 from api.routes.participants import WRITE_ERRORS, created
 from api.schemas.participants import WriteReceipt
@@ -35,10 +35,9 @@ def prescribe(
     participant_id: ParticipantId,
     body: PrescriptionRequest,
     write: Write,
-    application: Application,
 ) -> Response:
     """Record a prescription; its analytes make a positive screen expected while active."""
-    recorded = write.execute(application, body.to_command(participant_id), body)
+    recorded = write.execute(body.to_command(participant_id), body)
     return created(recorded, PrescriptionReceipt.of_prescription(recorded))
 
 
@@ -53,11 +52,10 @@ def end_prescription(
     prescription_id: PrescriptionId,
     body: PrescriptionEndRequest,
     write: Write,
-    application: Application,
 ) -> Response:
     """Record the day a prescription ended."""
     command = body.for_prescription(participant_id, prescription_id)
-    return created(write.execute(application, command, body))
+    return created(write.execute(command, body))
 
 
 @router.post(
@@ -70,10 +68,9 @@ def record_recertification(
     participant_id: ParticipantId,
     body: RecertificationRequest,
     write: Write,
-    application: Application,
 ) -> Response:
     """Record a physician's recertification of the need for the program (Medicare IOP)."""
-    return created(write.execute(application, body.to_command(participant_id), body))
+    return created(write.execute(body.to_command(participant_id), body))
 
 
 @router.post(
@@ -86,7 +83,6 @@ def record_discharge_summary(
     participant_id: ParticipantId,
     body: DischargeSummaryRequest,
     write: Write,
-    application: Application,
 ) -> Response:
     """Record the completed discharge summary of the last, discharged episode."""
-    return created(write.execute(application, body.to_command(participant_id), body))
+    return created(write.execute(body.to_command(participant_id), body))

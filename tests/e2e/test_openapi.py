@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from api.http.dependencies import write_context
+from api.http.openapi import api_routes
+from api.http.reads import LoggedRead
 from api.schemas.events import CloudEvent
 from api.seed.demo import load_demo_cohort
 from tests.e2e.support import authorized_client, build_app
@@ -93,6 +97,44 @@ def test_errors_and_headers_are_described(document: dict[str, Any]) -> None:
             if int(status) >= 400 and operation["operationId"] not in {"healthz", "readyz"}:
                 assert list(response["content"]) == ["application/problem+json"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("dependency", "headers", "at_least"),
+    [
+        # the admission, six journey writes and four records' writes
+        (write_context, {"If-Match", "Idempotency-Key"}, 11),
+        # state, timeline, compliance, consents, history and the reassessment review
+        (LoggedRead, {"X-Purpose-Of-Use"}, 6),
+    ],
+)
+def test_headers_read_by_a_dependency_are_documented_where_it_is_used(
+    dependency: object, headers: set[str], at_least: int
+) -> None:
+    """Writes read If-Match and Idempotency-Key, record reads X-Purpose-Of-Use, from the
+    request themselves (not as FastAPI parameters): every operation depending on them
+    documents those headers, once."""
+    app = build_app("memory://")
+    with authorized_client(app) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    using = [route for route in api_routes(app.routes) if _uses(route.dependant, dependency)]
+    assert len(using) >= at_least
+    for route in using:
+        for method in route.methods or ():
+            operation = paths[route.path_format][method.lower()]
+            named = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+            assert sorted(headers) == sorted(set(named) & headers), (method, route.path_format)
+            assert len(named) == len(set(named))
+
+
+def _uses(dependant: Dependant, dependency: object) -> bool:
+    """Whether `dependency` (a function, or a class whose instances are used) is under it."""
+    for used in dependant.dependencies:
+        if used.call is dependency or _uses(used, dependency):
+            return True
+        if isinstance(dependency, type) and isinstance(used.call, dependency):
+            return True
+    return False
 
 
 def test_feed_events_are_typed(document: dict[str, Any]) -> None:
