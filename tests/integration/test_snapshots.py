@@ -221,7 +221,7 @@ def test_a_snapshot_due_on_save_equals_a_replay_of_the_stream(
             rebuilt.append(version)
             library_take_snapshot(aggregate_id, version, **kw)
 
-        app.take_snapshot = take_snapshot  # type: ignore[method-assign]  # observing on purpose
+        app.take_snapshot = take_snapshot  # type: ignore[method-assign,assignment]  # observing
         participant = app.get_participant(pid)
         while participant.version < INTERVAL + 4:
             append_entry(participant)
