@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
-from api.http.openapi import reads_headers
+from api.http.openapi import optional_header, reads_from_request
 from api.schemas.participants import CommandRequest
 from api.security.authz import Writer, check_participant, visible_programs
 from api.security.identity import Principal
@@ -102,26 +102,20 @@ class WriteContext:
         return IdempotencyKey(self.idempotency_key, hashlib.sha256(request.encode()).hexdigest())
 
 
-@reads_headers(
-    {
-        "name": IF_MATCH_HEADER,
-        "in": "header",
-        "required": False,
-        "description": 'The stream version the write expects, as the ETag spells it ("7"); '
-        "a stale one answers 412 with the current ETag",
-        "schema": {"type": "string", "title": IF_MATCH_HEADER},
-        "example": '"7"',
-    },
-    {
-        "name": IDEMPOTENCY_KEY_HEADER,
-        "in": "header",
-        "required": False,
-        "description": "Chosen by the caller (1-255 visible ASCII characters) to retry a write "
-        "safely: a retry with the same key and body answers the first response again; the "
-        "same key with another body is 422",
-        "schema": {"type": "string", "title": IDEMPOTENCY_KEY_HEADER},
-        "example": "3f1c9b2e-session-2026-02-03",
-    },
+@reads_from_request(
+    optional_header(
+        IDEMPOTENCY_KEY_HEADER,
+        "Chosen by the caller (1-255 visible ASCII characters) to retry a write safely: a "
+        "retry with the same key and body answers the first response again; the same key "
+        "with another body is 422",
+        example="3f1c9b2e-session-2026-02-03",
+    ),
+    optional_header(
+        IF_MATCH_HEADER,
+        'The stream version the write expects, as the ETag spells it ("7"); a stale one '
+        "answers 412 with the current ETag",
+        example='"7"',
+    ),
 )
 async def write_context(
     request: Request,
@@ -131,7 +125,7 @@ async def write_context(
     """The preconditions and provenance of a write request (the caller's program scope is
     checked as the command is applied: WriteContext.execute).
 
-    Its headers are read here (and documented by `reads_headers`) rather than declared as
+    Its headers are read here (and documented by `reads_from_request`) rather than declared as
     parameters, and the application is looked up here rather than depended on: each parameter
     and node cost every write FastAPI's solving (docs/performance.md, "Write dependencies")."""
     # async: it parses headers and the path, never blocks; a plain def cost every write a

@@ -1,9 +1,9 @@
 """The OpenAPI document as integrators read it, and the pages that render it offline.
 
 FastAPI derives paths, parameters and bodies from the routes; this module adds what it cannot
-see: the headers a dependency reads from the request itself (`reads_headers`), errors as
-`application/problem+json`, the headers every response carries (X-Request-ID)
-and those some do (ETag, Location, Retry-After, WWW-Authenticate), and an example for each
+see: the headers and the token a dependency reads from the request itself (`reads_from_request`),
+errors as `application/problem+json`, the headers every response carries (X-Request-ID) and
+those some do (ETag, Location, Retry-After, WWW-Authenticate), and an example for each
 operation. Swagger UI and ReDoc load their scripts from the `fastapi-offline` wheel (Swagger UI
 is Apache-2.0, ReDoc MIT), so /docs works on a clinical network without internet access.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,24 +56,55 @@ _HEADERS: dict[str, dict[str, Any]] = {
 
 
 Call = TypeVar("Call", bound=Callable[..., Any])
-# The OpenAPI parameters each dependency reads from the request itself, by the dependency (a
-# function, or a class whose instances are the dependencies).
-_HEADERS_READ: dict[object, list[dict[str, Any]]] = {}
 
 
-def reads_headers(*parameters: dict[str, Any]) -> Callable[[Call], Call]:
-    """Mark a dependency as reading these headers from the request rather than declaring them
-    as FastAPI parameters; every operation that depends on it documents them.
+@dataclass(frozen=True)
+class ReadFromRequest:
+    """What a dependency reads from the request itself: OpenAPI parameters, and the security
+    requirements (the bearer token) it checks."""
 
-    On the hottest routes a declared header cost each request FastAPI's lookup and validation
-    (a session write's CPU fell ~7% with its two headers and two nodes read this way:
-    docs/performance.md, "Write dependencies")."""
+    parameters: tuple[dict[str, Any], ...]
+    security: tuple[dict[str, list[str]], ...]
+
+
+# By the dependency (a function, or a class whose instances are the dependencies).
+_READ_FROM_REQUEST: dict[object, ReadFromRequest] = {}
+
+
+def reads_from_request(
+    *parameters: dict[str, Any], security: Iterable[dict[str, list[str]]] = ()
+) -> Callable[[Call], Call]:
+    """Mark a dependency as reading these headers (and checking these security requirements)
+    from the request rather than declaring them as FastAPI parameters and dependencies; every
+    operation that depends on it documents them.
+
+    On the hottest routes each declared header and each dependency node cost every request
+    FastAPI's solving (a session write's CPU fell ~7% with two headers and two nodes read
+    this way, a timeline read's ~13% with its purpose header and its authentication's two
+    nodes: docs/performance.md, "Write dependencies")."""
 
     def mark(call: Call) -> Call:
-        _HEADERS_READ[call] = list(parameters)
+        _READ_FROM_REQUEST[call] = ReadFromRequest(tuple(parameters), tuple(security))
         return call
 
     return mark
+
+
+def optional_header(name: str, description: str, *, example: str) -> dict[str, Any]:
+    """An optional text header's parameter, spelled as FastAPI spells a declared `str | None`
+    Header (so moving a header into `reads_from_request` leaves the document as it was)."""
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": description,
+            "examples": [example],
+            "title": name,
+        },
+    }
 
 
 def api_routes(routes: Iterable[Any]) -> list[APIRoute]:
@@ -88,42 +120,55 @@ def api_routes(routes: Iterable[Any]) -> list[APIRoute]:
     return found
 
 
-def headers_read(dependant: Dependant) -> list[dict[str, Any]]:
-    """The parameters the dependencies under `dependant` read themselves, each named once."""
-    found: dict[str, dict[str, Any]] = {}
+def read_from_request(dependant: Dependant) -> ReadFromRequest:
+    """What the dependencies under `dependant` read themselves, each parameter and
+    requirement once."""
+    parameters: dict[str, dict[str, Any]] = {}
+    security: list[dict[str, list[str]]] = []
     for dependency in dependant.dependencies:
-        for parameter in _declared_by(dependency.call):
-            found.setdefault(parameter["name"], parameter)
-        for parameter in headers_read(dependency):
-            found.setdefault(parameter["name"], parameter)
-    return list(found.values())
+        for read in (_declared_by(dependency.call), read_from_request(dependency)):
+            for parameter in read.parameters:
+                parameters.setdefault(parameter["name"], parameter)
+            security += [r for r in read.security if r not in security]
+    return ReadFromRequest(tuple(parameters.values()), tuple(security))
 
 
-def _declared_by(call: object) -> list[dict[str, Any]]:
-    """What `reads_headers` marked on the dependency itself, or on its class or a base class."""
+_NOTHING = ReadFromRequest((), ())
+_LOCATIONS = ("path", "query", "header", "cookie")
+
+
+def _declared_by(call: object) -> ReadFromRequest:
+    """What `reads_from_request` marked on the dependency, or on its class or a base class."""
     for marked in (call, *type(call).__mro__):
         try:
-            parameters = _HEADERS_READ.get(marked)
+            read = _READ_FROM_REQUEST.get(marked)
         except TypeError:  # an unhashable dependency object: only its class can be marked
             continue
-        if parameters is not None:
-            return parameters
-    return []
+        if read is not None:
+            return read
+    return _NOTHING
 
 
-def _document_headers_read(document: dict[str, Any], routes: Iterable[Any]) -> None:
+def _document_read_from_request(document: dict[str, Any], routes: Iterable[Any]) -> None:
     paths = document.get("paths", {})
     for route in api_routes(routes):
         if not route.include_in_schema:
             continue
-        read = headers_read(route.dependant)
-        for method in (route.methods or ()) if read else ():
+        read = read_from_request(route.dependant)
+        if read == _NOTHING:
+            continue
+        for method in route.methods or ():
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is None:
                 continue
             parameters = operation.setdefault("parameters", [])
             named = {p["name"] for p in parameters}
-            parameters += [p for p in read if p["name"] not in named]
+            parameters += [p for p in read.parameters if p["name"] not in named]
+            # Grouped by location as FastAPI lists them (path, query, header, cookie).
+            parameters.sort(key=lambda p: _LOCATIONS.index(p["in"]))
+            if read.security:
+                requirements = operation.setdefault("security", [])
+                requirements += [r for r in read.security if r not in requirements]
 
 
 def operation_id(route: APIRoute) -> str:
@@ -143,7 +188,7 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _document_headers_read(document, app.routes)
+            _document_read_from_request(document, app.routes)
             app.openapi_schema = describe(document)
         return app.openapi_schema
 

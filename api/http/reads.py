@@ -23,16 +23,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.http.dependencies import clock
-from api.http.openapi import reads_headers
+from api.http.openapi import reads_from_request
 from api.schemas.participants import ErrorBody
-from api.security.authz import Reader, check_participant, sees_program
-from api.security.identity import Principal
+from api.security.authz import Action, authorized, check_participant, sees_program
+from api.security.identity import BEARER_REQUIREMENT, Principal
 from api.storage.access_log import AccessEntry, AccessLog
 from api.storage.read_gate import GateAnswer, GateLooks, PostgresReadGate
 from domain.application import ContinuumApplication
@@ -65,10 +65,22 @@ class PurposeOfUse(StrEnum):
 _PURPOSE_DESCRIPTION = "Why the record is read (HL7 PurposeOfUse)"
 Purpose = Annotated[PurposeOfUse, Header(alias=PURPOSE_HEADER, description=_PURPOSE_DESCRIPTION)]
 
-# The header as LoggedRead documents it (`reads_headers`): it reads the header from the
-# request itself (`purpose_of`) rather than declaring a FastAPI parameter, which FastAPI looked
-# up and validated on every record read (docs/performance.md, "Write dependencies"). The
-# schema is the one published by the routes that declare `Purpose`.
+# The path parameter and the header as LoggedRead documents them (`reads_from_request`): it
+# reads both from the request itself (`read_values`) rather than declaring FastAPI parameters,
+# which FastAPI looked up and validated on every record read, before the caller was even
+# authenticated (docs/performance.md, "Write dependencies"). Spelled as FastAPI spelled them.
+PARTICIPANT_ID_PARAMETER: dict[str, Any] = {
+    "name": "participant_id",
+    "in": "path",
+    "required": True,
+    "description": "The participant's id (a UUID)",
+    "schema": {
+        "type": "string",
+        "format": "uuid",
+        "description": "The participant's id (a UUID)",
+        "title": "Participant Id",
+    },
+}
 PURPOSE_PARAMETER: dict[str, Any] = {
     "name": PURPOSE_HEADER,
     "in": "header",
@@ -80,27 +92,38 @@ PURPOSE_PARAMETER: dict[str, Any] = {
         "default": PurposeOfUse.TREAT.value,
     },
 }
-
-
-def purpose_of(request: Request) -> PurposeOfUse:
-    """The purpose the request declares (TREAT when it declares none); a value outside the
-    codes accepted is refused as FastAPI refuses a declared header (422, invalid_request,
-    pydantic's message, the header named as the field)."""
-    declared = request.headers.get(PURPOSE_HEADER)
-    if declared is None:
-        return PurposeOfUse.TREAT
-    try:
-        return PurposeOfUse(declared)
-    except ValueError:
-        pass
-    try:
-        return _PURPOSE.validate_python(declared)
-    except ValidationError as refused:
-        errors = [{**e, "loc": ("header", PURPOSE_HEADER, *e["loc"])} for e in refused.errors()]
-        raise RequestValidationError(errors) from None
-
-
+_PARTICIPANT_ID = TypeAdapter(UUID)
 _PURPOSE = TypeAdapter(PurposeOfUse)
+
+
+def read_values(request: Request) -> tuple[UUID, PurposeOfUse]:
+    """The participant id the path names and the purpose the request declares (TREAT when it
+    declares none). Invalid ones are refused as FastAPI refuses declared parameters, by the
+    same validators: 422 invalid_request with pydantic's messages, each naming its field."""
+    errors: list[dict[str, Any]] = []
+    participant_id = _validated(
+        _PARTICIPANT_ID, request.path_params.get("participant_id"), ("path", "participant_id"),
+        errors,
+    )  # fmt: skip
+    declared = request.headers.get(PURPOSE_HEADER)
+    purpose = (
+        PurposeOfUse.TREAT
+        if declared is None
+        else _validated(_PURPOSE, declared, ("header", PURPOSE_HEADER), errors)
+    )
+    if errors:
+        raise RequestValidationError(errors)
+    return participant_id, purpose
+
+
+def _validated(
+    adapter: TypeAdapter[Any], value: object, at: tuple[str, str], errors: list[dict[str, Any]]
+) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as refused:
+        errors += [{**e, "loc": (*at, *e["loc"])} for e in refused.errors()]
+        return None
 
 
 @dataclass(frozen=True)
@@ -126,7 +149,7 @@ async def get_access_log(request: Request) -> AccessLog:
     return access_log
 
 
-@reads_headers(PURPOSE_PARAMETER)
+@reads_from_request(PARTICIPANT_ID_PARAMETER, PURPOSE_PARAMETER, security=[BEARER_REQUIREMENT])
 class LoggedRead:
     """A dependency for routes that read one participant's record (`record` names what)."""
 
@@ -136,16 +159,16 @@ class LoggedRead:
     async def __call__(
         self,
         request: Request,
-        participant_id: Annotated[UUID, Path(description="The participant's id (a UUID)")],
-        principal: Reader,
         now: Annotated[datetime, Depends(clock)],
     ) -> RecordRead:
         # async: with the participant cached and PostgreSQL behind, the read is logged and its
         # freshness confirmed in one statement on the event loop (api.storage.read_gate); any
         # other read takes one threadpool hand-off for the same work done in a thread.
-        # The application and the access log are the app factory's, looked up here rather than
-        # as dependencies of their own: two nodes fewer on every record read (see RecordRead).
-        purpose = purpose_of(request)  # after the caller and its role, as a parameter was
+        # The caller, the path's id and the purpose are read here, and the application and the
+        # access log looked up, rather than declared as parameters and dependencies: each
+        # costs every record read FastAPI's solving (see RecordRead and PARTICIPANT_ID_PARAMETER).
+        principal = await authorized(request, Action.READ_RECORD)  # 401, 403 come first
+        participant_id, purpose = read_values(request)
         application: ContinuumApplication = request.app.state.application
         access_log: AccessLog = request.app.state.access_log
         gate: PostgresReadGate | None = getattr(request.app.state, "read_gate", None)

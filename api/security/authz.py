@@ -26,7 +26,13 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from api.schemas.participants import ErrorBody
-from api.security.identity import Credentials, Principal, current_principal
+from api.security.identity import (
+    Credentials,
+    Principal,
+    bearer_scheme,
+    current_principal,
+    principal_of,
+)
 from api.security.tokens import Role
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
@@ -102,13 +108,25 @@ def require(action: Action) -> Callable[[Request, Credentials], Awaitable[Princi
         # called, not depended on: each dependency node costs every request ~10 us of FastAPI's
         # solving (a route of 9 nodes took 143-162 us per request, of 4 nodes 111-116 us:
         # docs/performance.md, "Fewer dependency nodes"), and authentication is under every route.
-        principal = await current_principal(request, credentials)
-        if not may(principal, action):
-            raise Forbidden(f"the role {principal.role} may not {action.value.replace('_', ' ')}")
-        return principal
+        return permit(await current_principal(request, credentials), action)
 
     permitted.__name__ = f"require_{action.value}"
     return permitted
+
+
+async def authorized(request: Request, action: Action) -> Principal:
+    """What `require(action)` answers, for a dependency that authenticates its caller itself
+    (reading the bearer token from the request) instead of depending on `require`."""
+    credentials = await bearer_scheme(request)
+    token = None if credentials is None else credentials.credentials
+    return permit(await principal_of(request, token), action)
+
+
+def permit(principal: Principal, action: Action) -> Principal:
+    """The principal, if its role may do `action`; 403 otherwise."""
+    if not may(principal, action):
+        raise Forbidden(f"the role {principal.role} may not {action.value.replace('_', ' ')}")
+    return principal
 
 
 def visible_programs(principal: Principal) -> frozenset[str] | None:

@@ -19,6 +19,8 @@ from api.security.tokens import Claims, InvalidToken, Role, TokenVerifier
 
 # Documents the scheme in OpenAPI; refusals are ours (401 with our error body), not FastAPI's.
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT: claims sub, role, programs, exp")
+# The OpenAPI security requirement of an operation authenticated by `bearer_scheme`.
+BEARER_REQUIREMENT: dict[str, list[str]] = {bearer_scheme.scheme_name: []}
 # The pages' session cookie: the signed-in token itself (api.pages.session).
 SESSION_COOKIE = "continuum_session"
 

@@ -111,9 +111,9 @@ def test_errors_and_headers_are_described(document: dict[str, Any]) -> None:
 def test_headers_read_by_a_dependency_are_documented_where_it_is_used(
     dependency: object, headers: set[str], at_least: int
 ) -> None:
-    """Writes read If-Match and Idempotency-Key, record reads X-Purpose-Of-Use, from the
-    request themselves (not as FastAPI parameters): every operation depending on them
-    documents those headers, once."""
+    """Writes read If-Match and Idempotency-Key, record reads X-Purpose-Of-Use and the bearer
+    token, from the request themselves (not as FastAPI parameters and dependencies): every
+    operation depending on them documents those headers, once, and the bearer requirement."""
     app = build_app("memory://")
     with authorized_client(app) as client:
         paths = client.get("/openapi.json").json()["paths"]
@@ -125,6 +125,7 @@ def test_headers_read_by_a_dependency_are_documented_where_it_is_used(
             named = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
             assert sorted(headers) == sorted(set(named) & headers), (method, route.path_format)
             assert len(named) == len(set(named))
+            assert operation["security"] == [{"HTTPBearer": []}], (method, route.path_format)
 
 
 def _uses(dependant: Dependant, dependency: object) -> bool:

@@ -191,6 +191,24 @@ def test_malformed_participant_id_in_the_path(client: TestClient) -> None:
         assert response.json()["field"] == "participant_id"
 
 
+@pytest.mark.parametrize("record", ["", "/timeline", "/compliance"])
+def test_a_record_read_is_refused_in_order(client: TestClient, record: str) -> None:
+    """A record read answers, in order: 401 without a valid token and 403 for a role that may
+    not read records, whatever the path and headers hold (nothing about the request is told
+    to a caller who may not make it); then 422 naming each malformed value, the path's id and
+    the purpose header both."""
+    url = f"/v1/participants/not-a-uuid{record}"
+    bad_purpose = {"X-Purpose-Of-Use": "CURIOSITY"}
+    anonymous = client.get(url, headers={"Authorization": "", **bad_purpose})
+    integrator = client.get(url, headers={**bearer(Role.INTEGRATOR), **bad_purpose})
+    malformed = client.get(url, headers=bad_purpose)
+    assert (anonymous.status_code, integrator.status_code) == (401, 403)
+    assert malformed.status_code == 422
+    problem = malformed.json()
+    assert problem["error"] == "invalid_request"
+    assert [e["field"] for e in problem["errors"]] == ["participant_id", "X-Purpose-Of-Use"]
+
+
 @pytest.mark.parametrize("header", ["seven", '"7', 'W/"2"', "*", "-1", ""])
 def test_malformed_if_match(client: TestClient, participant: str, header: str) -> None:
     """An If-Match that is not a stream version is refused with 422 naming If-Match."""
