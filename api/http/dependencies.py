@@ -17,8 +17,8 @@ from fastapi import Depends, Request
 from api.http.errors import IDEMPOTENCY_KEY_HEADER, IF_MATCH_HEADER
 from api.http.openapi import optional_header, reads_from_request
 from api.schemas.participants import CommandRequest
-from api.security.authz import Writer, check_participant, visible_programs
-from api.security.identity import Principal
+from api.security.authz import Action, authorized, check_participant, visible_programs
+from api.security.identity import BEARER_REQUIREMENT, Principal
 from domain.application import ContinuumApplication
 from domain.commands import ParticipantCommand, Recorded
 from domain.errors import InvalidValue
@@ -116,20 +116,19 @@ class WriteContext:
         "answers 412 with the current ETag",
         example='"7"',
     ),
+    security=[BEARER_REQUIREMENT],
 )
-async def write_context(
-    request: Request,
-    principal: Writer,
-    now: Annotated[datetime, Depends(clock)],
-) -> WriteContext:
+async def write_context(request: Request, now: Annotated[datetime, Depends(clock)]) -> WriteContext:
     """The preconditions and provenance of a write request (the caller's program scope is
     checked as the command is applied: WriteContext.execute).
 
-    Its headers are read here (and documented by `reads_from_request`) rather than declared as
-    parameters, and the application is looked up here rather than depended on: each parameter
-    and node cost every write FastAPI's solving (docs/performance.md, "Write dependencies")."""
+    The caller is authenticated here and its headers read here (documented by
+    `reads_from_request`) rather than declared as dependencies and parameters, and the
+    application is looked up here: each parameter and node cost every write FastAPI's solving
+    (docs/performance.md, "Write dependencies")."""
     # async: it parses headers and the path, never blocks; a plain def cost every write a
     # threadpool hop of its own (the write's endpoint is the one hop that does I/O).
+    principal = await authorized(request, Action.WRITE_RECORD)  # 401, 403 before the rest
     headers = request.headers
     version = expected_version(headers.get(IF_MATCH_HEADER))
     idempotency_key = headers.get(IDEMPOTENCY_KEY_HEADER)

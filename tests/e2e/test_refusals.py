@@ -209,6 +209,19 @@ def test_a_record_read_is_refused_in_order(client: TestClient, record: str) -> N
     assert [e["field"] for e in problem["errors"]] == ["participant_id", "X-Purpose-Of-Use"]
 
 
+def test_a_write_is_refused_in_order(client: TestClient) -> None:
+    """A write answers, in order: 401 without a valid token and 403 for a role that may not
+    write (an integrator), whatever the path, headers and body hold; then 422 naming the
+    malformed If-Match."""
+    url = "/v1/participants/not-a-uuid/sessions"
+    bad = {"If-Match": "seven"}
+    anonymous = client.post(url, json={"x": 1}, headers={"Authorization": "", **bad})
+    integrator = client.post(url, json={"x": 1}, headers={**bearer(Role.INTEGRATOR), **bad})
+    malformed = client.post(url, json=session(), headers=bad)
+    assert (anonymous.status_code, integrator.status_code) == (401, 403)
+    assert (malformed.status_code, malformed.json()["field"]) == (422, "If-Match")
+
+
 @pytest.mark.parametrize("header", ["seven", '"7', 'W/"2"', "*", "-1", ""])
 def test_malformed_if_match(client: TestClient, participant: str, header: str) -> None:
     """An If-Match that is not a stream version is refused with 422 naming If-Match."""
