@@ -74,14 +74,15 @@ _READ_FROM_REQUEST: dict[object, ReadFromRequest] = {}
 def reads_from_request(
     *parameters: dict[str, Any], security: Iterable[dict[str, list[str]]] = ()
 ) -> Callable[[Call], Call]:
-    """Mark a dependency as reading these headers (and checking these security requirements)
-    from the request rather than declaring them as FastAPI parameters and dependencies; every
-    operation that depends on it documents them.
+    """Mark a dependency as reading these parameters (headers, a path parameter) and checking
+    these security requirements (the bearer token) from the request itself rather than
+    declaring them as FastAPI parameters and dependencies; every operation that depends on it
+    documents them.
 
-    On the hottest routes each declared header and each dependency node cost every request
-    FastAPI's solving (a session write's CPU fell ~7% with two headers and two nodes read
-    this way, a timeline read's ~13% with its purpose header and its authentication's two
-    nodes: docs/performance.md, "Write dependencies")."""
+    On the hottest routes each declared parameter and each dependency node cost every request
+    FastAPI's solving (a session write's CPU fell ~7-8% with two headers and four nodes read
+    this way, a timeline read's ~14% with its path id, its purpose header and its
+    authentication's two nodes: docs/performance.md, "Write dependencies")."""
 
     def mark(call: Call) -> Call:
         _READ_FROM_REQUEST[call] = ReadFromRequest(tuple(parameters), tuple(security))
