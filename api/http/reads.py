@@ -66,9 +66,10 @@ _PURPOSE_DESCRIPTION = "Why the record is read (HL7 PurposeOfUse)"
 Purpose = Annotated[PurposeOfUse, Header(alias=PURPOSE_HEADER, description=_PURPOSE_DESCRIPTION)]
 
 # The path parameter and the header as LoggedRead documents them (`reads_from_request`): it
-# reads both from the request itself (`read_values`) rather than declaring FastAPI parameters,
-# which FastAPI looked up and validated on every record read, before the caller was even
-# authenticated (docs/performance.md, "Write dependencies"). Spelled as FastAPI spelled them.
+# reads both from the request itself (`read_values`, after authenticating the caller, as
+# FastAPI validated them after the dependencies) rather than declaring FastAPI parameters,
+# which FastAPI looked up and validated on every record read (docs/performance.md, "Write
+# dependencies"). Spelled as FastAPI spelled them.
 PARTICIPANT_ID_PARAMETER: dict[str, Any] = {
     "name": "participant_id",
     "in": "path",
