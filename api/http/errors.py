@@ -297,8 +297,8 @@ def _request_validation_error(request: Request, exc: Exception) -> ProblemRespon
     assert isinstance(exc, RequestValidationError)
     errors: list[dict[str, str]] = []
     for error in exc.errors():
-        # A path parameter two dependencies both declare (a route's and LoggedRead's) is
-        # reported by each: the caller is told once.
+        # A parameter that two dependencies both declare is reported by each: the caller
+        # is told once.
         entry = {"field": _field(error.get("loc", ())), "detail": str(error.get("msg", "invalid"))}
         if entry not in errors:
             errors.append(entry)

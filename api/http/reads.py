@@ -70,15 +70,16 @@ Purpose = Annotated[PurposeOfUse, Header(alias=PURPOSE_HEADER, description=_PURP
 # FastAPI validated them after the dependencies) rather than declaring FastAPI parameters,
 # which FastAPI looked up and validated on every record read (docs/performance.md, "Write
 # dependencies"). Spelled as FastAPI spelled them.
+PARTICIPANT_ID_DESCRIPTION = "The participant's id (a UUID)"  # api.routes.ParticipantId's too
 PARTICIPANT_ID_PARAMETER: dict[str, Any] = {
     "name": "participant_id",
     "in": "path",
     "required": True,
-    "description": "The participant's id (a UUID)",
+    "description": PARTICIPANT_ID_DESCRIPTION,
     "schema": {
         "type": "string",
         "format": "uuid",
-        "description": "The participant's id (a UUID)",
+        "description": PARTICIPANT_ID_DESCRIPTION,
         "title": "Participant Id",
     },
 }

@@ -41,12 +41,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     "/v1/participants/{participant_id}/history", response_model=HistoryView, responses=_ERRORS
 )
 def get_history(
-    participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("history"))],
     known_at: KnownAt = None,
     as_of: AsOf = None,
 ) -> HistoryView:
     """The participant's state as recorded by `known_at`, effective at `as_of`."""
+    participant_id = read.participant.id  # the path's, read and validated by LoggedRead
     application, now = read.application, read.now
     known_at = known_at or now
     events = application.stream(participant_id)
@@ -66,12 +66,12 @@ def get_history(
     responses=_ERRORS,
 )
 def get_reassessment_review(
-    participant_id: ParticipantId,
     principal: Auditor,
     read: Annotated[RecordRead, Depends(LoggedRead("reassessment_review"))],
 ) -> ReassessmentReviewPage:
     """Each reassessment beside the record as it stood then, flagged against the public IOP
     decision boundaries of the program's policy (not ASAM's placement rules)."""
+    participant_id = read.participant.id  # the path's, read and validated by LoggedRead
     application = read.application
     events = application.stream(participant_id)
     reviews = review(events, application.policy_timeline(read.participant.program_id))

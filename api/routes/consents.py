@@ -85,10 +85,10 @@ def revoke_consent(
 
 @router.get("", response_model=ConsentList, responses=_ERRORS)
 def list_consents(
-    participant_id: ParticipantId,
     read: Annotated[RecordRead, Depends(LoggedRead("consents"))],
 ) -> ConsentList:
     """The participant's consents, in the order they were granted, with their status now."""
+    participant_id = read.participant.id  # the path's, read and validated by LoggedRead
     consents = read.application.consents(participant_id)
     return ConsentList(
         participant_id=participant_id, consents=[ConsentView.of(c, read.now) for c in consents]

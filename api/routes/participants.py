@@ -96,7 +96,7 @@ async def get_timeline(
     request: Request,
 ) -> Response:
     """Every entry of the participant's stream in clinical order, corrections flagged."""
-    # The path's participant id is declared (and validated) once, by LoggedRead.
+    # The path's participant id is read (and validated) once, by LoggedRead.
     participant_id = read.participant.id
     # Rendered once per stream version (`Timeline`, as documented) and served as bytes: the
     # read's participant lookup already learned the current version, and the access entry

@@ -178,7 +178,7 @@ async def get_compliance(
     min_position: MinPosition = None,
 ) -> Response:
     """Weekly structured hours and compliance findings, as of a date, from the views."""
-    participant_id = read.participant.id  # the path's, declared and validated by LoggedRead
+    participant_id = read.participant.id  # the path's, read and validated by LoggedRead
     note_participant(request.state, participant_id)
     # The app factory's views and cache, and the read's application and time: looked up, not
     # depended on (each dependency node costs every request FastAPI's solving; RecordRead).
