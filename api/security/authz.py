@@ -26,13 +26,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from api.schemas.participants import ErrorBody
-from api.security.identity import (
-    Credentials,
-    Principal,
-    bearer_scheme,
-    current_principal,
-    principal_of,
-)
+from api.security.identity import Credentials, Principal, bearer_scheme, current_principal
 from api.security.tokens import Role
 from domain.application import ContinuumApplication
 from domain.errors import ParticipantNotFound
@@ -117,9 +111,7 @@ def require(action: Action) -> Callable[[Request, Credentials], Awaitable[Princi
 async def authorized(request: Request, action: Action) -> Principal:
     """What `require(action)` answers, for a dependency that authenticates its caller itself
     (reading the bearer token from the request) instead of depending on `require`."""
-    credentials = await bearer_scheme(request)
-    token = None if credentials is None else credentials.credentials
-    return permit(await principal_of(request, token), action)
+    return permit(await current_principal(request, await bearer_scheme(request)), action)
 
 
 def permit(principal: Principal, action: Action) -> Principal:
