@@ -23,12 +23,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import Depends, Header, Request
+from fastapi import Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.http.dependencies import clock
+from api.http.dependencies import request_time
 from api.http.openapi import reads_from_request
 from api.schemas.participants import ErrorBody
 from api.security.authz import Action, authorized, check_participant, sees_program
@@ -158,17 +158,14 @@ class LoggedRead:
     def __init__(self, record: str) -> None:
         self.record = record
 
-    async def __call__(
-        self,
-        request: Request,
-        now: Annotated[datetime, Depends(clock)],
-    ) -> RecordRead:
+    async def __call__(self, request: Request) -> RecordRead:
         # async: with the participant cached and PostgreSQL behind, the read is logged and its
         # freshness confirmed in one statement on the event loop (api.storage.read_gate); any
         # other read takes one threadpool hand-off for the same work done in a thread.
         # The caller, the path's id and the purpose are read here, and the application and the
         # access log looked up, rather than declared as parameters and dependencies: each
         # costs every record read FastAPI's solving (see RecordRead and PARTICIPANT_ID_PARAMETER).
+        now = await request_time(request)  # first, as the `clock` dependency it replaces was
         principal = await authorized(request, Action.READ_RECORD)  # 401, 403 come first
         participant_id, purpose = read_values(request)
         application: ContinuumApplication = request.app.state.application
