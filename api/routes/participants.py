@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.http.dependencies import Write
+from api.http.direct import DirectRoute
 from api.http.errors import etag
 from api.http.middleware import note_participant
 from api.http.reads import LOGGED_READ_RESPONSES, LoggedRead, RecordRead
@@ -31,7 +32,8 @@ from api.schemas.reply import Reply
 from api.security.authz import check_admission
 from domain.commands import Recorded
 
-router = APIRouter(prefix="/v1/participants", tags=["participants"])
+# The hot reads are served by DirectRoute's handler (api.http.direct says which and why).
+router = APIRouter(prefix="/v1/participants", tags=["participants"], route_class=DirectRoute)
 
 
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.bounds import MAX_CASELOAD_ROWS, MAX_POSITION, QueryDate
 from api.http.dependencies import Application, clock
+from api.http.direct import DirectRoute
 from api.http.errors import ViewsBehind
 from api.http.middleware import note_participant
 from api.http.reads import (
@@ -53,7 +54,8 @@ from domain.program import program_stream_id
 from projections.queries import TooManyRows
 from projections.weeks import local_date
 
-router = APIRouter(tags=["views"])
+# The hot reads are served by DirectRoute's handler (api.http.direct says which and why).
+router = APIRouter(tags=["views"], route_class=DirectRoute)
 
 # How long a read waits for the views to reach `min_position` before answering 503.
 READ_YOUR_WRITES_TIMEOUT_SECONDS = 2.0
