@@ -78,14 +78,17 @@ def created(recorded: Recorded, receipt: Reply | None = None) -> Response:
 )
 async def get_participant(
     read: Annotated[RecordRead, Depends(LoggedRead("state"))],
-    response: Response,
-) -> ParticipantView:
+) -> Response:
     """The participant's current state; its ETag is the stream version If-Match takes."""
     # The state the read confirmed current (every write acknowledged before it began) and
-    # logged: no second look, and async, so no threadpool hand-off of its own.
+    # logged: no second look, and async, so no threadpool hand-off of its own. Returned as
+    # the bytes FastAPI would send for the response_model (as `created` does), so DirectRoute
+    # serves it (api.http.direct).
     participant = read.participant
+    body = ParticipantView.of(participant).model_dump_json().encode()
+    response = Response(content=body, media_type="application/json")
     response.headers["ETag"] = etag(participant.version)
-    return ParticipantView.of(participant)
+    return response
 
 
 @router.get(

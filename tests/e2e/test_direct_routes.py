@@ -198,8 +198,8 @@ def test_direct_routes_answer_as_fastapi_does(
 
 
 def test_the_hot_routes_are_served_directly() -> None:
-    """The timeline and compliance reads and the seven writes have shapes DirectRoute serves
-    itself; the reads that serialize a model are left to FastAPI's handler."""
+    """The participant's state, timeline and compliance reads and the seven writes have shapes
+    DirectRoute serves itself; the program's routes are left to FastAPI's handler."""
     app = build_app("memory://")
     direct = set()
     for route in api_routes(app.routes):
@@ -209,6 +209,7 @@ def test_the_hot_routes_are_served_directly() -> None:
                 direct.add((*sorted(route.methods or ()), route.path))
     writes = ("level-changes", "sessions", "screenings", "reassessments", "discharge")
     assert direct == {
+        ("GET", "/v1/participants/{participant_id}"),
         ("GET", "/v1/participants/{participant_id}/timeline"),
         ("GET", "/v1/participants/{participant_id}/compliance"),
         ("POST", "/v1/participants"),
