@@ -268,12 +268,9 @@ class PostgresAccessLog(AccessLog):
         self.table = Identifier(datastore.schema), Identifier(table_name)
         # Column arrays, so a group of any size is one statement (ids follow array order).
         # Rendered once: psycopg renders a composed statement again on every execute.
+        arrays = ", ".join(f"%s::{kind}[]" for kind in FIELD_TYPES.values())
         self.insert_statement = (
-            SQL(
-                "INSERT INTO {}.{} ({}) SELECT * FROM unnest("
-                "%s::timestamptz[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], "
-                "%s::text[], %s::text[]) RETURNING id"
-            )
+            SQL("INSERT INTO {}.{} ({}) SELECT * FROM unnest(" + arrays + ") RETURNING id")
             .format(*self.table, SQL(", ").join(Identifier(f) for f in FIELDS))
             .as_bytes(None)
         )
