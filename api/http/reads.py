@@ -309,7 +309,10 @@ def access_entries(
             purpose=purpose.value,
             request_id=getattr(request.state, "request_id", None),
         )
-        for participant_id in dict.fromkeys(UUID(str(p)) for p in participant_ids)
+        # Ids that are UUIDs already (a record read's) are not spelled out and parsed again.
+        for participant_id in dict.fromkeys(
+            p if isinstance(p, UUID) else UUID(str(p)) for p in participant_ids
+        )
     ]
 
 
