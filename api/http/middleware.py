@@ -26,6 +26,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is kept only if it looks like a trace id (hex and dashes, as UUIDs and
 # W3C trace ids are): anything else could carry text we must not log, so we mint our own.
 _ACCEPTED_REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
+# A UUID spelled as str(UUID(...)) spells it: logged as it is, without parsing it again.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 log = get_logger("api.access")
@@ -234,6 +236,8 @@ def _participant_id(scope: Scope, state: dict[str, Any]) -> str | None:
     raw = scope.get("path_params", {}).get("participant_id")
     if raw is None:
         return None
+    if isinstance(raw, str) and _CANONICAL_UUID.fullmatch(raw):  # as clients send them
+        return raw
     try:
         return str(UUID(str(raw)))
     except ValueError:
