@@ -129,8 +129,9 @@ def request_readers(
     dependant: Dependant,
 ) -> list[tuple[str, Callable[[Request], Coroutine[Any, Any, Any]]]] | None:
     """The endpoint's dependencies as (parameter, call) if each is a coroutine taking only the
-    request and the endpoint declares nothing a direct handler does not read (headers,
-    cookies, a body, a Response, background tasks, security scopes); None otherwise."""
+    request, run as FastAPI would run it (no concurrency limit of its own), and the endpoint
+    declares nothing a direct handler does not read (headers, cookies, a Response,
+    background tasks, security scopes); None otherwise."""
     if dependant.call is None:
         return None
     if dependant.header_params or dependant.cookie_params:
@@ -159,6 +160,7 @@ def request_readers(
             or sub.response_param_name
             or sub.background_tasks_param_name
             or sub.security_scopes_param_name
+            or sub.concurrency is not None
             or not _is_coroutine(call)
         ):
             return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -241,3 +241,31 @@ def test_a_router_included_with_a_guard_is_served_by_fastapi() -> None:
     assert TestClient(open_).get("/thing").content == b"served"
     [route] = api_routes(open_.routes)
     assert isinstance(route, DirectRoute) and route.direct_handler(route, _never) is not None
+
+
+def test_a_dependency_with_a_concurrency_limit_is_served_by_fastapi() -> None:
+    """FastAPI runs a dependency declared with `max_concurrency` under its semaphore; a direct
+    handler would not, so such a route keeps FastAPI's handler."""
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/limited")
+    async def limited(value: Annotated[str, Depends(_reader, max_concurrency=1)]) -> Response:
+        return Response(value.encode())
+
+    @router.get("/unlimited")
+    async def unlimited(value: Annotated[str, Depends(_reader)]) -> Response:
+        return Response(value.encode())
+
+    app = FastAPI()
+    app.include_router(router)
+    served = {
+        route.path: route.direct_handler(route, _never)
+        for route in api_routes(app.routes)
+        if isinstance(route, DirectRoute)
+    }
+    assert served["/limited"] is None and served["/unlimited"] is not None
+    assert TestClient(app).get("/limited").content == b"read"
+
+
+async def _reader(request: Request) -> str:
+    return "read"
