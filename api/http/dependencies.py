@@ -52,10 +52,8 @@ async def clock() -> datetime:
 async def request_time(request: Request) -> datetime:
     """`clock`'s time, for a dependency that reads it itself rather than depending on it (one
     node less of FastAPI's solving per request; RecordRead), a test's override honoured."""
-    override = request.app.dependency_overrides.get(clock)
-    if override is None:
-        return wall_clock()
-    now = override()
+    # The same lookup as the event stream's (api.routes.events); an override may be async.
+    now = request.app.dependency_overrides.get(clock, wall_clock)()
     return await now if inspect.isawaitable(now) else now  # type: ignore[no-any-return]
 
 
